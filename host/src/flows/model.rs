@@ -1,0 +1,156 @@
+//! The validated flow model: what the loader produces and the router and
+//! executor consume. Everything here has passed validation, so references
+//! between parts (subscription → skill, subscription → state field) hold.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// A loaded, validated project: every flow of a project directory.
+#[derive(Debug, Clone)]
+pub struct Project {
+    /// The project directory as given.
+    pub root: PathBuf,
+    /// The cargo workspace that holds the project's skill crates
+    /// (`skills_workspace` in `skillhost.yaml`, relative to the project).
+    pub skills_workspace: Option<PathBuf>,
+    /// Flows in a stable order: by file path, then by position in the file.
+    pub flows: Vec<Arc<Flow>>,
+}
+
+impl Project {
+    pub fn flow(&self, idn: &str) -> Option<&Arc<Flow>> {
+        self.flows.iter().find(|f| f.idn == idn)
+    }
+}
+
+/// One flow file.
+#[derive(Debug, Clone)]
+pub struct Flow {
+    pub idn: String,
+    pub title: Option<String>,
+    pub description: Option<String>,
+    /// The file it was loaded from.
+    pub file: PathBuf,
+    pub skills: Vec<Skill>,
+    /// Event subscriptions in declaration order.
+    pub subscriptions: Vec<Subscription>,
+    pub state_fields: Vec<StateField>,
+}
+
+impl Flow {
+    pub fn skill(&self, idn: &str) -> Option<&Skill> {
+        self.skills.iter().find(|s| s.idn == idn)
+    }
+    pub fn state_field(&self, idn: &str) -> Option<&StateField> {
+        self.state_fields.iter().find(|s| s.idn == idn)
+    }
+}
+
+/// A skill entry of a flow: a name and the component that implements it.
+#[derive(Debug, Clone)]
+pub struct Skill {
+    pub idn: String,
+    pub title: Option<String>,
+    pub component: ComponentSource,
+    /// `parameters: [{name, default_value}]`, in declaration order.
+    pub parameters: Vec<(String, String)>,
+    /// Line of the skill entry in its flow file.
+    pub line: usize,
+}
+
+/// Where a skill's wasm component comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ComponentSource {
+    /// `crate: NAME`: a crate of the project's skills workspace, built for
+    /// `wasm32-wasip2` in release mode.
+    Crate { name: String, workspace: PathBuf },
+    /// `wasm: PATH`: a component file, the path resolved against the flow file's directory.
+    File(PathBuf),
+}
+
+impl ComponentSource {
+    /// The component file this source yields (for a crate, where cargo puts it).
+    pub fn wasm_path(&self) -> PathBuf {
+        match self {
+            ComponentSource::File(p) => p.clone(),
+            ComponentSource::Crate { name, workspace } => workspace
+                .join("target/wasm32-wasip2/release")
+                .join(format!("{}.wasm", name.replace('-', "_"))),
+        }
+    }
+}
+
+/// An event subscription, with exactly Newo's keys.
+#[derive(Debug, Clone)]
+pub struct Subscription {
+    /// The event idn it matches.
+    pub idn: String,
+    pub skill: SkillSelector,
+    /// `None` matches any integration.
+    pub integration_idn: Option<String>,
+    /// `None` matches any connector.
+    pub connector_idn: Option<String>,
+    pub interrupt_mode: InterruptMode,
+    pub description: Option<String>,
+    /// Line of the subscription in its flow file.
+    pub line: usize,
+}
+
+impl Subscription {
+    /// Newo's matching rule: equal idn, and each filter null or equal.
+    pub fn matches(&self, idn: &str, integration_idn: &str, connector_idn: &str) -> bool {
+        self.idn == idn
+            && self.integration_idn.as_deref().is_none_or(|i| i == integration_idn)
+            && self.connector_idn.as_deref().is_none_or(|c| c == connector_idn)
+    }
+}
+
+/// How a subscription picks its skill.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SkillSelector {
+    /// `skill_selector: skill_idn`: always this skill.
+    Skill(String),
+    /// `skill_selector: skill_idn_from_state`: the skill named by this state
+    /// field of the target instance, read at dispatch.
+    FromState(String),
+}
+
+/// What an event does to a flow instance that is busy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InterruptMode {
+    /// Stop the running skill, clear the queue, run now.
+    Interrupt,
+    /// Run after everything already queued.
+    Queue,
+    /// Drop the event if the instance is busy.
+    Cancel,
+}
+
+impl InterruptMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InterruptMode::Interrupt => "interrupt",
+            InterruptMode::Queue => "queue",
+            InterruptMode::Cancel => "cancel",
+        }
+    }
+}
+
+/// A declared state field.
+#[derive(Debug, Clone)]
+pub struct StateField {
+    pub idn: String,
+    pub title: Option<String>,
+    /// Value until first set; `None` reads as "".
+    pub default_value: Option<String>,
+    pub scope: Scope,
+}
+
+/// Whose value a state field holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Scope {
+    /// One value per persona (per flow instance).
+    User,
+    /// One value shared by every instance of the flow.
+    Agent,
+}

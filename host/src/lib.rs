@@ -1,0 +1,2 @@
+//! skillhost: runs event-driven agent skills as sandboxed WebAssembly components.
+pub mod flows;
