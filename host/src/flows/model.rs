@@ -100,8 +100,14 @@ impl Subscription {
     /// Newo's matching rule: equal idn, and each filter null or equal.
     pub fn matches(&self, idn: &str, integration_idn: &str, connector_idn: &str) -> bool {
         self.idn == idn
-            && self.integration_idn.as_deref().is_none_or(|i| i == integration_idn)
-            && self.connector_idn.as_deref().is_none_or(|c| c == connector_idn)
+            && self
+                .integration_idn
+                .as_deref()
+                .is_none_or(|i| i == integration_idn)
+            && self
+                .connector_idn
+                .as_deref()
+                .is_none_or(|c| c == connector_idn)
     }
 }
 

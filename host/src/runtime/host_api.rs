@@ -1,0 +1,330 @@
+//! What a skill can call: the triggered act, its flow's state, events,
+//! replies and logging. Every effect is buffered in [`SkillRun`] and only
+//! reaches the store when the run returns ok.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use super::bindings::skillhost::skill::{act, events, log, messages, state, types};
+use super::RunState;
+use crate::event::{new_id, Actor, Audience, Event, SYSTEM};
+use crate::flows::{Flow, Project, Skill};
+use crate::router;
+use crate::store::{InstanceKey, Message, RunEffects, StateKey, Store};
+
+/// What every run shares: the store, the project and the host's limits.
+#[derive(Clone)]
+pub struct RunEnv {
+    pub store: Arc<dyn Store>,
+    pub project: Arc<Project>,
+    /// Longest allowed chain of events (the seed's "circular events").
+    pub max_depth: u32,
+}
+
+/// One run's context and its buffered effects.
+pub struct SkillRun {
+    env: RunEnv,
+    event: Arc<Event>,
+    actor: Option<Actor>,
+    flow: Arc<Flow>,
+    skill: Skill,
+    instance: InstanceKey,
+    effects: RunEffects,
+    /// Index into `effects.state_writes` by key, for read-your-writes.
+    written: HashMap<StateKey, usize>,
+}
+
+impl std::fmt::Debug for SkillRun {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SkillRun")
+            .field("event", &self.event.id)
+            .field("instance", &self.instance)
+            .field("skill", &self.skill.idn)
+            .finish()
+    }
+}
+
+impl SkillRun {
+    pub fn new(
+        env: RunEnv,
+        event: Arc<Event>,
+        actor: Option<Actor>,
+        flow: Arc<Flow>,
+        skill: Skill,
+        instance: InstanceKey,
+    ) -> Self {
+        SkillRun {
+            env,
+            event,
+            actor,
+            flow,
+            skill,
+            instance,
+            effects: RunEffects::default(),
+            written: HashMap::new(),
+        }
+    }
+
+    /// The buffered effects, to commit.
+    pub fn into_effects(self) -> RunEffects {
+        self.effects
+    }
+
+    fn state_key(&self, field: &str) -> Result<StateKey, String> {
+        match self.flow.state_field(field) {
+            Some(f) => Ok(StateKey::new(&self.instance, f.scope, field)),
+            None => Err(format!(
+                "state field `{field}` is not declared in flow `{}` (declared: {})",
+                self.flow.idn,
+                declared(self.flow.state_fields.iter().map(|f| f.idn.as_str()))
+            )),
+        }
+    }
+
+    /// Reads a field: this run's own write, else the committed value, else the default.
+    pub fn read_state(&self, field: &str) -> Result<String, String> {
+        let key = self.state_key(field)?;
+        if let Some(&i) = self.written.get(&key) {
+            return Ok(self.effects.state_writes[i].1.clone());
+        }
+        let stored = self
+            .env
+            .store
+            .state(&key)
+            .map_err(|e| format!("reading state `{field}`: {e:#}"))?;
+        Ok(stored.unwrap_or_else(|| {
+            self.flow
+                .state_field(field)
+                .and_then(|f| f.default_value.clone())
+                .unwrap_or_default()
+        }))
+    }
+
+    fn write_state(&mut self, field: &str, value: String) -> Result<(), String> {
+        let key = self.state_key(field)?;
+        match self.written.get(&key) {
+            Some(&i) => self.effects.state_writes[i].1 = value,
+            None => {
+                self.written
+                    .insert(key.clone(), self.effects.state_writes.len());
+                self.effects.state_writes.push((key, value));
+            }
+        }
+        Ok(())
+    }
+
+    fn resolve_actors(&self, ids: &[String]) -> Result<Vec<Actor>, String> {
+        if ids.is_empty() {
+            return Ok(self.actor.iter().cloned().collect());
+        }
+        ids.iter()
+            .map(|id| match self.env.store.actor(id) {
+                Ok(Some(a)) => Ok(a),
+                Ok(None) => Err(format!("unknown actor id `{id}`")),
+                Err(e) => Err(format!("looking up actor `{id}`: {e:#}")),
+            })
+            .collect()
+    }
+
+    fn send_event(&mut self, e: events::SystemEvent) -> Result<events::Receipt, String> {
+        if e.event_idn.trim().is_empty() {
+            return Err("event idn is empty".into());
+        }
+        let depth = self.event.depth + 1;
+        if depth > self.env.max_depth {
+            return Err(format!(
+                "event chain too deep: `{}` would be at depth {depth}, over the limit of {} \
+                 (sent while handling `{}` {}); a chain of events that keeps sending itself is \
+                 refused here rather than looping forever",
+                e.event_idn, self.env.max_depth, self.event.idn, self.event.id
+            ));
+        }
+        let audience = if e.global {
+            Audience::Global
+        } else {
+            let actors = self.resolve_actors(&e.actor_ids)?;
+            if actors.is_empty() {
+                // A run for a global event has no current actor: stay global.
+                Audience::Global
+            } else {
+                Audience::Actors(actors)
+            }
+        };
+        let event = Event {
+            id: new_id(),
+            idn: e.event_idn,
+            arguments: e.arguments.into_iter().map(|a| (a.name, a.value)).collect(),
+            integration_idn: SYSTEM.into(),
+            connector_idn: e.connector_idn.unwrap_or_else(|| SYSTEM.into()),
+            audience,
+            external_event_id: None,
+            command_act_id: None,
+            uninterruptible: e.uninterruptible,
+            accepted_at: SystemTime::now(),
+            parent: Some(self.event.id.clone()),
+            depth,
+        };
+        let matched = router::count(&self.env.project, &event);
+        let receipt = events::Receipt {
+            event_id: event.id.clone(),
+            matched,
+        };
+        self.effects.events.push((event, matched));
+        Ok(receipt)
+    }
+
+    fn act_field(&self, name: &str) -> Option<String> {
+        let ev = &self.event;
+        let actor = self.actor.as_ref();
+        Some(match name {
+            "event_idn" => ev.idn.clone(),
+            "event_id" => ev.id.clone(),
+            "integration_idn" => ev.integration_idn.clone(),
+            "connector_idn" => ev.connector_idn.clone(),
+            "actor_id" => actor?.id.clone(),
+            "persona_id" => actor?.persona_id.clone(),
+            "external_event_id" => ev.external_event_id.clone()?,
+            "command_act_id" => ev.command_act_id.clone()?,
+            "uninterruptible" => ev.uninterruptible.to_string(),
+            "timestamp" => ev.timestamp(),
+            "depth" => ev.depth.to_string(),
+            "flow_idn" => self.flow.idn.clone(),
+            "skill_idn" => self.skill.idn.clone(),
+            _ => return ev.arg(name).map(str::to_string),
+        })
+    }
+}
+
+fn declared<'a>(names: impl Iterator<Item = &'a str>) -> String {
+    let v: Vec<&str> = names.collect();
+    if v.is_empty() {
+        "none".into()
+    } else {
+        v.join(", ")
+    }
+}
+
+type Trappable<T> = wasmtime::Result<T>;
+
+impl types::Host for RunState {}
+
+impl act::Host for RunState {
+    fn triggered_act(&mut self) -> Trappable<types::Act> {
+        let r = &self.run;
+        let ev = &r.event;
+        Ok(types::Act {
+            event_idn: ev.idn.clone(),
+            event_id: ev.id.clone(),
+            arguments: ev
+                .arguments
+                .iter()
+                .map(|(n, v)| types::Argument {
+                    name: n.clone(),
+                    value: v.clone(),
+                })
+                .collect(),
+            integration_idn: ev.integration_idn.clone(),
+            connector_idn: ev.connector_idn.clone(),
+            actor_id: r.actor.as_ref().map(|a| a.id.clone()),
+            persona_id: r.actor.as_ref().map(|a| a.persona_id.clone()),
+            external_event_id: ev.external_event_id.clone(),
+            command_act_id: ev.command_act_id.clone(),
+            uninterruptible: ev.uninterruptible,
+            timestamp: ev.timestamp(),
+            depth: ev.depth,
+            flow_idn: r.flow.idn.clone(),
+            skill_idn: r.skill.idn.clone(),
+        })
+    }
+
+    fn fields(&mut self, names: Vec<String>) -> Trappable<Vec<types::Argument>> {
+        Ok(names
+            .into_iter()
+            .filter_map(|name| {
+                self.run
+                    .act_field(&name)
+                    .map(|value| types::Argument { name, value })
+            })
+            .collect())
+    }
+
+    fn parameter(&mut self, name: String) -> Trappable<Option<String>> {
+        Ok(self
+            .run
+            .skill
+            .parameters
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone()))
+    }
+}
+
+impl state::Host for RunState {
+    fn get(&mut self, field: String) -> Trappable<Result<String, String>> {
+        Ok(self.run.read_state(&field))
+    }
+
+    fn set(&mut self, field: String, value: String) -> Trappable<Result<(), String>> {
+        Ok(self.run.write_state(&field, value))
+    }
+}
+
+impl events::Host for RunState {
+    fn send_system_event(
+        &mut self,
+        event: events::SystemEvent,
+    ) -> Trappable<Result<events::Receipt, String>> {
+        Ok(self.run.send_event(event))
+    }
+}
+
+impl messages::Host for RunState {
+    fn send_message(
+        &mut self,
+        text: String,
+        actor_ids: Vec<String>,
+    ) -> Trappable<Result<(), String>> {
+        let r = &mut self.run;
+        let actors = match r.resolve_actors(&actor_ids) {
+            Ok(a) if a.is_empty() => {
+                return Ok(Err(
+                    "no actor to reply to: this run handles a global event; pass actor ids".into(),
+                ))
+            }
+            Ok(a) => a,
+            Err(e) => return Ok(Err(e)),
+        };
+        for actor in actors {
+            r.effects.messages.push(Message {
+                actor_id: actor.id,
+                text: text.clone(),
+                event_id: r.event.id.clone(),
+                flow: r.flow.idn.clone(),
+                skill: r.skill.idn.clone(),
+            });
+        }
+        Ok(Ok(()))
+    }
+}
+
+impl log::Host for RunState {
+    fn log(&mut self, level: log::Level, message: String) -> Trappable<()> {
+        let r = &self.run;
+        let (flow, skill, event) = (&r.flow.idn, &r.skill.idn, &r.event.id);
+        match level {
+            log::Level::Trace => {
+                tracing::trace!(target: "skill", %flow, %skill, %event, "{message}")
+            }
+            log::Level::Debug => {
+                tracing::debug!(target: "skill", %flow, %skill, %event, "{message}")
+            }
+            log::Level::Info => tracing::info!(target: "skill", %flow, %skill, %event, "{message}"),
+            log::Level::Warn => tracing::warn!(target: "skill", %flow, %skill, %event, "{message}"),
+            log::Level::Error => {
+                tracing::error!(target: "skill", %flow, %skill, %event, "{message}")
+            }
+        }
+        Ok(())
+    }
+}
