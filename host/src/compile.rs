@@ -1,7 +1,7 @@
 //! Building a project's skill crates into components (`skillhost build`).
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{bail, Context, Result};
@@ -42,7 +42,8 @@ pub fn build_skills(project: &Project, output: Output) -> Result<()> {
     Ok(())
 }
 
-fn build_workspace(workspace: &PathBuf, crates: &[String], output: Output) -> Result<()> {
+/// Builds the given crates of one skills workspace (all members if `crates` is empty).
+pub fn build_workspace(workspace: &Path, crates: &[String], output: Output) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace)

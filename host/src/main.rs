@@ -1,1 +1,6 @@
-fn main() {}
+//! The `skillhost` command: a thin layer over the library.
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
+}

@@ -1,1 +1,132 @@
-//! Shared test support.
+//! Test support: build the sample skill components once, start a real host
+//! on flow files written to a temp dir, and read results back.
+//!
+//! Nothing here is mocked: flows go through the real loader, skills are real
+//! wasm32-wasip2 components from `skills/`, and runs go through the real
+//! executor and wasmtime runtime.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Once};
+
+use skillhost::compile::{self, Output};
+use skillhost::flows::load_project;
+use skillhost::store::{MemoryStore, Outcome, Trace};
+use skillhost::{Host, HostConfig, Submission};
+
+/// The repository root.
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+/// Compiles every crate of `skills/` once per test process.
+pub fn build_skills() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        compile::build_workspace(&repo().join("skills"), &[], Output::Captured)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+    });
+}
+
+pub struct TestHost {
+    pub host: Arc<Host>,
+    pub dir: tempfile::TempDir,
+}
+
+/// Starts a host on these flow files (YAML text), with the repo's skills workspace.
+pub async fn start(flows: &[&str]) -> TestHost {
+    start_with(flows, HostConfig::default()).await
+}
+
+pub async fn start_with(flows: &[&str], config: HostConfig) -> TestHost {
+    let dir = write_project(flows);
+    let project = load_project(dir.path()).unwrap_or_else(|e| panic!("{e}"));
+    let host = Host::start(project, Arc::new(MemoryStore::new()), config)
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    TestHost {
+        host: Arc::new(host),
+        dir,
+    }
+}
+
+/// Writes a project directory: `skillhost.yaml` pointing at `skills/`, and one file per flow.
+pub fn write_project(flows: &[&str]) -> tempfile::TempDir {
+    build_skills();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("skillhost.yaml"),
+        format!("skills_workspace: {}\n", repo().join("skills").display()),
+    )
+    .unwrap();
+    for (i, flow) in flows.iter().enumerate() {
+        std::fs::write(dir.path().join(format!("flow{i:02}.yaml")), flow).unwrap();
+    }
+    dir
+}
+
+/// A user's event on the sandbox channel.
+pub fn user(idn: &str, who: &str) -> Submission {
+    Submission::from_user(idn, "sandbox", "sandbox", who)
+}
+
+impl TestHost {
+    /// Submits and waits for the whole causation tree.
+    pub async fn send(&self, s: Submission) -> Trace {
+        self.host.submit_and_settle(s).await.unwrap()
+    }
+
+    /// The replies a user got, in order.
+    pub fn replies(&self, who: &str) -> Vec<String> {
+        let actor = self.host.actor("sandbox", "sandbox", who).unwrap();
+        self.host
+            .messages(&actor.id)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.text)
+            .collect()
+    }
+
+    pub fn persona(&self, who: &str) -> String {
+        self.host
+            .actor("sandbox", "sandbox", who)
+            .unwrap()
+            .persona_id
+    }
+
+    /// A user-scoped state field of a user's instance.
+    pub fn state(&self, flow: &str, who: &str, field: &str) -> String {
+        self.host
+            .state(flow, Some(&self.persona(who)), field)
+            .unwrap()
+    }
+}
+
+/// Each run of a trace tree, depth first: `flow/skill outcome`.
+pub fn runs(trace: &Trace) -> Vec<String> {
+    let mut out = Vec::new();
+    collect(trace, &mut out);
+    out
+}
+
+fn collect(t: &Trace, out: &mut Vec<String>) {
+    for r in &t.runs {
+        out.push(format!(
+            "{}/{} {}",
+            r.instance.flow,
+            r.skill.as_deref().unwrap_or("?"),
+            r.outcome.label()
+        ));
+    }
+    for c in &t.children {
+        collect(c, out);
+    }
+}
+
+/// The single run of a trace's root event.
+pub fn only_outcome(trace: &Trace) -> &Outcome {
+    assert_eq!(trace.runs.len(), 1, "expected one run: {trace:#?}");
+    &trace.runs[0].outcome
+}
