@@ -485,9 +485,13 @@ async fn events_target_given_actors_or_the_global_instance() {
         ),
         &flow(
             "R",
-            &[("Recv", "act")],
-            &[sub("n", "Recv", "queue", "system", "system")].concat(),
-            "",
+            &[("Recv", "act"), ("Global", "incr:seen;log:info:global run")],
+            &[
+                sub("n", "Recv", "queue", "system", "system"),
+                sub("g", "Global", "queue", "system", "system"),
+            ]
+            .concat(),
+            &field("seen", "0", "agent"),
         ),
     ])
     .await;
@@ -502,7 +506,7 @@ async fn events_target_given_actors_or_the_global_instance() {
     );
 
     let trace = t
-        .send(user("go", "alice").arg("ops", "send_global:n"))
+        .send(user("go", "alice").arg("ops", "send_global:g"))
         .await;
     let global = &trace.children[0].runs[0];
     assert_eq!(
@@ -510,6 +514,7 @@ async fn events_target_given_actors_or_the_global_instance() {
         "global events run in the persona-less instance"
     );
     assert_eq!(global.outcome, Outcome::Ok);
+    assert_eq!(t.host.state("R", None, "seen").unwrap(), "1");
 
     let trace = t
         .send(user("go", "alice").arg("ops", "send_to:no-such-actor:n"))
