@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 use skillhost::compile::{self, Output};
-use skillhost::store::MemoryStore;
+use skillhost::store::{MemoryStore, Message};
 use skillhost::{ActorRef, Host, HostConfig, Submission};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -39,13 +39,11 @@ pub async fn run(dir: PathBuf, say: Vec<String>, user: String, build: bool) -> R
     // Replies print as their runs commit, whichever line caused them.
     let mut replies = host.subscribe_replies();
     let me = actor.id.clone();
-    tokio::spawn(async move {
-        while let Ok(m) = replies.recv().await {
-            if m.actor_id == me {
-                println!("agent> {}", m.text);
-            }
+    let print_reply = |m: Message| {
+        if m.actor_id == me {
+            println!("agent> {}", m.text);
         }
-    });
+    };
 
     let scripted = !say.is_empty();
     let mut script = say.into_iter();
@@ -60,7 +58,14 @@ pub async fn run(dir: PathBuf, say: Vec<String>, user: String, build: bool) -> R
                 None => break,
             }
         } else {
-            match stdin.next_line().await? {
+            // Wait for input, printing replies of work still running meanwhile.
+            let next = loop {
+                tokio::select! {
+                    line = stdin.next_line() => break line?,
+                    Ok(m) = replies.recv() => print_reply(m),
+                }
+            };
+            match next {
                 Some(l) => l,
                 None => break,
             }
@@ -91,10 +96,13 @@ pub async fn run(dir: PathBuf, say: Vec<String>, user: String, build: bool) -> R
                 continue;
             }
         };
-        if tokio::time::timeout(SETTLE_WAIT, host.settled(&receipt.event_id))
+        let settled = tokio::time::timeout(SETTLE_WAIT, host.settled(&receipt.event_id))
             .await
-            .is_err()
-        {
+            .is_ok();
+        while let Ok(m) = replies.try_recv() {
+            print_reply(m);
+        }
+        if !settled {
             println!("  (still running after {SETTLE_WAIT:?}; replies will print as they arrive)");
             continue;
         }
@@ -106,6 +114,9 @@ pub async fn run(dir: PathBuf, say: Vec<String>, user: String, build: bool) -> R
     }
     // Let work in flight finish (bounded) so its replies are not lost from the screen.
     let _ = tokio::time::timeout(SETTLE_WAIT, host.idle()).await;
+    while let Ok(m) = replies.try_recv() {
+        print_reply(m);
+    }
     Ok(())
 }
 

@@ -22,12 +22,7 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Log filter (tracing env-filter syntax), e.g. `info` or `skillhost=debug,skill=info`.
-    #[arg(
-        long,
-        global = true,
-        env = "SKILLHOST_LOG",
-        default_value = "warn,skill=info"
-    )]
+    #[arg(long, global = true, env = "SKILLHOST_LOG", default_value = "warn")]
     log: String,
 }
 
@@ -80,6 +75,7 @@ pub fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
         Command::Chat {
