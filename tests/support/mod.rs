@@ -32,7 +32,8 @@ pub fn build_skills() {
 
 pub struct TestHost {
     pub host: Arc<Host>,
-    pub dir: tempfile::TempDir,
+    /// The project directory, when the test wrote one.
+    pub dir: Option<tempfile::TempDir>,
 }
 
 /// Starts a host on these flow files (YAML text), with the repo's skills workspace.
@@ -48,7 +49,7 @@ pub async fn start_with(flows: &[&str], config: HostConfig) -> TestHost {
         .unwrap_or_else(|e| panic!("{e:#}"));
     TestHost {
         host: Arc::new(host),
-        dir,
+        dir: Some(dir),
     }
 }
 

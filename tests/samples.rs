@@ -1,0 +1,137 @@
+//! The sample project in `flows/`, end to end: each sample skill, built from
+//! `skills/`, driven through the real host as the README describes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use skillhost::flows::load_project;
+use skillhost::store::{MemoryStore, Outcome};
+use skillhost::{Host, HostConfig, Submission};
+use skillhost_tests::*;
+
+async fn sample_host() -> TestHost {
+    build_skills();
+    let project = load_project(&repo().join("flows")).unwrap_or_else(|e| panic!("{e}"));
+    let host = Host::start(project, Arc::new(MemoryStore::new()), HostConfig::default())
+        .await
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    TestHost {
+        host: Arc::new(host),
+        dir: None,
+    }
+}
+
+fn say(idn: &str, who: &str, args: &[(&str, &str)]) -> Submission {
+    args.iter().fold(user(idn, who), |s, (k, v)| s.arg(k, v))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_replies_with_its_configured_prefix() {
+    let t = sample_host().await;
+    t.send(say("echo", "ann", &[("text", "hello")])).await;
+    assert_eq!(t.replies("ann"), ["echo: hello"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn counter_keeps_a_count_per_persona() {
+    let t = sample_host().await;
+    t.send(say("count", "ann", &[])).await;
+    t.send(say("count", "ann", &[])).await;
+    t.send(say("count", "bob", &[])).await;
+    assert_eq!(t.replies("ann"), ["count is 1", "count is 2"]);
+    assert_eq!(t.replies("bob"), ["count is 1"]);
+    assert_eq!(t.state("CounterFlow", "ann", "count"), "2");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn booking_chains_custom_events_across_two_flows() {
+    let t = sample_host().await;
+    let trace = t
+        .send(say(
+            "user_message",
+            "ann",
+            &[("text", "book a table for two")],
+        ))
+        .await;
+    assert_eq!(
+        runs(&trace),
+        [
+            "BookingFlow/BookingSkill ok",
+            "BookingDeskFlow/DeskSkill ok",
+            "BookingFlow/BookingSkill ok"
+        ]
+    );
+    let replies = t.replies("ann");
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert!(
+        replies[0].starts_with("Booked a table for two, reference BK-"),
+        "{replies:?}"
+    );
+    assert_eq!(t.state("BookingFlow", "ann", "booking_status"), "confirmed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reply_style_switches_skill_through_state() {
+    let t = sample_host().await;
+    let first = t.send(say("chat", "ann", &[("text", "hi")])).await;
+    t.send(say("set_mode", "ann", &[("mode", "casual")])).await;
+    let second = t.send(say("chat", "ann", &[("text", "hi")])).await;
+    assert_eq!(first.runs[0].skill.as_deref(), Some("FormalReply"));
+    assert_eq!(second.runs[0].skill.as_deref(), Some("CasualReply"));
+    let replies = t.replies("ann");
+    assert_eq!(replies.len(), 3, "{replies:?}");
+    assert_ne!(replies[0], replies[2]);
+    // Another persona still gets the default.
+    let other = t.send(say("chat", "bob", &[("text", "hi")])).await;
+    assert_eq!(other.runs[0].skill.as_deref(), Some("FormalReply"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spin_is_interrupted_by_spin_stop() {
+    let t = sample_host().await;
+    let spin = t.host.submit(say("spin", "ann", &[])).unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    t.send(say("spin_stop", "ann", &[])).await;
+    t.host.settled(&spin.event_id).await;
+    let spin = t.host.trace(&spin.event_id).unwrap().unwrap();
+    assert!(
+        matches!(only_outcome(&spin), Outcome::Interrupted(_)),
+        "{spin:?}"
+    );
+    assert_eq!(t.replies("ann"), ["Stopped the spinner."]);
+    assert_ne!(t.state("SpinFlow", "ann", "progress"), "started");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_job_drops_jobs_that_arrive_while_one_runs() {
+    let t = sample_host().await;
+    let ids: Vec<String> = (0..3)
+        .map(|_| t.host.submit(say("job", "ann", &[])).unwrap().event_id)
+        .collect();
+    for id in &ids {
+        t.host.settled(id).await;
+    }
+    let outcomes: Vec<&'static str> = ids
+        .iter()
+        .map(|id| t.host.trace(id).unwrap().unwrap().runs[0].outcome.label())
+        .collect();
+    assert_eq!(outcomes, ["ok", "dropped", "dropped"]);
+    assert_eq!(t.replies("ann"), ["job done"]);
+    assert_eq!(t.state("BackgroundJobFlow", "ann", "jobs_done"), "1");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn broadcast_reaches_the_global_instance() {
+    let t = sample_host().await;
+    let trace = t
+        .send(say("announce", "ann", &[("text", "lunch at noon")]))
+        .await;
+    let global = &trace.children[0];
+    assert_eq!(global.idn, "announcement");
+    assert_eq!(global.runs.len(), 1);
+    assert_eq!(global.runs[0].instance.persona, None);
+    assert_eq!(global.runs[0].outcome, Outcome::Ok);
+    t.send(say("announce", "bob", &[])).await;
+    let bob = t.replies("bob");
+    assert!(bob[0].contains("lunch at noon"), "{bob:?}");
+}
