@@ -223,7 +223,7 @@ impl Executor {
             sent_events: Vec::new(),
         };
         match result {
-            RunResult::Ok(run) => self.commit(&mut record, run),
+            RunResult::Ok(run) => self.commit(&mut record, *run),
             RunResult::Failed(reason) => {
                 record.outcome = Outcome::Failed(reason);
                 self.store_record(&record);

@@ -95,7 +95,7 @@ impl RunControl {
 #[derive(Debug)]
 pub enum RunResult {
     /// `run` returned ok: the effects may be committed.
-    Ok(SkillRun),
+    Ok(Box<SkillRun>),
     /// Error, trap, panic or limit; the reason says which.
     Failed(String),
     /// Stopped by the interrupting event with this id.
@@ -278,7 +278,7 @@ impl Runtime {
         };
         let state = store.into_data();
         match result {
-            Ok(Ok(())) => RunResult::Ok(state.run),
+            Ok(Ok(())) => RunResult::Ok(Box::new(state.run)),
             Ok(Err(reason)) => RunResult::Failed(format!("skill returned an error: {reason}")),
             Err(e) => match e.downcast_ref::<Stop>() {
                 Some(Stop::Interrupted) => {

@@ -1,0 +1,70 @@
+//! The host calls: the component imports on `wasm32`, the in-process test
+//! host elsewhere. Both sides have exactly these signatures.
+
+/// The generated bindings of the `skill` world (reached by `skill!` through
+/// `__private`).
+#[cfg(target_arch = "wasm32")]
+#[doc(hidden)]
+#[allow(missing_docs)]
+pub mod bindings {
+    wit_bindgen::generate!({
+        path: "../wit",
+        world: "skill",
+        pub_export_macro: true,
+        default_bindings_module: "skill_sdk::__private::bindings",
+        // The SDK's own types have the records' exact layout, so the host's
+        // values are lifted into them and lowered from them with no copying.
+        with: {
+            "skillhost:skill/types@0.1.0/argument": crate::Argument,
+            "skillhost:skill/types@0.1.0/act": crate::act::Act,
+            "skillhost:skill/events@0.1.0/system-event": crate::event::Event,
+            "skillhost:skill/events@0.1.0/receipt": crate::event::Receipt,
+            "skillhost:skill/log@0.1.0/level": crate::log::Level,
+        },
+        generate_all,
+    });
+}
+
+#[cfg(target_arch = "wasm32")]
+mod imp {
+    use super::bindings::skillhost::skill;
+    use crate::{act::Act, event::Event, event::Receipt, log::Level, Argument};
+
+    #[inline]
+    pub fn triggered_act() -> Act {
+        skill::act::triggered_act()
+    }
+    #[inline]
+    pub fn fields(names: &[String]) -> Vec<Argument> {
+        skill::act::fields(names)
+    }
+    #[inline]
+    pub fn parameter(name: &str) -> Option<String> {
+        skill::act::parameter(name)
+    }
+    #[inline]
+    pub fn state_get(field: &str) -> Result<String, String> {
+        skill::state::get(field)
+    }
+    #[inline]
+    pub fn state_set(field: &str, value: &str) -> Result<(), String> {
+        skill::state::set(field, value)
+    }
+    #[inline]
+    pub fn send_event(event: &Event) -> Result<Receipt, String> {
+        skill::events::send_system_event(event)
+    }
+    #[inline]
+    pub fn send_message(text: &str, actor_ids: &[String]) -> Result<(), String> {
+        skill::messages::send_message(text, actor_ids)
+    }
+    #[inline]
+    pub fn log(level: Level, message: &str) {
+        skill::log::log(level, message)
+    }
+}
+
+#[cfg(not(target_arch = "wasm32"))]
+use crate::testing::backend as imp;
+
+pub use imp::*;
