@@ -190,6 +190,40 @@ pub trait Store: Send + Sync + 'static {
     fn children(&self, event_id: &str) -> Result<Vec<String>>;
 }
 
+/// Where the host keeps its data, as given on the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreSpec {
+    /// `memory`: lost on exit; for tests and experiments.
+    Memory,
+    /// `sqlite:PATH`: durable, in one SQLite file.
+    Sqlite(std::path::PathBuf),
+}
+
+impl std::str::FromStr for StoreSpec {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s.split_once(':') {
+            _ if s == "memory" => Ok(StoreSpec::Memory),
+            Some(("sqlite", path)) if !path.is_empty() => Ok(StoreSpec::Sqlite(path.into())),
+            _ => Err(format!(
+                "unknown store `{s}`: expected `memory` or `sqlite:PATH`"
+            )),
+        }
+    }
+}
+
+/// Opens the store a spec names.
+pub fn open(spec: &StoreSpec) -> Result<std::sync::Arc<dyn Store>> {
+    match spec {
+        StoreSpec::Memory => Ok(std::sync::Arc::new(MemoryStore::new())),
+        StoreSpec::Sqlite(path) => anyhow::bail!(
+            "sqlite:{}: the durable store is not built yet (issue 3); use --store memory",
+            path.display()
+        ),
+    }
+}
+
 /// Builds the causation tree of an event from any store.
 pub fn trace(store: &dyn Store, event_id: &str) -> Result<Option<Trace>> {
     let Some(record) = store.event(event_id)? else {
