@@ -15,6 +15,7 @@ use tokio::sync::broadcast;
 use crate::bus::EventBus;
 use crate::event::{new_id, Event};
 use crate::flows::{InterruptMode, Project, Skill, SkillSelector};
+use crate::metrics::Metrics;
 use crate::router::Route;
 use crate::runtime::{RunControl, RunEnv, RunResult, Runtime, SkillRun};
 use crate::store::{InstanceKey, Message, Outcome, RunRecord, StateKey, Store};
@@ -54,6 +55,7 @@ pub struct ExecutorDeps {
     pub project: Arc<RwLock<Arc<Project>>>,
     pub replies: broadcast::Sender<Message>,
     pub max_depth: u32,
+    pub metrics: Arc<Metrics>,
 }
 
 pub struct Executor {
@@ -181,7 +183,14 @@ impl Executor {
             uninterruptible: d.event.uninterruptible,
         });
         let this = self.clone();
-        tokio::spawn(async move { this.execute(d, control).await });
+        let span = tracing::info_span!(
+            parent: None, "run", event = %d.event.id, idn = %d.event.idn,
+            instance = %d.route.instance, skill = %d.skill.idn, mode = d.mode().as_str(),
+        );
+        tokio::spawn(tracing::Instrument::instrument(
+            async move { this.execute(d, control).await },
+            span,
+        ));
     }
 
     async fn execute(self: Arc<Self>, d: Dispatch, control: Arc<RunControl>) {
@@ -233,6 +242,7 @@ impl Executor {
                 self.store_record(&record);
             }
         }
+        self.deps.metrics.record_run(&record);
         tracing::debug!(
             event = %d.event.id, idn = %d.event.idn, instance = %d.route.instance,
             skill = %d.skill.idn, outcome = record.outcome.label(), duration = ?record.duration,
@@ -297,6 +307,7 @@ impl Executor {
             sent_events: Vec::new(),
         };
         self.store_record(&record);
+        self.deps.metrics.record_run(&record);
         self.deps.tracker.done(&event.id);
     }
 

@@ -11,6 +11,8 @@ use crate::bus::{EventBus, MemoryBus};
 use crate::event::{new_id, ActorRef, Audience, Event, Receipt, Submission};
 use crate::executor::{Executor, ExecutorDeps};
 use crate::flows::{Project, Scope};
+use crate::metrics::{Gauges, Metrics};
+use crate::reload::Reloader;
 use crate::router;
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::{self, InstanceKey, Message, StateKey, Store, Trace};
@@ -35,13 +37,16 @@ impl Default for HostConfig {
 
 /// A running skillhost.
 pub struct Host {
-    project: Arc<RwLock<Arc<Project>>>,
+    pub(crate) project: Arc<RwLock<Arc<Project>>>,
     store: Arc<dyn Store>,
     bus: Arc<dyn EventBus>,
     tracker: Arc<Tracker>,
     executor: Arc<Executor>,
     replies: broadcast::Sender<Message>,
     router_task: tokio::task::JoinHandle<()>,
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) reloader: Reloader,
 }
 
 impl Host {
@@ -60,8 +65,11 @@ impl Host {
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new());
         let tracker = Arc::new(Tracker::default());
         let (replies, _) = broadcast::channel(1024);
+        let metrics = Arc::new(Metrics::new());
+        let reloader = Reloader::new(&project.read().unwrap_or_else(|e| e.into_inner()));
         let executor = Executor::new(ExecutorDeps {
-            runtime,
+            runtime: runtime.clone(),
+            metrics: metrics.clone(),
             store: store.clone(),
             bus: bus.clone(),
             tracker: tracker.clone(),
@@ -84,6 +92,9 @@ impl Host {
             executor,
             replies,
             router_task,
+            runtime,
+            metrics,
+            reloader,
         })
     }
 
@@ -138,6 +149,7 @@ impl Host {
         };
         let matched = router::count(&self.project(), &event);
         self.store.record_event(&event, matched)?;
+        self.metrics.event_in();
         let receipt = Receipt {
             event_id: event.id.clone(),
             matched,
@@ -161,6 +173,36 @@ impl Host {
         self.settled(&receipt.event_id).await;
         self.trace(&receipt.event_id)?
             .context("a settled event has no trace")
+    }
+
+    /// Whether an accepted event and everything it led to have finished
+    /// (`false` while any of that work is pending).
+    pub fn is_settled(&self, event_id: &str) -> bool {
+        !self.tracker.is_open(event_id)
+    }
+
+    /// The host's counters, and its gauges in Prometheus text.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The gauges read now: per flow running instances and queued events, open events.
+    pub fn gauges(&self) -> Gauges {
+        let mut flows: std::collections::BTreeMap<String, (usize, usize)> = self
+            .project()
+            .flows
+            .iter()
+            .map(|f| (f.idn.clone(), (0, 0)))
+            .collect();
+        for (key, n) in self.executor.busy_instances() {
+            let e = flows.entry(key.flow).or_default();
+            e.0 += 1;
+            e.1 += n.saturating_sub(1);
+        }
+        Gauges {
+            flows: flows.into_iter().map(|(f, (r, q))| (f, r, q)).collect(),
+            open_events: self.tracker.open_events(),
+        }
     }
 
     /// Waits until nothing is in flight.
@@ -271,8 +313,14 @@ async fn route_events(
     tracker: Arc<Tracker>,
 ) {
     while let Some(event) = events.recv().await {
+        let span = tracing::info_span!(
+            "event", id = %event.id, idn = %event.idn, depth = event.depth,
+            parent = event.parent.as_deref().unwrap_or(""),
+        );
+        let _entered = span.enter();
         let project = project.read().unwrap_or_else(|e| e.into_inner()).clone();
         let routes = router::route(&project, &event);
+        tracing::debug!(routes = routes.len(), "routing");
         tracker.add(&event.id, routes.len());
         for route in routes {
             executor.dispatch(event.clone(), route);

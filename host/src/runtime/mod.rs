@@ -123,6 +123,12 @@ impl WasiView for RunState {
     }
 }
 
+/// A compiled component, checked against the skill world, not yet in use.
+pub struct Prepared {
+    path: PathBuf,
+    pre: SkillPre<RunState>,
+}
+
 /// Compiled skills and the engine that runs them.
 pub struct Runtime {
     engine: Engine,
@@ -187,13 +193,21 @@ impl Runtime {
     pub fn load(&self, path: &Path) -> Result<()> {
         let bytes =
             std::fs::read(path).with_context(|| format!("reading component {}", path.display()))?;
-        if !wasmparser_is_component(&bytes) {
+        let prepared = self.prepare(path, &bytes)?;
+        self.install(vec![prepared]);
+        Ok(())
+    }
+
+    /// Compiles a component and checks it against the skill world without
+    /// putting it in use: see [`Runtime::install`].
+    pub fn prepare(&self, path: &Path, bytes: &[u8]) -> Result<Prepared> {
+        if !wasmparser_is_component(bytes) {
             anyhow::bail!(
                 "{}: not a WebAssembly component (a core module or another file); build skills for wasm32-wasip2",
                 path.display()
             );
         }
-        let component = Component::new(&self.engine, &bytes)
+        let component = Component::new(&self.engine, bytes)
             .map_err(|e| anyhow!("{}: compiling: {e:#}", path.display()))?;
         let pre = self
             .linker
@@ -205,11 +219,19 @@ impl Runtime {
                 path.display()
             )
         })?;
-        self.components
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(path.to_path_buf(), pre);
-        Ok(())
+        Ok(Prepared {
+            path: path.to_path_buf(),
+            pre,
+        })
+    }
+
+    /// Puts prepared components in use, all at once: runs that start from now
+    /// on use them; runs already started finish on the version they began with.
+    pub fn install(&self, prepared: Vec<Prepared>) {
+        let mut components = self.components.write().unwrap_or_else(|e| e.into_inner());
+        for p in prepared {
+            components.insert(p.path, p.pre);
+        }
     }
 
     pub fn is_loaded(&self, path: &Path) -> bool {
