@@ -209,10 +209,28 @@ impl Runtime {
         }
         let component = Component::new(&self.engine, bytes)
             .map_err(|e| anyhow!("{}: compiling: {e:#}", path.display()))?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| anyhow!("{}: {e:#}", path.display()))?;
+        let unprovided: Vec<String> = component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name)
+            .filter(|name| !is_provided(name))
+            .map(|name| format!("`{name}`"))
+            .collect();
+        if !unprovided.is_empty() {
+            anyhow::bail!(
+                "{}: imports {}, which the host does not provide ({PROVIDED})",
+                path.display(),
+                unprovided.join(", ")
+            );
+        }
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            let e = format!("{e:#}");
+            if e.contains("not found in the linker") {
+                anyhow!("{}: {e}: the host does not provide it ({PROVIDED})", path.display())
+            } else {
+                anyhow!("{}: {e}", path.display())
+            }
+        })?;
         let pre = SkillPre::new(pre).map_err(|e| {
             anyhow!(
                 "{}: does not export the skill world's `run`: {e:#}",
@@ -333,6 +351,15 @@ fn describe_trap(e: &wasmtime::Error, stderr: &MemoryOutputPipe) -> String {
     } else {
         format!("panic: {} ({trap})", panic.trim())
     }
+}
+
+/// What a skill component may import.
+const PROVIDED: &str = "a skill may import the skill world `skillhost:skill@0.1.0` and WASI 0.2";
+
+/// Whether an import name is one of the families the linker serves; anything
+/// else is named in the error (the linker would accept an empty instance).
+fn is_provided(name: &str) -> bool {
+    name.starts_with("skillhost:skill/") || name.starts_with("wasi:")
 }
 
 /// The component-model layer byte: components are `\0asm` with version 0x0d and layer 1.
