@@ -41,7 +41,7 @@ impl Server {
         cmd.arg("run")
             .arg(project)
             .args(["--store", "memory", "--no-build"]);
-        if !args.iter().any(|a| *a == "--listen") {
+        if !args.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
         let mut child = cmd
@@ -261,7 +261,10 @@ fn every_command_has_help_with_examples() {
         let out = run(&[cmd, &["--help"]].concat());
         let help = text(&out.stdout);
         assert!(out.status.success(), "{cmd:?}: {}", text(&out.stderr));
-        assert!(help.contains("Example"), "{cmd:?} --help has no examples:\n{help}");
+        assert!(
+            help.contains("Example"),
+            "{cmd:?} --help has no examples:\n{help}"
+        );
     }
     let out = run(&["--help"]);
     for cmd in ["run", "check", "send", "chat", "trace", "new", "build"] {
@@ -275,7 +278,10 @@ fn run_serves_every_endpoint_of_the_http_api() {
     let s = Server::start(project.path(), &[]);
     let banner = s.stdout.lock().unwrap().clone();
     assert!(banner.contains("loaded 8 flow(s)"), "{banner}");
-    assert!(banner.contains("EchoFlow") && banner.contains("echo -> EchoSkill [queue]"), "{banner}");
+    assert!(
+        banner.contains("EchoFlow") && banner.contains("echo -> EchoSkill [queue]"),
+        "{banner}"
+    );
 
     // Health and what is loaded.
     let (status, health) = s.get("/healthz");
@@ -301,11 +307,18 @@ fn run_serves_every_endpoint_of_the_http_api() {
     assert_eq!(event["trace"]["runs"][0]["outcome"], "ok");
     assert_eq!(Server::replies(&event), ["echo: hello"]);
     let actor = event["actors"][0]["id"].as_str().unwrap().to_string();
-    let persona = event["actors"][0]["persona_id"].as_str().unwrap().to_string();
+    let persona = event["actors"][0]["persona_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     assert_eq!(event["actors"][0]["external_id"], "ann");
 
     // A workflow: the trace holds the events the runs sent.
-    let booking = s.say("user_message", "ann", json!({"text": "book a table for two"}));
+    let booking = s.say(
+        "user_message",
+        "ann",
+        json!({"text": "book a table for two"}),
+    );
     assert_eq!(booking["trace"]["children"][0]["idn"], "booking_requested");
     assert!(
         Server::replies(&booking)[0].starts_with("Booked a table for two"),
@@ -327,7 +340,10 @@ fn run_serves_every_endpoint_of_the_http_api() {
 
     // Live replies as server-sent events.
     let stream = s
-        .request(reqwest::Method::GET, &format!("/v1/actors/{actor}/messages/stream"))
+        .request(
+            reqwest::Method::GET,
+            &format!("/v1/actors/{actor}/messages/stream"),
+        )
         .send()
         .unwrap();
     assert_eq!(stream.status().as_u16(), 200);
@@ -364,7 +380,10 @@ fn run_serves_every_endpoint_of_the_http_api() {
     let (status, second) = s.post("/v1/events", &count);
     assert_eq!(status, 202);
     assert_eq!(first, second);
-    s.get(&format!("/v1/events/{}?wait=30", first["event_id"].as_str().unwrap()));
+    s.get(&format!(
+        "/v1/events/{}?wait=30",
+        first["event_id"].as_str().unwrap()
+    ));
 
     // Flow instance state: user fields for the persona, defaults applied.
     let (status, state) = s.get(&format!("/v1/flows/CounterFlow/instances/{persona}/state"));
@@ -377,12 +396,18 @@ fn run_serves_every_endpoint_of_the_http_api() {
     assert_eq!(global["persona"], Value::Null);
     let (status, err) = s.get("/v1/flows/NoSuchFlow/instances/global/state");
     assert_eq!(status, 404);
-    assert!(err["error"].as_str().unwrap().contains("no flow `NoSuchFlow`"));
+    assert!(err["error"]
+        .as_str()
+        .unwrap()
+        .contains("no flow `NoSuchFlow`"));
 
     // An unknown idn is accepted with matched 0; a global event has no actors.
     let (status, r) = s.post("/v1/events", &json!({"idn": "nobody_listens"}));
     assert_eq!((status, r["matched"].as_u64()), (202, Some(0)));
-    let (_, e) = s.get(&format!("/v1/events/{}?wait=30", r["event_id"].as_str().unwrap()));
+    let (_, e) = s.get(&format!(
+        "/v1/events/{}?wait=30",
+        r["event_id"].as_str().unwrap()
+    ));
     assert_eq!(e["global"], true);
     assert_eq!(e["trace"]["runs"], json!([]));
 
@@ -390,16 +415,34 @@ fn run_serves_every_endpoint_of_the_http_api() {
     let (status, err) = s.post_raw("/v1/events", "{\"idn\": ");
     assert_eq!(status, 400);
     assert!(err["error"].as_str().unwrap().contains("EOF"), "{err}");
-    let (status, err) = s.post("/v1/events", &json!({"idn": "echo", "actor": {"external_id": "ann"}}));
+    let (status, err) = s.post(
+        "/v1/events",
+        &json!({"idn": "echo", "actor": {"external_id": "ann"}}),
+    );
     assert_eq!(status, 422);
-    assert!(err["error"].as_str().unwrap().contains("integration_idn"), "{err}");
-    let (status, err) = s.post("/v1/events", &json!({"idn": "echo", "arguments": {"text": 5}}));
+    assert!(
+        err["error"].as_str().unwrap().contains("integration_idn"),
+        "{err}"
+    );
+    let (status, err) = s.post(
+        "/v1/events",
+        &json!({"idn": "echo", "arguments": {"text": 5}}),
+    );
     assert_eq!(status, 422);
-    assert!(err["error"].as_str().unwrap().contains("argument `text` must be a string"), "{err}");
+    assert!(
+        err["error"]
+            .as_str()
+            .unwrap()
+            .contains("argument `text` must be a string"),
+        "{err}"
+    );
     let huge = json!({"idn": "echo", "arguments": {"text": "x".repeat(100_000)}});
     let (status, err) = s.post("/v1/events", &huge);
     assert_eq!(status, 413);
-    assert!(err["error"].as_str().unwrap().contains("too large"), "{err}");
+    assert!(
+        err["error"].as_str().unwrap().contains("too large"),
+        "{err}"
+    );
     let (status, err) = s.get("/v1/events/not-an-event");
     assert_eq!(status, 404);
     assert!(err["error"].as_str().unwrap().contains("no event"), "{err}");
@@ -462,7 +505,10 @@ fn send_and_trace_print_what_an_event_led_to() {
         "events sent:",
         "booking_confirmed",
     ] {
-        assert!(printed.contains(needle), "missing `{needle}` in:\n{printed}");
+        assert!(
+            printed.contains(needle),
+            "missing `{needle}` in:\n{printed}"
+        );
     }
     let id = printed
         .split("as event ")
@@ -474,11 +520,19 @@ fn send_and_trace_print_what_an_event_led_to() {
     let out = run(&["trace", &id, "--server", &s.url]);
     let traced = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(traced.contains(&format!("event user_message {id} (settled")), "{traced}");
-    assert!(traced.contains("BookingDeskFlow/DeskSkill [queue] ok in"), "{traced}");
+    assert!(
+        traced.contains(&format!("event user_message {id} (settled")),
+        "{traced}"
+    );
+    assert!(
+        traced.contains("BookingDeskFlow/DeskSkill [queue] ok in"),
+        "{traced}"
+    );
     assert!(traced.contains("Booked a table for two"), "{traced}");
 
-    let out = run(&["send", "echo", "-a", "text=hi", "--actor", "bob", "--json", "--server", &s.url]);
+    let out = run(&[
+        "send", "echo", "-a", "text=hi", "--actor", "bob", "--json", "--server", &s.url,
+    ]);
     let v: Value = serde_json::from_slice(&out.stdout).expect("send --json prints JSON");
     assert_eq!(v["replies"][0]["text"], "echo: hi");
 
@@ -492,7 +546,11 @@ fn send_and_trace_print_what_an_event_led_to() {
     drop(s);
     let out = run(&["send", "echo", "--server", "http://127.0.0.1:9"]);
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("cannot reach the host"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("cannot reach the host"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -503,7 +561,10 @@ fn off_loopback_a_token_is_required_and_then_checked_on_every_request() {
     };
     assert!(err.contains("a bearer token is required"), "{err}");
 
-    let s = Server::start(project.path(), &["--listen", "0.0.0.0:0", "--token", "s3cret"]);
+    let s = Server::start(
+        project.path(),
+        &["--listen", "0.0.0.0:0", "--token", "s3cret"],
+    );
     let anonymous = reqwest::blocking::Client::new();
     for (method, path) in [
         (reqwest::Method::GET, "/healthz"),
@@ -532,11 +593,17 @@ fn off_loopback_a_token_is_required_and_then_checked_on_every_request() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("401"), "{}", text(&out.stderr));
     let out = skillhost()
-        .args(["send", "echo", "-a", "text=env", "--actor", "ann", "--server", &s.url])
+        .args([
+            "send", "echo", "-a", "text=env", "--actor", "ann", "--server", &s.url,
+        ])
         .env("SKILLHOST_TOKEN", "s3cret")
         .output()
         .unwrap();
-    assert!(text(&out.stdout).contains("ann <- EchoFlow/EchoSkill: echo: env"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("ann <- EchoFlow/EchoSkill: echo: env"),
+        "{}",
+        text(&out.stdout)
+    );
 }
 
 #[test]
@@ -554,9 +621,14 @@ fn hot_reload_swaps_a_changed_component_and_refuses_a_broken_flow_edit() {
     let flow_file = dir.path().join("HelloFlow.yaml");
     std::fs::write(&flow_file, flow("v1: ")).unwrap();
     let s = Server::start(dir.path(), &["--log-format", "json"]);
-    let reply = |s: &Server| Server::replies(&s.say("hello", "ann", json!({"text": "hi"})))[0].clone();
+    let reply =
+        |s: &Server| Server::replies(&s.say("hello", "ann", json!({"text": "hi"})))[0].clone();
     assert_eq!(reply(&s), "v1: hi");
-    let generation = |s: &Server| s.get("/healthz").1["reload"]["generation"].as_u64().unwrap();
+    let generation = |s: &Server| {
+        s.get("/healthz").1["reload"]["generation"]
+            .as_u64()
+            .unwrap()
+    };
     let refused = |s: &Server| s.get("/healthz").1["reload"]["refused"].as_u64().unwrap();
 
     // A changed component is compiled and swapped in.
@@ -572,13 +644,19 @@ fn hot_reload_swaps_a_changed_component_and_refuses_a_broken_flow_edit() {
     // A broken flow edit is refused with its errors; the old version keeps serving.
     std::fs::write(
         &flow_file,
-        flow("v2: ").replace("skill_idn: Hello", "skill_idn: Hello\n    interrupt_mode: sometimes"),
+        flow("v2: ").replace(
+            "skill_idn: Hello",
+            "skill_idn: Hello\n    interrupt_mode: sometimes",
+        ),
     )
     .unwrap();
     s.wait_for("the refusal", || refused(&s) >= 1);
     let (_, health) = s.get("/healthz");
     let error = health["reload"]["last_error"].as_str().unwrap();
-    assert!(error.contains("HelloFlow.yaml:11: events[0].interrupt_mode: invalid value `sometimes`"), "{error}");
+    assert!(
+        error.contains("HelloFlow.yaml:11: events[0].interrupt_mode: invalid value `sometimes`"),
+        "{error}"
+    );
     assert!(s.stderr().contains("reload refused"), "{}", s.stderr());
     assert_eq!(generation(&s), 1);
     assert!(reply(&s).starts_with("Good day."));
@@ -593,7 +671,9 @@ fn hot_reload_swaps_a_changed_component_and_refuses_a_broken_flow_edit() {
     std::fs::copy(component("echo"), &staged).unwrap();
     std::fs::rename(&staged, &wasm).unwrap();
     std::fs::write(&flow_file, flow("v2: ")).unwrap();
-    s.wait_for("the fixed version", || generation(&s) >= 2 && reply(&s) == "v2: hi");
+    s.wait_for("the fixed version", || {
+        generation(&s) >= 2 && reply(&s) == "v2: hi"
+    });
     let (_, health) = s.get("/healthz");
     assert_eq!(health["reload"]["last_error"], Value::Null);
 
@@ -602,7 +682,11 @@ fn hot_reload_swaps_a_changed_component_and_refuses_a_broken_flow_edit() {
     let refusal = log
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v["fields"]["message"].as_str().is_some_and(|m| m.contains("reload refused")))
+        .find(|v| {
+            v["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("reload refused"))
+        })
         .unwrap_or_else(|| panic!("no JSON refusal line in:\n{log}"));
     assert_eq!(refusal["level"], "ERROR");
 }
@@ -621,19 +705,32 @@ fn new_skill_scaffolds_a_crate_that_builds_to_a_working_component() {
         repo().join("skill-sdk").to_str().unwrap(),
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("crate: scaffolded"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("crate: scaffolded"),
+        "{}",
+        text(&out.stdout)
+    );
     let crate_dir = dir.path().join("scaffolded");
 
     // Build it as a user would, sharing the sample skills' target directory
     // (and lock file) so the SDK and its dependencies are already compiled.
-    std::fs::copy(repo().join("skills/Cargo.lock"), crate_dir.join("Cargo.lock")).unwrap();
+    std::fs::copy(
+        repo().join("skills/Cargo.lock"),
+        crate_dir.join("Cargo.lock"),
+    )
+    .unwrap();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut build = Command::new(cargo);
     build
         .current_dir(&crate_dir)
         .args(["build", "--release", "--target", "wasm32-wasip2"])
         .env("CARGO_TARGET_DIR", repo().join("skills/target"));
-    for var in ["RUSTFLAGS", "CARGO_ENCODED_RUSTFLAGS", "CARGO_BUILD_TARGET", "CARGO_MAKEFLAGS"] {
+    for var in [
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_TARGET",
+        "CARGO_MAKEFLAGS",
+    ] {
         build.env_remove(var);
     }
     let built = build.output().unwrap();
@@ -651,11 +748,16 @@ fn new_skill_scaffolds_a_crate_that_builds_to_a_working_component() {
     .unwrap();
     let check = run(&["check", project.path().to_str().unwrap()]);
     assert!(check.status.success(), "{}", text(&check.stderr));
-    let s = Server::start(project.path(), &["--log-format", "json", "--log", "skill=info"]);
+    let s = Server::start(
+        project.path(),
+        &["--log-format", "json", "--log", "skill=info"],
+    );
     let event = s.say("hello", "ann", json!({"text": "hi"}));
     assert_eq!(Server::replies(&event), ["scaffolded got hello: hi"]);
     // Its log line carries the run's span.
-    s.wait_for("the skill's log line", || s.stderr().contains("received `hi`"));
+    s.wait_for("the skill's log line", || {
+        s.stderr().contains("received `hi`")
+    });
     let line: Value = s
         .stderr()
         .lines()
@@ -667,15 +769,31 @@ fn new_skill_scaffolds_a_crate_that_builds_to_a_working_component() {
 
     // In a workspace, the crate joins its members.
     let ws = tempfile::tempdir().unwrap();
-    std::fs::write(ws.path().join("Cargo.toml"), "[workspace]\nmembers = [\n    \"echo\",\n]\n").unwrap();
-    let out = run(&["new", "skill", "greeter", "--dir", ws.path().to_str().unwrap()]);
+    std::fs::write(
+        ws.path().join("Cargo.toml"),
+        "[workspace]\nmembers = [\n    \"echo\",\n]\n",
+    )
+    .unwrap();
+    let out = run(&[
+        "new",
+        "skill",
+        "greeter",
+        "--dir",
+        ws.path().to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let members = std::fs::read_to_string(ws.path().join("Cargo.toml")).unwrap();
     assert!(members.contains("\"echo\",\n    \"greeter\","), "{members}");
     let manifest = std::fs::read_to_string(ws.path().join("greeter/Cargo.toml")).unwrap();
     assert!(!manifest.contains("[workspace]"), "{manifest}");
 
-    let out = run(&["new", "skill", "Bad Name", "--dir", ws.path().to_str().unwrap()]);
+    let out = run(&[
+        "new",
+        "skill",
+        "Bad Name",
+        "--dir",
+        ws.path().to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("not a valid skill crate name"));
 }
@@ -695,12 +813,19 @@ fn check_names_each_problem_with_file_and_line_and_unprovided_imports() {
     let out = run(&["check", bad.path().to_str().unwrap()]);
     let err = text(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("Bad.yaml:7: events[0].skill_idn: no skill `Nope`"), "{err}");
+    assert!(
+        err.contains("Bad.yaml:7: events[0].skill_idn: no skill `Nope`"),
+        "{err}"
+    );
     assert!(err.contains("Bad.yaml:8"), "{err}");
 
     // A component importing an interface the host does not provide.
     let foreign = tempfile::tempdir().unwrap();
-    std::fs::write(foreign.path().join("foreign.wasm"), component_importing("acme:net/socket@1.0.0")).unwrap();
+    std::fs::write(
+        foreign.path().join("foreign.wasm"),
+        component_importing("acme:net/socket@1.0.0"),
+    )
+    .unwrap();
     std::fs::write(
         foreign.path().join("Foreign.yaml"),
         "idn: Foreign\nskills:\n  - idn: S\n    wasm: foreign.wasm\nevents:\n  - idn: e\n    skill_idn: S\n",
@@ -716,7 +841,9 @@ fn check_names_each_problem_with_file_and_line_and_unprovided_imports() {
 
 /// A minimal component whose only import is an (empty) instance named `name`.
 fn component_importing(name: &str) -> Vec<u8> {
-    use wasm_encoder::{Component, ComponentImportSection, ComponentTypeRef, ComponentTypeSection, InstanceType};
+    use wasm_encoder::{
+        Component, ComponentImportSection, ComponentTypeRef, ComponentTypeSection, InstanceType,
+    };
     let mut c = Component::new();
     let mut types = ComponentTypeSection::new();
     types.instance(&InstanceType::new());
@@ -752,7 +879,13 @@ fn chat_talks_to_the_sample_project() {
     ]);
     let said = text(&out.stdout);
     assert!(out.status.success(), "{said}{}", text(&out.stderr));
-    assert!(said.contains("agent> Booked a table for two, reference BK-"), "{said}");
+    assert!(
+        said.contains("agent> Booked a table for two, reference BK-"),
+        "{said}"
+    );
     assert!(said.contains("agent> echo: hello"), "{said}");
-    assert!(said.contains("└─ EchoFlow/EchoSkill [queue] ok in"), "{said}");
+    assert!(
+        said.contains("└─ EchoFlow/EchoSkill [queue] ok in"),
+        "{said}"
+    );
 }

@@ -54,9 +54,7 @@ async fn a_run_in_flight_keeps_its_component_while_new_runs_get_the_new_one() {
     };
 
     // Ann's run spins in the probe component until interrupted.
-    let spinning = host
-        .submit(user("work", "ann").arg("ops", "spin"))
-        .unwrap();
+    let spinning = host.submit(user("work", "ann").arg("ops", "spin")).unwrap();
     while host.busy_instances().is_empty() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -106,7 +104,8 @@ async fn a_refused_reload_changes_nothing() {
     std::fs::write(dir.path().join("other.wasm"), b"\0asm\x0d\0\x01\0garbage").unwrap();
     std::fs::write(
         dir.path().join("SwapFlow.yaml"),
-        FLOW.replace("worker.wasm", "other.wasm").replace("idn: work", "idn: labour"),
+        FLOW.replace("worker.wasm", "other.wasm")
+            .replace("idn: work", "idn: labour"),
     )
     .unwrap();
     let err = host.reload_from_disk().await.unwrap_err().to_string();

@@ -30,7 +30,10 @@ pub fn build_skills(project: &Project, output: Output) -> Result<()> {
 #[derive(Debug, Clone)]
 pub enum Progress {
     /// A workspace's build starts with these crates.
-    Started { workspace: PathBuf, crates: Vec<String> },
+    Started {
+        workspace: PathBuf,
+        crates: Vec<String>,
+    },
     /// A crate's component is ready (`fresh`: it was already up to date).
     Built {
         name: String,
@@ -141,9 +144,7 @@ pub fn build_workspace_with(
             }
         }
         let status = child.wait()?;
-        let log = stderr
-            .and_then(|h| h.join().ok())
-            .unwrap_or_default();
+        let log = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
         Ok::<_, std::io::Error>((status, log))
     })();
     let (status, log) =

@@ -147,7 +147,11 @@ impl Metrics {
             "counter",
             "Running skills stopped by an interrupt-mode event.",
         );
-        let _ = writeln!(out, "skillhost_interrupts_total {}", self.runs[2].load(Relaxed));
+        let _ = writeln!(
+            out,
+            "skillhost_interrupts_total {}",
+            self.runs[2].load(Relaxed)
+        );
         header(
             &mut out,
             "skillhost_drops_total",
@@ -297,7 +301,10 @@ mod tests {
             "skillhost_running_instances{flow=\"F\\\"x\"} 1",
             "skillhost_open_events 4",
         ] {
-            assert!(text.lines().any(|l| l == line), "missing `{line}` in\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing `{line}` in\n{text}"
+            );
         }
     }
 }

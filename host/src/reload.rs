@@ -221,7 +221,11 @@ impl Host {
 }
 
 fn missing_hint(path: &Path, project: &Project) -> String {
-    if project.skills_workspace.as_deref().is_some_and(|w| path.starts_with(w)) {
+    if project
+        .skills_workspace
+        .as_deref()
+        .is_some_and(|w| path.starts_with(w))
+    {
         format!(" (run `skillhost build {}`)", project.root.display())
     } else {
         String::new()

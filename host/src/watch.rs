@@ -71,10 +71,7 @@ impl Targets {
         if self.components.contains(path) {
             return true;
         }
-        path.starts_with(&self.root)
-            && path
-                .extension()
-                .is_some_and(|e| e == "yaml" || e == "yml")
+        path.starts_with(&self.root) && path.extension().is_some_and(|e| e == "yaml" || e == "yml")
     }
 }
 
@@ -82,13 +79,14 @@ impl Targets {
 /// inside a tokio runtime.
 pub fn watch(host: Arc<Host>, debounce: Duration) -> Result<Watcher> {
     let (tx, mut rx) = mpsc::unbounded_channel::<notify::Event>();
-    let mut watcher = notify::recommended_watcher(move |e: notify::Result<notify::Event>| match e {
-        Ok(e) => {
-            let _ = tx.send(e);
-        }
-        Err(e) => tracing::warn!("watching the project: {e}"),
-    })
-    .context("starting the file watcher")?;
+    let mut watcher =
+        notify::recommended_watcher(move |e: notify::Result<notify::Event>| match e {
+            Ok(e) => {
+                let _ = tx.send(e);
+            }
+            Err(e) => tracing::warn!("watching the project: {e}"),
+        })
+        .context("starting the file watcher")?;
     let mut targets = Targets::of(&host)?;
     sync_watches(&mut watcher, &Targets::default(), &targets)?;
     tracing::debug!(root = %targets.root.display(), dirs = ?targets.dirs, "watching for changes");

@@ -552,9 +552,9 @@ async fn actor_stream(
                     .json_data(MessageView::from(&m))
                     .unwrap_or_default(),
                 Ok(_) => continue,
-                Err(RecvError::Lagged(n)) => SseEvent::default()
-                    .event("lagged")
-                    .data(format!("{n} replies were skipped; read them with GET /v1/actors/{id}/messages")),
+                Err(RecvError::Lagged(n)) => SseEvent::default().event("lagged").data(format!(
+                    "{n} replies were skipped; read them with GET /v1/actors/{id}/messages"
+                )),
                 Err(RecvError::Closed) => return None,
             };
             return Some((Ok(event), (rx, id)));
@@ -703,7 +703,10 @@ async fn healthz(State(api): State<Api>) -> Json<Health> {
 async fn metrics(State(api): State<Api>) -> impl IntoResponse {
     let text = api.host.metrics().render(&api.host.gauges());
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         text,
     )
 }
@@ -743,7 +746,9 @@ mod tests {
             .unwrap();
         let resp = app.clone().oneshot(req).await.unwrap();
         let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await.unwrap();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
         (status, String::from_utf8_lossy(&bytes).into_owned())
     }
 
@@ -793,17 +798,83 @@ mod tests {
     async fn bad_input_gets_a_json_error_that_says_what_is_wrong() {
         let app = app(None).await;
         let cases = [
-            ("POST", "/v1/events", "{not json", StatusCode::BAD_REQUEST, "key must be a string at line 1 column 2"),
-            ("POST", "/v1/events", "{}", StatusCode::UNPROCESSABLE_ENTITY, "missing field `idn`"),
-            ("POST", "/v1/events", r#"{"idn":"x","colour":1}"#, StatusCode::UNPROCESSABLE_ENTITY, "unknown field `colour`"),
-            ("POST", "/v1/events", r#"{"idn":"x","arguments":{"n":1}}"#, StatusCode::UNPROCESSABLE_ENTITY, "argument `n` must be a string"),
-            ("POST", "/v1/events", r#"{"idn":" "}"#, StatusCode::UNPROCESSABLE_ENTITY, "`idn` must not be empty"),
-            ("POST", "/v1/events", r#"{"idn":"x","actor":{"external_id":"ann"}}"#, StatusCode::UNPROCESSABLE_ENTITY, "needs `integration_idn` and `connector_idn`"),
-            ("POST", "/v1/events", r#"{"idn":"x","actor_id":"who"}"#, StatusCode::UNPROCESSABLE_ENTITY, "unknown `actor_id` `who`"),
-            ("GET", "/v1/events/nope", "", StatusCode::NOT_FOUND, "no event `nope`"),
-            ("GET", "/v1/events/nope?wait=soon", "", StatusCode::BAD_REQUEST, "wait"),
-            ("GET", "/v1/nothing", "", StatusCode::NOT_FOUND, "no route GET /v1/nothing"),
-            ("DELETE", "/v1/events", "", StatusCode::METHOD_NOT_ALLOWED, "does not accept DELETE"),
+            (
+                "POST",
+                "/v1/events",
+                "{not json",
+                StatusCode::BAD_REQUEST,
+                "key must be a string at line 1 column 2",
+            ),
+            (
+                "POST",
+                "/v1/events",
+                "{}",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "missing field `idn`",
+            ),
+            (
+                "POST",
+                "/v1/events",
+                r#"{"idn":"x","colour":1}"#,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown field `colour`",
+            ),
+            (
+                "POST",
+                "/v1/events",
+                r#"{"idn":"x","arguments":{"n":1}}"#,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "argument `n` must be a string",
+            ),
+            (
+                "POST",
+                "/v1/events",
+                r#"{"idn":" "}"#,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "`idn` must not be empty",
+            ),
+            (
+                "POST",
+                "/v1/events",
+                r#"{"idn":"x","actor":{"external_id":"ann"}}"#,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "needs `integration_idn` and `connector_idn`",
+            ),
+            (
+                "POST",
+                "/v1/events",
+                r#"{"idn":"x","actor_id":"who"}"#,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown `actor_id` `who`",
+            ),
+            (
+                "GET",
+                "/v1/events/nope",
+                "",
+                StatusCode::NOT_FOUND,
+                "no event `nope`",
+            ),
+            (
+                "GET",
+                "/v1/events/nope?wait=soon",
+                "",
+                StatusCode::BAD_REQUEST,
+                "wait",
+            ),
+            (
+                "GET",
+                "/v1/nothing",
+                "",
+                StatusCode::NOT_FOUND,
+                "no route GET /v1/nothing",
+            ),
+            (
+                "DELETE",
+                "/v1/events",
+                "",
+                StatusCode::METHOD_NOT_ALLOWED,
+                "does not accept DELETE",
+            ),
         ];
         for (method, uri, body, status, needle) in cases {
             let (got, text) = call(&app, method, uri, body).await;
@@ -812,7 +883,10 @@ mod tests {
                 .unwrap_or_else(|_| panic!("{method} {uri}: not a JSON error: {text}"));
             assert!(err.error.contains(needle), "{method} {uri}: {}", err.error);
         }
-        let big = format!(r#"{{"idn":"x","arguments":{{"t":"{}"}}}}"#, "x".repeat(2048));
+        let big = format!(
+            r#"{{"idn":"x","arguments":{{"t":"{}"}}}}"#,
+            "x".repeat(2048)
+        );
         let (got, text) = call(&app, "POST", "/v1/events", &big).await;
         assert_eq!(got, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
         assert!(text.contains("too large"), "{text}");
@@ -829,7 +903,13 @@ mod tests {
             assert_eq!(status, StatusCode::ACCEPTED, "{text}");
             let r: ReceiptView = serde_json::from_str(&text).unwrap();
             assert_eq!(r.matched, 0);
-            let (_, text) = call(&app, "GET", &format!("/v1/events/{}?wait=5", r.event_id), "").await;
+            let (_, text) = call(
+                &app,
+                "GET",
+                &format!("/v1/events/{}?wait=5", r.event_id),
+                "",
+            )
+            .await;
             let e: EventView = serde_json::from_str(&text).unwrap();
             let names: Vec<_> = e.arguments.iter().map(|a| a.name.as_str()).collect();
             assert_eq!(names, ["b", "a"]);
@@ -848,6 +928,9 @@ mod tests {
             .header(header::AUTHORIZATION, "Bearer s3cret")
             .body(Body::empty())
             .unwrap();
-        assert_eq!(app.clone().oneshot(req).await.unwrap().status(), StatusCode::OK);
+        assert_eq!(
+            app.clone().oneshot(req).await.unwrap().status(),
+            StatusCode::OK
+        );
     }
 }

@@ -39,7 +39,10 @@ impl Client {
     }
 
     /// Sends a request and decodes the JSON answer, turning an error answer into its message.
-    async fn call<T: serde::de::DeserializeOwned>(&self, req: reqwest::RequestBuilder) -> Result<T> {
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<T> {
         let resp = req.send().await.with_context(|| {
             format!(
                 "cannot reach the host at {} (is `skillhost run` running?)",

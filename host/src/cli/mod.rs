@@ -363,10 +363,7 @@ pub fn build(project: &Project) -> Result<()> {
         }
     })?;
     if built > 0 {
-        eprintln!(
-            "{built} component(s) ready in {:.1?}",
-            started.elapsed()
-        );
+        eprintln!("{built} component(s) ready in {:.1?}", started.elapsed());
     }
     Ok(())
 }

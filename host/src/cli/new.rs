@@ -30,7 +30,10 @@ pub fn skill(name: &str, dir: &Path, sdk: Option<&Path>) -> Result<()> {
         None => find_sdk(&dir)?,
     };
     if !sdk.join("Cargo.toml").is_file() {
-        bail!("{}: not a crate (no Cargo.toml); pass the skill-sdk directory with --sdk", sdk.display());
+        bail!(
+            "{}: not a crate (no Cargo.toml); pass the skill-sdk directory with --sdk",
+            sdk.display()
+        );
     }
     let workspace_manifest = dir.join("Cargo.toml");
     let in_workspace = std::fs::read_to_string(&workspace_manifest)
@@ -66,7 +69,10 @@ skill-sdk = {{ path = "{}" }}
     let mut joined = String::new();
     if in_workspace {
         if add_member(&workspace_manifest, name)? {
-            joined = format!(" and added it to the members of {}", workspace_manifest.display());
+            joined = format!(
+                " and added it to the members of {}",
+                workspace_manifest.display()
+            );
         } else {
             joined = format!(
                 "; add \"{name}\" to `members` in {} to build it with the workspace",
@@ -75,7 +81,10 @@ skill-sdk = {{ path = "{}" }}
         }
     }
     let idn = format!("{}Skill", camel(name));
-    println!("created skill crate `{name}` in {}{joined}", crate_dir.display());
+    println!(
+        "created skill crate `{name}` in {}{joined}",
+        crate_dir.display()
+    );
     println!(
         "\nUse it in a flow (the project's skillhost.yaml names this workspace as `skills_workspace`):\n\n\
          skills:\n  - idn: {idn}\n    crate: {name}\nevents:\n  - idn: hello\n    skill_idn: {idn}\n\n\
@@ -231,7 +240,11 @@ mod tests {
     fn adds_members_in_either_style() {
         let dir = tempfile::tempdir().unwrap();
         let m = dir.path().join("Cargo.toml");
-        std::fs::write(&m, "[workspace]\nmembers = [\n    \"echo\",\n    \"counter\",\n]\n").unwrap();
+        std::fs::write(
+            &m,
+            "[workspace]\nmembers = [\n    \"echo\",\n    \"counter\",\n]\n",
+        )
+        .unwrap();
         assert!(add_member(&m, "greeter").unwrap());
         assert_eq!(
             std::fs::read_to_string(&m).unwrap(),

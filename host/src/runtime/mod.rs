@@ -226,7 +226,10 @@ impl Runtime {
         let pre = self.linker.instantiate_pre(&component).map_err(|e| {
             let e = format!("{e:#}");
             if e.contains("not found in the linker") {
-                anyhow!("{}: {e}: the host does not provide it ({PROVIDED})", path.display())
+                anyhow!(
+                    "{}: {e}: the host does not provide it ({PROVIDED})",
+                    path.display()
+                )
             } else {
                 anyhow!("{}: {e}", path.display())
             }
