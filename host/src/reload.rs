@@ -24,7 +24,8 @@ use crate::host::Host;
 /// What the host knows about its reloads, for `/healthz` and the log.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct ReloadStatus {
-    /// Bumped by every applied reload; 0 is the project the host started with.
+    /// Bumped by every applied reload that changed something; 0 is the
+    /// project the host started with.
     pub generation: u64,
     pub applied: u64,
     pub refused: u64,
@@ -36,6 +37,8 @@ pub struct ReloadStatus {
 #[derive(Debug, Clone, Serialize)]
 pub struct ReloadReport {
     pub generation: u64,
+    /// `false` when the files on disk were what was already running: nothing was swapped.
+    pub changed: bool,
     pub flows: usize,
     pub skills: usize,
     pub subscriptions: usize,
@@ -160,6 +163,20 @@ impl Host {
         }
 
         let (flows, skills, subscriptions) = summary(&project);
+        if prepared.is_empty() && *self.project() == project {
+            // A late event of a burst already reloaded, or a save without a change.
+            tracing::debug!("reload: nothing changed");
+            // What is on disk is what serves: an earlier refusal no longer applies.
+            self.reloader.status().last_error = None;
+            return Ok(ReloadReport {
+                generation: self.reloader.status().generation,
+                changed: false,
+                flows,
+                skills,
+                subscriptions,
+                components_changed: Vec::new(),
+            });
+        }
         let mut components_changed = Vec::new();
         let mut pres = Vec::new();
         for (path, fp, pre) in prepared {
@@ -192,6 +209,7 @@ impl Host {
         );
         Ok(ReloadReport {
             generation,
+            changed: true,
             flows,
             skills,
             subscriptions,

@@ -84,11 +84,17 @@ pub async fn send(args: SendArgs) -> Result<()> {
         .collect();
     let mut body = json!({
         "idn": args.idn,
-        "integration_idn": args.integration,
-        "connector_idn": args.connector,
         "arguments": arguments,
         "uninterruptible": args.uninterruptible,
     });
+    // A known actor's events come from its own channel unless told otherwise.
+    let default_channel = args.actor_id.is_none().then_some("sandbox");
+    if let Some(i) = args.integration.as_deref().or(default_channel) {
+        body["integration_idn"] = json!(i);
+    }
+    if let Some(c) = args.connector.as_deref().or(default_channel) {
+        body["connector_idn"] = json!(c);
+    }
     if let Some(a) = &args.actor {
         body["actor"] = json!({ "external_id": a });
     }

@@ -226,12 +226,14 @@ pub struct SendArgs {
     /// An actor id the host already knows.
     #[arg(long)]
     pub actor_id: Option<String>,
-    /// The integration the event comes from.
-    #[arg(long, default_value = "sandbox")]
-    pub integration: String,
-    /// The connector the event comes from.
-    #[arg(long, default_value = "sandbox")]
-    pub connector: String,
+    /// The integration the event comes from [default: sandbox, or with
+    /// --actor-id the actor's own].
+    #[arg(long)]
+    pub integration: Option<String>,
+    /// The connector the event comes from [default: sandbox, or with
+    /// --actor-id the actor's own].
+    #[arg(long)]
+    pub connector: Option<String>,
     /// Makes the submission idempotent: the same id is accepted once.
     #[arg(long)]
     pub external_event_id: Option<String>,

@@ -32,6 +32,8 @@ pub async fn run(args: RunArgs) -> Result<()> {
     }
 
     let project = super::load(&args.project)?;
+    // Before the (possibly long) build, so a bad store fails fast.
+    let store = store::open(&args.store)?;
     if !args.no_build {
         let p = project.clone();
         tokio::task::spawn_blocking(move || super::build(&p)).await??;
@@ -40,7 +42,6 @@ pub async fn run(args: RunArgs) -> Result<()> {
         .await
         .with_context(|| format!("listening on {addr}"))?;
     let bound = listener.local_addr()?;
-    let store = store::open(&args.store)?;
     let loaded = describe(&project);
     let host = Arc::new(Host::start(project, store, HostConfig::default()).await?);
     let _watcher = if args.no_watch {

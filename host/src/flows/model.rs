@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 /// A loaded, validated project: every flow of a project directory.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Project {
     /// The project directory as given.
     pub root: PathBuf,
@@ -24,7 +24,7 @@ impl Project {
 }
 
 /// One flow file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flow {
     pub idn: String,
     pub title: Option<String>,
@@ -47,7 +47,7 @@ impl Flow {
 }
 
 /// A skill entry of a flow: a name and the component that implements it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skill {
     pub idn: String,
     pub title: Option<String>,
@@ -81,7 +81,7 @@ impl ComponentSource {
 }
 
 /// An event subscription, with exactly Newo's keys.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
     /// The event idn it matches.
     pub idn: String,
@@ -143,7 +143,7 @@ impl InterruptMode {
 }
 
 /// A declared state field.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateField {
     pub idn: String,
     pub title: Option<String>,
