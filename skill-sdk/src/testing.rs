@@ -812,3 +812,77 @@ pub(crate) mod backend {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::TestHost;
+    use crate::prelude::*;
+
+    #[test]
+    fn failed_runs_commit_nothing() {
+        let mut host = TestHost::new("x").field("n", "0");
+        let done = host.run(|_| {
+            state::set("n", "1")?;
+            assert_eq!(state::get("n")?, "1"); // reads its own write
+            Err(Error::new("stop"))
+        });
+        assert_eq!(done.error(), Some("stop"));
+        assert_eq!(host.value("n"), Some("0"));
+        assert!(host.run(|_| state::set("n", "2")).is_ok());
+        assert_eq!(host.value("n"), Some("2"));
+    }
+
+    #[test]
+    fn a_panicking_skill_leaves_the_thread_usable() {
+        let mut host = TestHost::new("x").field("n", "0");
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            host.run(|_| -> Result<()> { panic!("boom") })
+        }));
+        assert!(caught.is_err());
+        assert!(host.run(|_| reply("again")).is_ok());
+        assert!(std::panic::catch_unwind(|| state::get("n")).is_err());
+    }
+
+    #[test]
+    fn global_acts_have_no_current_actor() {
+        let done = TestHost::new("x").global().run(|_| {
+            assert!(reply("hi").is_err());
+            assert!(Event::new("e").send().is_err());
+            Event::new("e").global().send()?;
+            Event::new("e").to_actor("u2").send()?;
+            reply_to(["u2"], "hi")
+        });
+        assert!(done.is_ok(), "{:?}", done.result);
+        assert_eq!(done.events.len(), 2);
+    }
+
+    #[test]
+    fn fields_prefer_act_fields_and_skip_absent_ones() {
+        let done = TestHost::new("x")
+            .global()
+            .arg("depth", "arg")
+            .arg("a", "1")
+            .run(|_| {
+                let got = act::fields(&["depth", "actor_id", "a", "uninterruptible"]);
+                let got: Vec<String> = got
+                    .iter()
+                    .map(|a| format!("{}={}", a.name, a.value))
+                    .collect();
+                reply_to(["u"], &got.join(","))
+            });
+        assert_eq!(done.reply_texts(), ["depth=0,a=1,uninterruptible=false"]);
+    }
+
+    #[test]
+    fn event_ids_are_sequential() {
+        let mut host = TestHost::new("x");
+        let done = host.run(|_| {
+            Event::new("a").send()?;
+            Event::new("b").send().map(drop)
+        });
+        let ids: Vec<&str> = done.events.iter().map(|e| e.event_id.as_str()).collect();
+        assert_eq!(ids, ["evt-1.1", "evt-1.2"]);
+        let host = host.next("y").next("z");
+        assert_eq!(host.act().event_id(), "evt-3");
+    }
+}
