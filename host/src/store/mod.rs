@@ -6,9 +6,10 @@
 //! applied all together or not at all.
 
 mod memory;
-// mod sqlite;
+mod sqlite;
 
 pub use memory::MemoryStore;
+pub use sqlite::{SqliteOptions, SqliteStore};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -316,7 +317,10 @@ impl std::str::FromStr for StoreSpec {
 pub fn open(spec: &StoreSpec) -> Result<std::sync::Arc<dyn Store>> {
     match spec {
         StoreSpec::Memory => Ok(std::sync::Arc::new(MemoryStore::new())),
-        StoreSpec::Sqlite(path) => anyhow::bail!("sqlite:{} not yet", path.display()),
+        StoreSpec::Sqlite(path) => Ok(std::sync::Arc::new(SqliteStore::open(
+            path,
+            SqliteOptions::default(),
+        )?)),
     }
 }
 

@@ -1,0 +1,1 @@
+//! Durability across restarts (written next).
