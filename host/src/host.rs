@@ -73,6 +73,7 @@ impl Host {
             project: project.clone(),
             replies: replies.clone(),
             max_depth: config.max_event_depth,
+            versions: Arc::new(crate::versions::Versions::default()),
         });
         let current = project.read().unwrap_or_else(|e| e.into_inner()).clone();
         recover(&store, &current, &executor, &tracker, &bus).await?;

@@ -17,6 +17,7 @@ pub mod router;
 pub mod runtime;
 pub mod store;
 pub mod tracker;
+pub mod versions;
 
 pub use event::{ActorRef, Receipt, Submission};
 pub use host::{Host, HostConfig};

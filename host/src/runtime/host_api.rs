@@ -12,6 +12,7 @@ use crate::event::{new_id, Actor, Audience, Event, SYSTEM};
 use crate::flows::{Flow, Project, Skill};
 use crate::router;
 use crate::store::{InstanceKey, Message, RunEffects, StateKey, Store};
+use crate::versions::Versions;
 
 /// What every run shares: the store, the project and the host's limits.
 #[derive(Clone)]
@@ -20,6 +21,8 @@ pub struct RunEnv {
     pub project: Arc<Project>,
     /// Longest allowed chain of events (the seed's "circular events").
     pub max_depth: u32,
+    /// Versions of values shared across instances, for conflict detection.
+    pub versions: Arc<Versions>,
 }
 
 /// One run's context and its buffered effects.
@@ -33,6 +36,8 @@ pub struct SkillRun {
     effects: RunEffects,
     /// Index into `effects.state_writes` by key, for read-your-writes.
     written: HashMap<StateKey, usize>,
+    /// Version of each shared value this run read, checked at commit.
+    shared_reads: HashMap<StateKey, u64>,
 }
 
 impl std::fmt::Debug for SkillRun {
@@ -63,12 +68,13 @@ impl SkillRun {
             instance,
             effects: RunEffects::default(),
             written: HashMap::new(),
+            shared_reads: HashMap::new(),
         }
     }
 
-    /// The buffered effects, to commit.
-    pub fn into_effects(self) -> RunEffects {
-        self.effects
+    /// The buffered effects and the shared values read, to commit.
+    pub fn into_commit(self) -> (RunEffects, HashMap<StateKey, u64>) {
+        (self.effects, self.shared_reads)
     }
 
     fn state_key(&self, field: &str) -> Result<StateKey, String> {
@@ -83,16 +89,25 @@ impl SkillRun {
     }
 
     /// Reads a field: this run's own write, else the committed value, else the default.
-    pub fn read_state(&self, field: &str) -> Result<String, String> {
+    pub fn read_state(&mut self, field: &str) -> Result<String, String> {
         let key = self.state_key(field)?;
         if let Some(&i) = self.written.get(&key) {
             return Ok(self.effects.state_writes[i].1.clone());
         }
-        let stored = self
-            .env
-            .store
-            .state(&key)
-            .map_err(|e| format!("reading state `{field}`: {e:#}"))?;
+        let store = self.env.store.clone();
+        let stored = if key.scope_agent {
+            // Shared by instances running in parallel: remember what we saw.
+            self.env
+                .versions
+                .read(&key, || store.state(&key))
+                .map(|(value, version)| {
+                    self.shared_reads.entry(key.clone()).or_insert(version);
+                    value
+                })
+        } else {
+            store.state(&key)
+        }
+        .map_err(|e| format!("reading state `{field}`: {e:#}"))?;
         Ok(stored.unwrap_or_else(|| {
             self.flow
                 .state_field(field)
@@ -262,6 +277,7 @@ impl act::Host for RunState {
 
 impl state::Host for RunState {
     fn get(&mut self, field: String) -> Trappable<Result<String, String>> {
+        // Reads may record a shared value's version, hence `&mut`.
         Ok(self.run.read_state(&field))
     }
 
