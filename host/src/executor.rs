@@ -18,9 +18,9 @@ use crate::event::{new_id, Event};
 use crate::flows::{InterruptMode, Project, Skill};
 use crate::router::Route;
 use crate::runtime::{RunControl, RunEnv, RunResult, Runtime, SkillRun};
-use crate::store::{InstanceKey, Message, Outcome, RunRecord, StateKey, Store};
+use crate::store::{InstanceKey, Message, Outcome, RunRecord, Store};
 use crate::tracker::Tracker;
-use crate::versions::{Conflict, Versions};
+use crate::versions::{Conflict, SharedKey, Versions};
 
 /// An event admitted to a flow instance's queue, its skill resolved.
 pub struct Dispatch {
@@ -192,14 +192,14 @@ impl Executor {
                 RunResult::Ok(run) => match self.commit(&d, record(Outcome::Ok), *run).await {
                     Ok(outcome) => outcome,
                     Err(conflict) if attempt < MAX_ATTEMPTS => {
-                        tracing::debug!(event = %d.event.id, field = %conflict.key.field, attempt, "shared state changed during the run; running it again");
+                        tracing::debug!(event = %d.event.id, key = %conflict.key.describe(), attempt, "shared state changed during the run; running it again");
                         attempt += 1;
                         continue;
                     }
                     Err(conflict) => {
                         let why = format!(
-                            "gave up after {attempt} attempts: agent-scope state `{}` kept changing while the skill ran",
-                            conflict.key.field
+                            "gave up after {attempt} attempts: {} kept changing while the skill ran",
+                            conflict.key.describe()
                         );
                         self.finish(d.id, record(Outcome::Failed(why))).await
                     }
@@ -249,11 +249,17 @@ impl Executor {
         record.sent_events = effects.events.iter().map(|(e, _)| e.id.clone()).collect();
         let messages = effects.messages.clone();
         let events: Vec<Event> = effects.events.iter().map(|(e, _)| e.clone()).collect();
-        let shared_writes: Vec<(StateKey, String)> = effects
+        let shared_writes: Vec<(SharedKey, String)> = effects
             .state_writes
             .iter()
             .filter(|(k, _)| k.scope_agent)
-            .cloned()
+            .map(|(k, v)| (SharedKey::State(k.clone()), v.clone()))
+            .chain(
+                effects
+                    .attribute_writes
+                    .iter()
+                    .map(|(o, f, v)| (SharedKey::Attribute(o.clone(), f.clone()), v.clone())),
+            )
             .collect();
         let store = &self.deps.store;
         let pending =

@@ -14,10 +14,29 @@ use std::sync::Mutex;
 
 use anyhow::Result;
 
-use crate::store::StateKey;
+use crate::store::{AttributeOwner, StateKey};
 
 /// A value shared by several flow instances.
-pub type SharedKey = StateKey;
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SharedKey {
+    /// An `agent`-scope state field.
+    State(StateKey),
+    /// A persona or project attribute.
+    Attribute(AttributeOwner, String),
+}
+
+impl SharedKey {
+    /// How the key is named in an error.
+    pub fn describe(&self) -> String {
+        match self {
+            SharedKey::State(k) => format!("agent-scope state `{}`", k.field),
+            SharedKey::Attribute(AttributeOwner::Project, f) => format!("project attribute `{f}`"),
+            SharedKey::Attribute(AttributeOwner::Persona(_), f) => {
+                format!("persona attribute `{f}`")
+            }
+        }
+    }
+}
 
 #[derive(Default)]
 struct Table {

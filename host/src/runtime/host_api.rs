@@ -6,13 +6,15 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::bindings::skillhost::skill::{act, events, log, messages, state, types};
+use super::bindings::skillhost::skill::{
+    act, attributes, events, identity, log, memory, messages, state, types,
+};
 use super::RunState;
 use crate::event::{new_id, Actor, Audience, Event, SYSTEM};
 use crate::flows::{Flow, Project, Skill};
 use crate::router;
-use crate::store::{InstanceKey, Message, RunEffects, StateKey, Store};
-use crate::versions::Versions;
+use crate::store::{AttributeOwner, InstanceKey, Message, RunEffects, StateKey, Store};
+use crate::versions::{SharedKey, Versions};
 
 /// What every run shares: the store, the project and the host's limits.
 #[derive(Clone)]
@@ -37,7 +39,7 @@ pub struct SkillRun {
     /// Index into `effects.state_writes` by key, for read-your-writes.
     written: HashMap<StateKey, usize>,
     /// Version of each shared value this run read, checked at commit.
-    shared_reads: HashMap<StateKey, u64>,
+    shared_reads: HashMap<SharedKey, u64>,
 }
 
 impl std::fmt::Debug for SkillRun {
@@ -73,7 +75,7 @@ impl SkillRun {
     }
 
     /// The buffered effects and the shared values read, to commit.
-    pub fn into_commit(self) -> (RunEffects, HashMap<StateKey, u64>) {
+    pub fn into_commit(self) -> (RunEffects, HashMap<SharedKey, u64>) {
         (self.effects, self.shared_reads)
     }
 
@@ -97,13 +99,7 @@ impl SkillRun {
         let store = self.env.store.clone();
         let stored = if key.scope_agent {
             // Shared by instances running in parallel: remember what we saw.
-            self.env
-                .versions
-                .read(&key, || store.state(&key))
-                .map(|(value, version)| {
-                    self.shared_reads.entry(key.clone()).or_insert(version);
-                    value
-                })
+            self.read_shared(SharedKey::State(key.clone()), || store.state(&key))
         } else {
             store.state(&key)
         }
@@ -114,6 +110,64 @@ impl SkillRun {
                 .and_then(|f| f.default_value.clone())
                 .unwrap_or_default()
         }))
+    }
+
+    /// Reads a value shared across instances and records the version seen.
+    fn read_shared(
+        &mut self,
+        key: SharedKey,
+        load: impl FnOnce() -> anyhow::Result<Option<String>>,
+    ) -> anyhow::Result<Option<String>> {
+        let (value, version) = self.env.versions.read(&key, load)?;
+        self.shared_reads.entry(key).or_insert(version);
+        Ok(value)
+    }
+
+    fn attribute_owner(&self, persona_id: Option<String>) -> Result<AttributeOwner, String> {
+        match persona_id.or_else(|| self.actor.as_ref().map(|a| a.persona_id.clone())) {
+            Some(p) if !p.is_empty() => Ok(AttributeOwner::Persona(p)),
+            _ => Err("no persona: this run handles a global event; pass a persona id".into()),
+        }
+    }
+
+    /// An attribute: this run's own write, else the committed value.
+    fn read_attribute(
+        &mut self,
+        owner: AttributeOwner,
+        field: &str,
+    ) -> Result<Option<String>, String> {
+        if let Some((_, _, v)) = self
+            .effects
+            .attribute_writes
+            .iter()
+            .find(|(o, f, _)| *o == owner && f == field)
+        {
+            return Ok(Some(v.clone()));
+        }
+        let store = self.env.store.clone();
+        let key = SharedKey::Attribute(owner.clone(), field.to_string());
+        self.read_shared(key, || store.attribute(&owner, field))
+            .map_err(|e| format!("reading attribute `{field}`: {e:#}"))
+    }
+
+    fn write_attribute(
+        &mut self,
+        owner: AttributeOwner,
+        field: String,
+        value: String,
+    ) -> Result<(), String> {
+        if field.is_empty() {
+            return Err("attribute name is empty".into());
+        }
+        let writes = &mut self.effects.attribute_writes;
+        match writes
+            .iter_mut()
+            .find(|(o, f, _)| *o == owner && *f == field)
+        {
+            Some(w) => w.2 = value,
+            None => writes.push((owner, field, value)),
+        }
+        Ok(())
     }
 
     fn write_state(&mut self, field: &str, value: String) -> Result<(), String> {
@@ -321,6 +375,130 @@ impl messages::Host for RunState {
             });
         }
         Ok(Ok(()))
+    }
+}
+
+/// Most turns `get-memory` returns, whatever a skill asks for.
+const MAX_MEMORY: u32 = 1000;
+
+impl identity::Host for RunState {
+    fn get_user(&mut self) -> Trappable<Option<identity::User>> {
+        let Some(actor) = self.run.actor.clone() else {
+            return Ok(None);
+        };
+        let name = self
+            .run
+            .read_attribute(AttributeOwner::Persona(actor.persona_id.clone()), "name")
+            .unwrap_or_default();
+        Ok(Some(identity::User {
+            persona_id: actor.persona_id,
+            name,
+        }))
+    }
+
+    fn get_actor(&mut self) -> Trappable<Option<identity::Actor>> {
+        Ok(self.run.actor.as_ref().map(|a| identity::Actor {
+            id: a.id.clone(),
+            persona_id: a.persona_id.clone(),
+            integration_idn: a.integration_idn.clone(),
+            connector_idn: a.connector_idn.clone(),
+            external_id: a.external_id.clone(),
+        }))
+    }
+
+    fn get_agent(&mut self) -> Trappable<identity::Agent> {
+        let name = self
+            .run
+            .env
+            .project
+            .agent_name
+            .clone()
+            .unwrap_or_else(|| "agent".into());
+        Ok(identity::Agent {
+            id: name.clone(),
+            name,
+        })
+    }
+}
+
+impl attributes::Host for RunState {
+    fn get_persona_attribute(
+        &mut self,
+        persona_id: Option<String>,
+        field: String,
+    ) -> Trappable<Result<Option<String>, String>> {
+        let r = &mut self.run;
+        Ok(r.attribute_owner(persona_id)
+            .and_then(|owner| r.read_attribute(owner, &field)))
+    }
+
+    fn set_persona_attribute(
+        &mut self,
+        persona_id: Option<String>,
+        field: String,
+        value: String,
+    ) -> Trappable<Result<(), String>> {
+        let r = &mut self.run;
+        Ok(r.attribute_owner(persona_id)
+            .and_then(|owner| r.write_attribute(owner, field, value)))
+    }
+
+    fn get_project_attribute(&mut self, field: String) -> Trappable<Option<String>> {
+        Ok(self
+            .run
+            .read_attribute(AttributeOwner::Project, &field)
+            .unwrap_or_default())
+    }
+
+    fn set_project_attribute(
+        &mut self,
+        field: String,
+        value: String,
+    ) -> Trappable<Result<(), String>> {
+        Ok(self
+            .run
+            .write_attribute(AttributeOwner::Project, field, value))
+    }
+}
+
+impl memory::Host for RunState {
+    fn get_memory(&mut self, count: u32) -> Trappable<Vec<memory::Turn>> {
+        let r = &self.run;
+        let Some(actor) = &r.actor else {
+            return Ok(Vec::new());
+        };
+        let count = count.min(MAX_MEMORY) as usize;
+        let mut turns: Vec<memory::Turn> = r
+            .env
+            .store
+            .memory(&actor.id, count)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| memory::Turn {
+                kind: a.kind,
+                actor_id: a.actor_id,
+                text: a.text,
+                event_id: a.event_id,
+                timestamp: a.timestamp,
+            })
+            .collect();
+        // This run's own replies to the actor are part of the conversation too.
+        let now = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        turns.extend(
+            r.effects
+                .messages
+                .iter()
+                .filter(|m| m.actor_id == actor.id)
+                .map(|m| memory::Turn {
+                    kind: "agent_message".into(),
+                    actor_id: m.actor_id.clone(),
+                    text: m.text.clone(),
+                    event_id: m.event_id.clone(),
+                    timestamp: now.clone(),
+                }),
+        );
+        let skip = turns.len().saturating_sub(count);
+        Ok(turns.split_off(skip))
     }
 }
 
