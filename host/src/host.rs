@@ -12,7 +12,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::bus::{EventBus, MemoryBus};
 use crate::event::{new_id, ActorRef, Audience, Event, Receipt, Submission};
 use crate::executor::{Dispatch, Executor, ExecutorDeps};
-use crate::flows::{Project, Scope, Skill};
+use crate::flows::{Project, Skill};
 use crate::router::{self, Route};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::{
@@ -236,14 +236,6 @@ impl Host {
             .state(&key)?
             .or_else(|| def.default_value.clone())
             .unwrap_or_default())
-    }
-
-    /// Whether a state field is per persona.
-    pub fn is_user_scoped(&self, flow: &str, field: &str) -> bool {
-        self.project()
-            .flow(flow)
-            .and_then(|f| f.state_field(field))
-            .is_some_and(|f| f.scope == Scope::User)
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
