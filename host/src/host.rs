@@ -212,7 +212,7 @@ impl Host {
             .await
     }
 
-    /// Lets an actor share another persona's flow instances, attributes and memory.
+    /// Lets an actor share another persona's flow instances and attributes.
     pub async fn link_actor(&self, actor_id: &str, persona_id: &str) -> Result<()> {
         self.store.link_actor(actor_id, persona_id).await
     }
