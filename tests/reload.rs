@@ -54,7 +54,10 @@ async fn a_run_in_flight_keeps_its_component_while_new_runs_get_the_new_one() {
     };
 
     // Ann's run spins in the probe component until interrupted.
-    let spinning = host.submit(user("work", "ann").arg("ops", "spin")).unwrap();
+    let spinning = host
+        .submit(user("work", "ann").arg("ops", "spin"))
+        .await
+        .unwrap();
     while host.busy_instances().is_empty() {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -72,7 +75,7 @@ async fn a_run_in_flight_keeps_its_component_while_new_runs_get_the_new_one() {
     // Bob's new run gets echo; Ann's run is still going on the old component.
     let bob = t.send(user("work", "bob").arg("text", "new")).await;
     assert_eq!(only_outcome(&bob).label(), "ok");
-    assert_eq!(t.replies("bob"), ["echo: new"]);
+    assert_eq!(t.replies("bob").await, ["echo: new"]);
     assert!(!host.is_settled(&spinning.event_id));
 
     // Only an interrupt stops it: it was the spinning probe, not echo.
@@ -80,7 +83,7 @@ async fn a_run_in_flight_keeps_its_component_while_new_runs_get_the_new_one() {
     host.settled(&spinning.event_id).await;
     let trace = host.trace(&spinning.event_id).unwrap().unwrap();
     assert_eq!(only_outcome(&trace).label(), "interrupted");
-    assert_eq!(t.replies("ann"), ["echo: stopped"]);
+    assert_eq!(t.replies("ann").await, ["echo: stopped"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -117,7 +120,7 @@ async fn a_refused_reload_changes_nothing() {
     // The old flows and component still serve.
     assert_eq!(host.project().flows[0].subscriptions[0].idn, "work");
     t.send(user("work", "ann").arg("text", "still")).await;
-    assert_eq!(t.replies("ann"), ["echo: still"]);
+    assert_eq!(t.replies("ann").await, ["echo: still"]);
     let labour = t.send(user("labour", "ann")).await;
     assert_eq!(labour.matched, 0);
 }

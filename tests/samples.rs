@@ -29,7 +29,7 @@ fn say(idn: &str, who: &str, args: &[(&str, &str)]) -> Submission {
 async fn echo_replies_with_its_configured_prefix() {
     let t = sample_host().await;
     t.send(say("echo", "ann", &[("text", "hello")])).await;
-    assert_eq!(t.replies("ann"), ["echo: hello"]);
+    assert_eq!(t.replies("ann").await, ["echo: hello"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -38,9 +38,9 @@ async fn counter_keeps_a_count_per_persona() {
     t.send(say("count", "ann", &[])).await;
     t.send(say("count", "ann", &[])).await;
     t.send(say("count", "bob", &[])).await;
-    assert_eq!(t.replies("ann"), ["count is 1", "count is 2"]);
-    assert_eq!(t.replies("bob"), ["count is 1"]);
-    assert_eq!(t.state("CounterFlow", "ann", "count"), "2");
+    assert_eq!(t.replies("ann").await, ["count is 1", "count is 2"]);
+    assert_eq!(t.replies("bob").await, ["count is 1"]);
+    assert_eq!(t.state("CounterFlow", "ann", "count").await, "2");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -61,13 +61,16 @@ async fn booking_chains_custom_events_across_two_flows() {
             "BookingFlow/BookingSkill ok"
         ]
     );
-    let replies = t.replies("ann");
+    let replies = t.replies("ann").await;
     assert_eq!(replies.len(), 1, "{replies:?}");
     assert!(
         replies[0].starts_with("Booked a table for two, reference BK-"),
         "{replies:?}"
     );
-    assert_eq!(t.state("BookingFlow", "ann", "booking_status"), "confirmed");
+    assert_eq!(
+        t.state("BookingFlow", "ann", "booking_status").await,
+        "confirmed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,7 +81,7 @@ async fn reply_style_switches_skill_through_state() {
     let second = t.send(say("chat", "ann", &[("text", "hi")])).await;
     assert_eq!(first.runs[0].skill.as_deref(), Some("FormalReply"));
     assert_eq!(second.runs[0].skill.as_deref(), Some("CasualReply"));
-    let replies = t.replies("ann");
+    let replies = t.replies("ann").await;
     assert_eq!(replies.len(), 3, "{replies:?}");
     assert_ne!(replies[0], replies[2]);
     // Another persona still gets the default.
@@ -89,7 +92,7 @@ async fn reply_style_switches_skill_through_state() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spin_is_interrupted_by_spin_stop() {
     let t = sample_host().await;
-    let spin = t.host.submit(say("spin", "ann", &[])).unwrap();
+    let spin = t.host.submit(say("spin", "ann", &[])).await.unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
     t.send(say("spin_stop", "ann", &[])).await;
     t.host.settled(&spin.event_id).await;
@@ -98,16 +101,23 @@ async fn spin_is_interrupted_by_spin_stop() {
         matches!(only_outcome(&spin), Outcome::Interrupted(_)),
         "{spin:?}"
     );
-    assert_eq!(t.replies("ann"), ["Stopped the spinner."]);
-    assert_ne!(t.state("SpinFlow", "ann", "progress"), "started");
+    assert_eq!(t.replies("ann").await, ["Stopped the spinner."]);
+    assert_ne!(t.state("SpinFlow", "ann", "progress").await, "started");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn background_job_drops_jobs_that_arrive_while_one_runs() {
     let t = sample_host().await;
-    let ids: Vec<String> = (0..3)
-        .map(|_| t.host.submit(say("job", "ann", &[])).unwrap().event_id)
-        .collect();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(
+            t.host
+                .submit(say("job", "ann", &[]))
+                .await
+                .unwrap()
+                .event_id,
+        );
+    }
     for id in &ids {
         t.host.settled(id).await;
     }
@@ -116,8 +126,8 @@ async fn background_job_drops_jobs_that_arrive_while_one_runs() {
         .map(|id| t.host.trace(id).unwrap().unwrap().runs[0].outcome.label())
         .collect();
     assert_eq!(outcomes, ["ok", "dropped", "dropped"]);
-    assert_eq!(t.replies("ann"), ["job done"]);
-    assert_eq!(t.state("BackgroundJobFlow", "ann", "jobs_done"), "1");
+    assert_eq!(t.replies("ann").await, ["job done"]);
+    assert_eq!(t.state("BackgroundJobFlow", "ann", "jobs_done").await, "1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -132,6 +142,45 @@ async fn broadcast_reaches_the_global_instance() {
     assert_eq!(global.runs[0].instance.persona, None);
     assert_eq!(global.runs[0].outcome, Outcome::Ok);
     t.send(say("announce", "bob", &[])).await;
-    let bob = t.replies("bob");
+    let bob = t.replies("bob").await;
     assert!(bob[0].contains("lunch at noon"), "{bob:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_remembers_the_user_through_attributes_and_memory() {
+    let t = sample_host().await;
+    let api = |text: &str, who: &str| {
+        Submission::from_user("user_message", "api", "web", who).arg("text", text)
+    };
+    t.send(api("my name is Ada", "ada")).await;
+    t.send(api("who am i", "ada")).await;
+    t.send(api("visits", "ada")).await;
+    t.send(api("visits", "bo")).await;
+    t.send(api("who am i", "bo")).await;
+    let ada = t.host.actor("api", "web", "ada").await.unwrap();
+    let bo = t.host.actor("api", "web", "bo").await.unwrap();
+    let texts = |id: &str| -> Vec<String> {
+        t.host
+            .messages(id)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.text)
+            .collect()
+    };
+    assert_eq!(
+        texts(&ada.id),
+        [
+            "Nice to meet you, Ada.",
+            "You are Ada; I remember 3 messages.",
+            "visit #1"
+        ]
+    );
+    // The project attribute is shared; the name is Ada's alone.
+    assert_eq!(
+        texts(&bo.id),
+        [
+            "visit #2",
+            "I don't know your name yet; I remember 3 messages."
+        ]
+    );
 }

@@ -98,7 +98,7 @@ async fn every_matching_subscription_in_every_flow_fires_in_declaration_order() 
     let t = start(&[&a, &b]).await;
     let trace = t.send(user("hello", "u")).await;
     assert_eq!(trace.matched, 3);
-    let mut replies = t.replies("u");
+    let mut replies = t.replies("u").await;
     // Within instance A the two runs are sequential, in declaration order.
     let a_replies: Vec<_> = replies
         .iter()
@@ -132,8 +132,8 @@ async fn skill_idn_from_state_reads_the_instance_state_at_dispatch() {
     t.send(user("go", "u")).await;
     // Another persona still has the default.
     t.send(user("go", "other")).await;
-    assert_eq!(t.replies("u"), ["formal", "casual"]);
-    assert_eq!(t.replies("other"), ["formal"]);
+    assert_eq!(t.replies("u").await, ["formal", "casual"]);
+    assert_eq!(t.replies("other").await, ["formal"]);
 
     t.send(user("break_it", "u")).await;
     let trace = t.send(user("go", "u")).await;
@@ -156,12 +156,13 @@ async fn queue_mode_runs_after_the_running_skill_in_fifo_order() {
         "",
     )])
     .await;
-    let first = t.host.submit(user("work", "u")).unwrap();
+    let first = t.host.submit(user("work", "u")).await.unwrap();
     let mut ids = vec![first.event_id];
     for n in 1..=3 {
         ids.push(
             t.host
                 .submit(user("say", "u").arg("ops", &format!("reply:{n}")))
+                .await
                 .unwrap()
                 .event_id,
         );
@@ -169,7 +170,7 @@ async fn queue_mode_runs_after_the_running_skill_in_fifo_order() {
     for id in &ids {
         t.host.settled(id).await;
     }
-    assert_eq!(t.replies("u"), ["slow", "1", "2", "3"]);
+    assert_eq!(t.replies("u").await, ["slow", "1", "2", "3"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,9 +201,9 @@ async fn interrupt_stops_a_spinning_skill_discards_its_writes_and_clears_the_que
         config,
     )
     .await;
-    let spin = t.host.submit(user("spin", "u")).unwrap();
+    let spin = t.host.submit(user("spin", "u")).await.unwrap();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let later = t.host.submit(user("later", "u")).unwrap();
+    let later = t.host.submit(user("later", "u")).await.unwrap();
     let now = t.send(user("now", "u")).await;
     t.host.settled(&spin.event_id).await;
     t.host.settled(&later.event_id).await;
@@ -230,8 +231,8 @@ async fn interrupt_stops_a_spinning_skill_discards_its_writes_and_clears_the_que
     }
     assert!(matches!(only_outcome(&now), Outcome::Ok));
     // The interrupted run's state write was discarded.
-    assert_eq!(t.replies("u"), ["progress=idle", "now"]);
-    assert_eq!(t.state("F", "u", "progress"), "idle");
+    assert_eq!(t.replies("u").await, ["progress=idle", "now"]);
+    assert_eq!(t.state("F", "u", "progress").await, "idle");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -247,7 +248,7 @@ async fn cancel_mode_drops_the_event_when_busy_and_runs_when_idle() {
         "",
     )])
     .await;
-    let work = t.host.submit(user("work", "u")).unwrap();
+    let work = t.host.submit(user("work", "u")).await.unwrap();
     let bg = t.send(user("bg", "u")).await;
     match only_outcome(&bg) {
         Outcome::Dropped(why) => {
@@ -258,7 +259,7 @@ async fn cancel_mode_drops_the_event_when_busy_and_runs_when_idle() {
     t.host.settled(&work.event_id).await;
     let bg = t.send(user("bg", "u")).await;
     assert!(matches!(only_outcome(&bg), Outcome::Ok));
-    assert_eq!(t.replies("u"), ["work", "bg"]);
+    assert_eq!(t.replies("u").await, ["work", "bg"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -279,8 +280,12 @@ async fn an_uninterruptible_run_finishes_and_the_interrupter_runs_right_after() 
         &field("done", "no", "user"),
     )])
     .await;
-    let work = t.host.submit(user("work", "u").uninterruptible()).unwrap();
-    let queued = t.host.submit(user("queued", "u")).unwrap();
+    let work = t
+        .host
+        .submit(user("work", "u").uninterruptible())
+        .await
+        .unwrap();
+    let queued = t.host.submit(user("queued", "u")).await.unwrap();
     let now = t.send(user("now", "u")).await;
     t.host.settled(&work.event_id).await;
     let work = t.host.trace(&work.event_id).unwrap().unwrap();
@@ -292,7 +297,7 @@ async fn an_uninterruptible_run_finishes_and_the_interrupter_runs_right_after() 
     );
     assert!(matches!(only_outcome(&now), Outcome::Ok));
     // The interrupter ran after the uninterruptible run committed.
-    assert_eq!(t.replies("u"), ["finished", "done=yes"]);
+    assert_eq!(t.replies("u").await, ["finished", "done=yes"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -340,7 +345,7 @@ async fn failures_fail_only_their_run_with_a_reason_and_leave_no_trace() {
         // The instance keeps working, and nothing of the failed run is visible.
         t.send(user("ok", "u")).await;
     }
-    assert_eq!(t.replies("u"), ["x=unset", "alive"].repeat(4));
+    assert_eq!(t.replies("u").await, ["x=unset", "alive"].repeat(4));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -353,8 +358,8 @@ async fn a_run_reads_its_own_writes_and_commits_them_on_ok() {
     )])
     .await;
     t.send(user("p", "u")).await;
-    assert_eq!(t.replies("u"), ["n=1", "n=5", "n=6"]);
-    assert_eq!(t.state("F", "u", "n"), "6");
+    assert_eq!(t.replies("u").await, ["n=1", "n=5", "n=6"]);
+    assert_eq!(t.state("F", "u", "n").await, "6");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -371,7 +376,7 @@ async fn undeclared_state_fields_are_errors_the_skill_sees() {
     )])
     .await;
     t.send(user("p", "u")).await;
-    let reply = &t.replies("u")[0];
+    let reply = &t.replies("u").await[0];
     assert!(
         reply.starts_with("nope!") && reply.contains("not declared") && reply.contains("yes"),
         "{reply}"
@@ -398,10 +403,10 @@ async fn state_scopes_user_per_persona_agent_shared_defaults_until_set() {
     t.send(user("p", "bob")).await;
     t.send(user("p", "alice")).await;
     assert_eq!(
-        t.replies("alice"),
+        t.replies("alice").await,
         ["mine=11", "ours=1", "mine=12", "ours=3"]
     );
-    assert_eq!(t.replies("bob"), ["mine=11", "ours=2"]);
+    assert_eq!(t.replies("bob").await, ["mine=11", "ours=2"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -440,7 +445,7 @@ async fn system_events_default_to_system_integration_and_connector_and_the_curre
     assert_eq!(trace.children.len(), 1);
     assert_eq!(trace.children[0].depth, 1);
     assert_eq!(
-        t.replies("u"),
+        t.replies("u").await,
         [
             "sent matched=1",
             "item=table,integration_idn=system,connector_idn=system"
@@ -471,7 +476,7 @@ async fn events_one_run_sends_are_delivered_in_the_order_sent() {
     ])
     .await;
     t.send(user("go", "u")).await;
-    assert_eq!(t.replies("u"), ["i=1", "i=2", "i=3", "i=4", "i=5"]);
+    assert_eq!(t.replies("u").await, ["i=1", "i=2", "i=3", "i=4", "i=5"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -495,11 +500,11 @@ async fn events_target_given_actors_or_the_global_instance() {
         ),
     ])
     .await;
-    let bob = t.host.actor("sandbox", "sandbox", "bob").unwrap();
+    let bob = t.host.actor("sandbox", "sandbox", "bob").await.unwrap();
     t.send(user("go", "alice").arg("ops", &format!("send_to:{}:n", bob.id)))
         .await;
-    assert!(t.replies("alice").is_empty());
-    let got = &t.replies("bob")[0];
+    assert!(t.replies("alice").await.is_empty());
+    let got = &t.replies("bob").await[0];
     assert!(
         got.contains(&format!("persona={}", bob.persona_id)),
         "{got}"
@@ -556,7 +561,7 @@ async fn a_chain_deeper_than_the_limit_is_refused_with_a_clear_error() {
         other => panic!("expected failed, got {other:?}"),
     }
     // Depths 0..=4 committed; the refused run at depth 5 did not.
-    assert_eq!(t.state("Loop", "u", "hops"), "5");
+    assert_eq!(t.state("Loop", "u", "hops").await, "5");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -574,7 +579,7 @@ async fn triggered_act_fields_arguments_and_parameters_reach_the_skill() {
     t.send(user("user_message", "u").arg("text", "hi, there"))
         .await;
     assert_eq!(
-        t.replies("u"),
+        t.replies("u").await,
         ["text=hi, there,event_idn=user_message,integration_idn=sandbox,connector_idn=sandbox,depth=0,skill_idn=P"]
     );
 }
@@ -590,11 +595,11 @@ async fn external_event_id_makes_submission_idempotent() {
     .await;
     let mut s = user("e", "u");
     s.external_event_id = Some("ext-1".into());
-    let a = t.host.submit(s.clone()).unwrap();
-    let b = t.host.submit(s).unwrap();
+    let a = t.host.submit(s.clone()).await.unwrap();
+    let b = t.host.submit(s).await.unwrap();
     assert_eq!(a, b);
     t.host.idle().await;
-    assert_eq!(t.replies("u"), ["once"]);
+    assert_eq!(t.replies("u").await, ["once"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -622,4 +627,26 @@ async fn a_core_module_or_unbuilt_component_is_refused_at_start_naming_the_file(
         err.contains("core.wasm") && err.contains("not a WebAssembly component"),
         "{err}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_instances_never_lose_updates_to_agent_scope_state() {
+    let t = start(&[&flow(
+        "F",
+        &[("P", "get:total;busy:20000;incr:total")],
+        &sub("p", "P", "queue", "null", "null"),
+        &field("total", "0", "agent"),
+    )])
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        let who = format!("user{}", i % 12);
+        ids.push(t.host.submit(user("p", &who)).await.unwrap().event_id);
+    }
+    for id in &ids {
+        t.host.settled(id).await;
+    }
+    // Runs of different personas ran in parallel; the ones that read a stale
+    // total were run again rather than committed.
+    assert_eq!(t.host.state("F", None, "total").unwrap(), "60");
 }

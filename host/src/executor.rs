@@ -4,33 +4,53 @@
 //! a FIFO queue. On a busy instance, `queue` appends, `cancel` drops the event,
 //! and `interrupt` stops the running skill (unless its event is
 //! uninterruptible), clears the queue and runs next. Every dispatch ends in a
-//! [`RunRecord`]: nothing is dropped silently.
+//! [`RunRecord`], written in the same transaction that removes its durable
+//! queue entry: nothing is dropped silently, nothing runs twice.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use tokio::sync::broadcast;
 
 use crate::bus::EventBus;
 use crate::event::{new_id, Event};
-use crate::flows::{InterruptMode, Project, Skill, SkillSelector};
+use crate::flows::{InterruptMode, Project, Skill};
 use crate::metrics::Metrics;
 use crate::router::Route;
 use crate::runtime::{RunControl, RunEnv, RunResult, Runtime, SkillRun};
-use crate::store::{InstanceKey, Message, Outcome, RunRecord, StateKey, Store};
+use crate::store::{InstanceKey, Message, Outcome, RunRecord, Store};
 use crate::tracker::Tracker;
+use crate::versions::{Conflict, SharedKey, Versions};
 
-/// An event routed to a flow instance, its skill resolved.
-struct Dispatch {
-    event: Arc<Event>,
-    route: Route,
-    skill: Skill,
+/// An event admitted to a flow instance's queue, its skill resolved.
+pub struct Dispatch {
+    /// The durable queue entry's id.
+    pub id: i64,
+    pub event: Arc<Event>,
+    pub route: Route,
+    pub skill: Skill,
 }
 
 impl Dispatch {
     fn mode(&self) -> InterruptMode {
         self.route.flow.subscriptions[self.route.subscription].interrupt_mode
+    }
+
+    /// A record of this dispatch with the given outcome.
+    fn record(&self, outcome: Outcome, started_at: SystemTime, duration: Duration) -> RunRecord {
+        RunRecord {
+            run_id: new_id(),
+            event_id: self.event.id.clone(),
+            instance: self.route.instance.clone(),
+            subscription: self.route.subscription,
+            interrupt_mode: self.mode().as_str(),
+            skill: Some(self.skill.idn.clone()),
+            outcome,
+            started_at,
+            duration,
+            sent_events: Vec::new(),
+        }
     }
 }
 
@@ -55,8 +75,12 @@ pub struct ExecutorDeps {
     pub project: Arc<RwLock<Arc<Project>>>,
     pub replies: broadcast::Sender<Message>,
     pub max_depth: u32,
+    pub versions: Arc<Versions>,
     pub metrics: Arc<Metrics>,
 }
+
+/// How often a run whose shared reads went stale is tried before it fails.
+const MAX_ATTEMPTS: u32 = 16;
 
 pub struct Executor {
     deps: ExecutorDeps,
@@ -75,21 +99,10 @@ impl Executor {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Dispatches one route of an event. The event's tracker entry must already
-    /// count this dispatch; it is marked done when the dispatch ends.
-    pub fn dispatch(self: &Arc<Self>, event: Arc<Event>, route: Route) {
-        let skill = match self.resolve_skill(&route) {
-            Ok(skill) => skill,
-            Err(reason) => {
-                self.record_unrun(&event, &route, None, Outcome::Refused(reason));
-                return;
-            }
-        };
-        let d = Dispatch {
-            event,
-            route,
-            skill,
-        };
+    /// Applies a dispatch's interrupt mode to its instance. The event's
+    /// tracker entry must already count this dispatch; it is marked done when
+    /// the dispatch ends.
+    pub fn dispatch(self: &Arc<Self>, d: Dispatch) {
         let mut slots = self.slots();
         let slot = slots.entry(d.route.instance.clone()).or_default();
         if slot.running.is_none() && slot.queue.is_empty() {
@@ -108,7 +121,7 @@ impl Executor {
                     slot.queue.len()
                 );
                 drop(slots);
-                self.record_unrun(&d.event, &d.route, Some(&d.skill), Outcome::Dropped(reason));
+                self.end_unrun(d, Outcome::Dropped(reason));
             }
             InterruptMode::Interrupt => {
                 // Queued uninterruptible events are kept: nothing may stop them.
@@ -128,50 +141,22 @@ impl Executor {
                 slot.queue.push_back(d);
                 drop(slots);
                 for c in cleared {
-                    self.record_unrun(
-                        &c.event,
-                        &c.route,
-                        Some(&c.skill),
-                        Outcome::Dropped(by.clone()),
-                    );
+                    self.end_unrun(c, Outcome::Dropped(by.clone()));
                 }
             }
         }
     }
 
-    /// Picks the skill: fixed, or named by a state field of the target instance now.
-    fn resolve_skill(&self, route: &Route) -> Result<Skill, String> {
-        let flow = &route.flow;
-        let idn = match &flow.subscriptions[route.subscription].skill {
-            SkillSelector::Skill(idn) => idn.clone(),
-            SkillSelector::FromState(field) => {
-                let Some(def) = flow.state_field(field) else {
-                    return Err(format!("state field `{field}` is not declared"));
-                };
-                let key = StateKey::new(&route.instance, def.scope, field);
-                let value = self
-                    .deps
-                    .store
-                    .state(&key)
-                    .map_err(|e| format!("reading state `{field}`: {e:#}"))?
-                    .or_else(|| def.default_value.clone())
-                    .unwrap_or_default();
-                if value.is_empty() {
-                    return Err(format!(
-                        "skill_idn_from_state: state field `{field}` is empty; set it to a skill of flow `{}`",
-                        flow.idn
-                    ));
-                }
-                value
-            }
-        };
-        flow.skill(&idn).cloned().ok_or_else(|| {
-            format!(
-                "skill_idn_from_state: state names skill `{idn}`, which flow `{}` does not have (skills: {})",
-                flow.idn,
-                flow.skills.iter().map(|s| s.idn.as_str()).collect::<Vec<_>>().join(", ")
-            )
-        })
+    /// Re-admits a queue entry found in the store after a restart: it was
+    /// admitted before, so it simply queues.
+    pub fn readmit(self: &Arc<Self>, d: Dispatch) {
+        let mut slots = self.slots();
+        let slot = slots.entry(d.route.instance.clone()).or_default();
+        if slot.running.is_none() && slot.queue.is_empty() {
+            self.start(slot, d);
+        } else {
+            slot.queue.push_back(d);
+        }
     }
 
     /// Marks the instance busy with `d` and runs it on the async runtime.
@@ -196,7 +181,58 @@ impl Executor {
     async fn execute(self: Arc<Self>, d: Dispatch, control: Arc<RunControl>) {
         let started_at = SystemTime::now();
         let clock = Instant::now();
-        let env = RunEnv {
+        let mut attempt = 1;
+        let outcome = loop {
+            let run = SkillRun::new(
+                self.run_env(),
+                d.event.clone(),
+                d.route.actor.clone(),
+                d.route.flow.clone(),
+                d.skill.clone(),
+                d.route.instance.clone(),
+            );
+            let result = self
+                .deps
+                .runtime
+                .run(&d.skill.component.wasm_path(), run, control.clone())
+                .await;
+            let record = |outcome| d.record(outcome, started_at, clock.elapsed());
+            break match result {
+                RunResult::Ok(run) => match self.commit(&d, record(Outcome::Ok), *run).await {
+                    Ok(outcome) => outcome,
+                    Err(conflict) if attempt < MAX_ATTEMPTS => {
+                        tracing::debug!(event = %d.event.id, key = %conflict.key.describe(), attempt, "shared state changed during the run; running it again");
+                        attempt += 1;
+                        continue;
+                    }
+                    Err(conflict) => {
+                        let why = format!(
+                            "gave up after {attempt} attempts: {} kept changing while the skill ran",
+                            conflict.key.describe()
+                        );
+                        self.finish(d.id, record(Outcome::Failed(why))).await
+                    }
+                },
+                RunResult::Failed(reason) => {
+                    self.finish(d.id, record(Outcome::Failed(reason))).await
+                }
+                RunResult::Interrupted(by) => {
+                    let why = format!("interrupted by event {by}");
+                    self.finish(d.id, record(Outcome::Interrupted(why))).await
+                }
+            };
+        };
+        tracing::debug!(
+            event = %d.event.id, idn = %d.event.idn, instance = %d.route.instance,
+            skill = %d.skill.idn, outcome = outcome.label(), duration = ?clock.elapsed(),
+            "run ended"
+        );
+        self.finished(&d.route.instance);
+        self.deps.tracker.done(&d.event.id);
+    }
+
+    fn run_env(&self) -> RunEnv {
+        RunEnv {
             store: self.deps.store.clone(),
             project: self
                 .deps
@@ -205,73 +241,81 @@ impl Executor {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone(),
             max_depth: self.deps.max_depth,
-        };
-        let run = SkillRun::new(
-            env,
-            d.event.clone(),
-            d.route.actor.clone(),
-            d.route.flow.clone(),
-            d.skill.clone(),
-            d.route.instance.clone(),
-        );
-        let result = self
-            .deps
-            .runtime
-            .run(&d.skill.component.wasm_path(), run, control)
-            .await;
-        let mut record = RunRecord {
-            run_id: new_id(),
-            event_id: d.event.id.clone(),
-            instance: d.route.instance.clone(),
-            subscription: d.route.subscription,
-            interrupt_mode: d.mode().as_str(),
-            skill: Some(d.skill.idn.clone()),
-            outcome: Outcome::Ok,
-            started_at,
-            duration: clock.elapsed(),
-            sent_events: Vec::new(),
-        };
-        match result {
-            RunResult::Ok(run) => self.commit(&mut record, *run),
-            RunResult::Failed(reason) => {
-                record.outcome = Outcome::Failed(reason);
-                self.store_record(&record);
-            }
-            RunResult::Interrupted(by) => {
-                record.outcome = Outcome::Interrupted(format!("interrupted by event {by}"));
-                self.store_record(&record);
-            }
+            versions: self.deps.versions.clone(),
         }
-        self.deps.metrics.record_run(&record);
-        tracing::debug!(
-            event = %d.event.id, idn = %d.event.idn, instance = %d.route.instance,
-            skill = %d.skill.idn, outcome = record.outcome.label(), duration = ?record.duration,
-            "run ended"
-        );
-        self.finished(&d.route.instance);
-        self.deps.tracker.done(&d.event.id);
     }
 
     /// Commits a successful run's effects, then delivers its events in order.
-    fn commit(&self, record: &mut RunRecord, run: SkillRun) {
-        let effects = run.into_effects();
+    /// Returns the outcome as recorded, or the conflict that means the run
+    /// must be done again.
+    async fn commit(
+        &self,
+        d: &Dispatch,
+        mut record: RunRecord,
+        run: SkillRun,
+    ) -> Result<Outcome, Conflict> {
+        let (effects, shared_reads) = run.into_commit();
         record.sent_events = effects.events.iter().map(|(e, _)| e.id.clone()).collect();
-        if let Err(e) = self.deps.store.commit_run(record, &effects) {
-            record.outcome = Outcome::Failed(format!("committing the run's effects: {e:#}"));
-            record.sent_events.clear();
-            self.store_record(record);
-            return;
-        }
-        for m in effects.messages {
-            let _ = self.deps.replies.send(m);
-        }
-        for (event, _) in effects.events {
+        let messages = effects.messages.clone();
+        let events: Vec<Event> = effects.events.iter().map(|(e, _)| e.clone()).collect();
+        let shared_writes: Vec<(SharedKey, String)> = effects
+            .state_writes
+            .iter()
+            .filter(|(k, _)| k.scope_agent)
+            .map(|(k, v)| (SharedKey::State(k.clone()), v.clone()))
+            .chain(
+                effects
+                    .attribute_writes
+                    .iter()
+                    .map(|(o, f, v)| (SharedKey::Attribute(o.clone(), f.clone()), v.clone())),
+            )
+            .collect();
+        let store = &self.deps.store;
+        let pending =
+            self.deps
+                .versions
+                .commit(&shared_reads, shared_writes.iter().cloned(), || {
+                    store.commit_run(d.id, record.clone(), effects)
+                })?;
+        // Open the children before the commit can let anything settle.
+        for event in &events {
             self.deps.tracker.open(&event.id, event.parent.as_deref());
-            if let Err(e) = self.deps.bus.publish(Arc::new(event.clone())) {
-                tracing::error!(event = %event.id, "publishing a sent event: {e:#}");
+        }
+        if let Err(e) = pending.await {
+            self.deps
+                .versions
+                .forget(shared_writes.iter().map(|(k, _)| k));
+            for event in &events {
                 self.deps.tracker.done(&event.id);
             }
+            record.outcome = Outcome::Failed(format!("committing the run's effects: {e:#}"));
+            record.sent_events.clear();
+            return Ok(self.finish(d.id, record).await);
         }
+        for m in messages {
+            let _ = self.deps.replies.send(m);
+        }
+        for event in events {
+            let id = event.id.clone();
+            if let Err(e) = self.deps.bus.publish(Arc::new(event)) {
+                // Accepted and durable: it is routed at the next start.
+                tracing::error!(event = %id, "publishing a sent event: {e:#}");
+                self.deps.tracker.done(&id);
+            }
+        }
+        self.deps.metrics.record_run(&record);
+        Ok(Outcome::Ok)
+    }
+
+    /// Records how a dispatch ended (without effects) and removes its queue entry.
+    async fn finish(&self, dispatch: i64, record: RunRecord) -> Outcome {
+        self.deps.metrics.record_run(&record);
+        let outcome = record.outcome.clone();
+        if let Err(e) = self.deps.store.finish_dispatch(dispatch, record).await {
+            // The entry stays queued in the store and runs again after a restart.
+            tracing::error!(dispatch, "recording a finished dispatch: {e:#}");
+        }
+        outcome
     }
 
     /// The instance is free: start its next queued dispatch, if any.
@@ -289,35 +333,18 @@ impl Executor {
         }
     }
 
-    /// Records a dispatch that never ran, and marks it done.
-    fn record_unrun(&self, event: &Event, route: &Route, skill: Option<&Skill>, outcome: Outcome) {
-        tracing::debug!(event = %event.id, instance = %route.instance, outcome = outcome.label(), "dispatch not run");
-        let record = RunRecord {
-            run_id: new_id(),
-            event_id: event.id.clone(),
-            instance: route.instance.clone(),
-            subscription: route.subscription,
-            interrupt_mode: route.flow.subscriptions[route.subscription]
-                .interrupt_mode
-                .as_str(),
-            skill: skill.map(|s| s.idn.clone()),
-            outcome,
-            started_at: SystemTime::now(),
-            duration: std::time::Duration::ZERO,
-            sent_events: Vec::new(),
-        };
-        self.store_record(&record);
-        self.deps.metrics.record_run(&record);
-        self.deps.tracker.done(&event.id);
+    /// Ends a dispatch that never ran (dropped by cancel or cleared by an interrupt).
+    fn end_unrun(self: &Arc<Self>, d: Dispatch, outcome: Outcome) {
+        tracing::debug!(event = %d.event.id, instance = %d.route.instance, outcome = outcome.label(), "dispatch not run");
+        let record = d.record(outcome, SystemTime::now(), Duration::ZERO);
+        let this = self.clone();
+        tokio::spawn(async move {
+            this.finish(d.id, record).await;
+            this.deps.tracker.done(&d.event.id);
+        });
     }
 
-    fn store_record(&self, record: &RunRecord) {
-        if let Err(e) = self.deps.store.record_run(record) {
-            tracing::error!(event = %record.event_id, "recording a run: {e:#}");
-        }
-    }
-
-    /// Flow instances with a running skill or a queue, for introspection.
+    /// Flow instances that are running or have queued work, with their depth.
     pub fn busy_instances(&self) -> Vec<(InstanceKey, usize)> {
         self.slots()
             .iter()

@@ -5,17 +5,22 @@ use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use anyhow::{bail, Context, Result};
-use tokio::sync::broadcast;
+use std::collections::HashMap;
+
+use tokio::sync::{broadcast, mpsc};
 
 use crate::bus::{EventBus, MemoryBus};
 use crate::event::{new_id, ActorRef, Audience, Event, Receipt, Submission};
-use crate::executor::{Executor, ExecutorDeps};
-use crate::flows::{Project, Scope};
+use crate::executor::{Dispatch, Executor, ExecutorDeps};
+use crate::flows::{Project, Skill};
 use crate::metrics::{Gauges, Metrics};
 use crate::reload::Reloader;
-use crate::router;
+use crate::router::{self, Route};
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::store::{self, InstanceKey, Message, StateKey, Store, Trace};
+use crate::store::{
+    self, InstanceKey, Message, NewDispatch, Outcome, Pending, QueuedDispatch, RunRecord, StateKey,
+    Store, Trace,
+};
 use crate::tracker::Tracker;
 
 /// Host-wide settings.
@@ -43,7 +48,7 @@ pub struct Host {
     tracker: Arc<Tracker>,
     executor: Arc<Executor>,
     replies: broadcast::Sender<Message>,
-    router_task: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) reloader: Reloader,
@@ -76,11 +81,21 @@ impl Host {
             project: project.clone(),
             replies: replies.clone(),
             max_depth: config.max_event_depth,
+            versions: Arc::new(crate::versions::Versions::default()),
         });
+        let current = project.read().unwrap_or_else(|e| e.into_inner()).clone();
+        recover(&store, &current, &executor, &tracker, &bus).await?;
+        let (admit_tx, admit_rx) = mpsc::unbounded_channel();
         let router_task = tokio::spawn(route_events(
             bus.take_consumer()
                 .context("the event bus has no consumer")?,
             project.clone(),
+            store.clone(),
+            admit_tx,
+            metrics.clone(),
+        ));
+        let dispatcher_task = tokio::spawn(dispatch_admissions(
+            admit_rx,
             executor.clone(),
             tracker.clone(),
         ));
@@ -91,7 +106,7 @@ impl Host {
             tracker,
             executor,
             replies,
-            router_task,
+            tasks: vec![router_task, dispatcher_task],
             runtime,
             metrics,
             reloader,
@@ -105,9 +120,10 @@ impl Host {
             .clone()
     }
 
-    /// Accepts an event from outside and returns its receipt once it is
-    /// recorded. A repeated `external_event_id` returns the first receipt.
-    pub fn submit(&self, s: Submission) -> Result<Receipt> {
+    /// Accepts an event from outside and returns its receipt once the event
+    /// is durable in the store. A repeated `external_event_id` returns the
+    /// first receipt and runs nothing again.
+    pub async fn submit(&self, s: Submission) -> Result<Receipt> {
         if s.idn.trim().is_empty() {
             bail!("event idn is empty");
         }
@@ -122,11 +138,11 @@ impl Host {
                 if s.integration_idn.is_empty() || s.connector_idn.is_empty() {
                     bail!("an event from a user needs integration_idn and connector_idn");
                 }
-                Audience::Actors(vec![self.store.actor_for(
-                    &s.integration_idn,
-                    &s.connector_idn,
-                    ext,
-                )?])
+                Audience::Actors(vec![
+                    self.store
+                        .actor_for(&s.integration_idn, &s.connector_idn, ext)
+                        .await?,
+                ])
             }
             Some(ActorRef::Id(id)) => match self.store.actor(id)? {
                 Some(a) => Audience::Actors(vec![a]),
@@ -148,7 +164,9 @@ impl Host {
             depth: 0,
         };
         let matched = router::count(&self.project(), &event);
-        self.store.record_event(&event, matched)?;
+        if let Some(first) = self.store.accept_event(&event, matched).await? {
+            return Ok(first);
+        }
         self.metrics.event_in();
         let receipt = Receipt {
             event_id: event.id.clone(),
@@ -156,6 +174,7 @@ impl Host {
         };
         self.tracker.open(&event.id, None);
         if let Err(e) = self.bus.publish(Arc::new(event)) {
+            // Durable already: it is routed at the next start.
             self.tracker.done(&receipt.event_id);
             return Err(e);
         }
@@ -169,7 +188,7 @@ impl Host {
 
     /// Submits an event and waits for its whole causation tree.
     pub async fn submit_and_settle(&self, s: Submission) -> Result<Trace> {
-        let receipt = self.submit(s)?;
+        let receipt = self.submit(s).await?;
         self.settled(&receipt.event_id).await;
         self.trace(&receipt.event_id)?
             .context("a settled event has no trace")
@@ -225,13 +244,20 @@ impl Host {
     }
 
     /// The actor for a user on a channel (created if new).
-    pub fn actor(
+    pub async fn actor(
         &self,
         integration: &str,
         connector: &str,
         external_id: &str,
     ) -> Result<crate::event::Actor> {
-        self.store.actor_for(integration, connector, external_id)
+        self.store
+            .actor_for(integration, connector, external_id)
+            .await
+    }
+
+    /// Lets an actor share another persona's flow instances and attributes.
+    pub async fn link_actor(&self, actor_id: &str, persona_id: &str) -> Result<()> {
+        self.store.link_actor(actor_id, persona_id).await
     }
 
     /// A state field of a flow instance as a skill would read it (default applied).
@@ -255,14 +281,6 @@ impl Host {
             .unwrap_or_default())
     }
 
-    /// Whether a state field is per persona.
-    pub fn is_user_scoped(&self, flow: &str, field: &str) -> bool {
-        self.project()
-            .flow(flow)
-            .and_then(|f| f.state_field(field))
-            .is_some_and(|f| f.scope == Scope::User)
-    }
-
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
@@ -275,7 +293,9 @@ impl Host {
 
 impl Drop for Host {
     fn drop(&mut self) {
-        self.router_task.abort();
+        for t in &self.tasks {
+            t.abort();
+        }
     }
 }
 
@@ -305,12 +325,15 @@ async fn load_components(runtime: &Arc<Runtime>, project: &Project) -> Result<()
     Ok(())
 }
 
-/// The router loop: takes events off the bus in order and dispatches each route.
+/// The router loop: takes events off the bus in order, resolves each route's
+/// skill, and admits the dispatches durably. Admissions are handed to the
+/// dispatcher in order, so the router never waits for a commit itself.
 async fn route_events(
-    mut events: tokio::sync::mpsc::UnboundedReceiver<Arc<Event>>,
+    mut events: mpsc::UnboundedReceiver<Arc<Event>>,
     project: Arc<RwLock<Arc<Project>>>,
-    executor: Arc<Executor>,
-    tracker: Arc<Tracker>,
+    store: Arc<dyn Store>,
+    admissions: mpsc::UnboundedSender<Admission>,
+    metrics: Arc<Metrics>,
 ) {
     while let Some(event) = events.recv().await {
         let span = tracing::info_span!(
@@ -319,13 +342,206 @@ async fn route_events(
         );
         let _entered = span.enter();
         let project = project.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let routes = router::route(&project, &event);
-        tracing::debug!(routes = routes.len(), "routing");
-        tracker.add(&event.id, routes.len());
-        for route in routes {
-            executor.dispatch(event.clone(), route);
+        let mut admitted = Vec::new();
+        let mut new = Vec::new();
+        let mut refused = Vec::new();
+        for route in router::route(&project, &event) {
+            match router::resolve_skill(store.as_ref(), &route) {
+                Ok(skill) => {
+                    new.push(NewDispatch {
+                        event_id: event.id.clone(),
+                        instance: route.instance.clone(),
+                        subscription: route.subscription,
+                        skill: skill.idn.clone(),
+                        actor_id: route.actor.as_ref().map(|a| a.id.clone()),
+                    });
+                    admitted.push((route, skill));
+                }
+                Err(reason) => {
+                    let record = refused_record(&event, &route, reason);
+                    metrics.record_run(&record);
+                    refused.push(record);
+                }
+            }
+        }
+        let pending = store.route_event(&event.id, new, refused);
+        if admissions
+            .send(Admission {
+                event,
+                admitted,
+                pending,
+            })
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// One event's routing, on its way to durability.
+struct Admission {
+    event: Arc<Event>,
+    admitted: Vec<(Route, Skill)>,
+    pending: Pending<Vec<QueuedDispatch>>,
+}
+
+/// Waits for each admission to be durable, in order, then hands its
+/// dispatches to the executor. Stores complete writes in order, so waiting
+/// in order costs nothing while later admissions commit in the same batch.
+async fn dispatch_admissions(
+    mut admissions: mpsc::UnboundedReceiver<Admission>,
+    executor: Arc<Executor>,
+    tracker: Arc<Tracker>,
+) {
+    while let Some(a) = admissions.recv().await {
+        match a.pending.await {
+            Ok(queued) => {
+                tracker.add(&a.event.id, queued.len());
+                for (q, (route, skill)) in queued.into_iter().zip(a.admitted) {
+                    executor.dispatch(Dispatch {
+                        id: q.id,
+                        event: a.event.clone(),
+                        route,
+                        skill,
+                    });
+                }
+            }
+            // The event stays unrouted in the store and is routed at the next start.
+            Err(e) => tracing::error!(event = %a.event.id, "admitting dispatches: {e:#}"),
         }
         // Release the routing token taken when the event was opened.
-        tracker.done(&event.id);
+        tracker.done(&a.event.id);
     }
+}
+
+/// The record of a dispatch whose skill could not be resolved.
+fn refused_record(event: &Event, route: &Route, reason: String) -> RunRecord {
+    RunRecord {
+        run_id: new_id(),
+        event_id: event.id.clone(),
+        instance: route.instance.clone(),
+        subscription: route.subscription,
+        interrupt_mode: route.flow.subscriptions[route.subscription]
+            .interrupt_mode
+            .as_str(),
+        skill: None,
+        outcome: Outcome::Refused(reason),
+        started_at: std::time::SystemTime::now(),
+        duration: std::time::Duration::ZERO,
+        sent_events: Vec::new(),
+    }
+}
+
+/// Picks up where a previous process stopped: queue entries that never
+/// finished run again, in admission order; accepted events that were never
+/// routed are routed now.
+async fn recover(
+    store: &Arc<dyn Store>,
+    project: &Project,
+    executor: &Arc<Executor>,
+    tracker: &Tracker,
+    bus: &Arc<dyn EventBus>,
+) -> Result<()> {
+    let queued = store.queued_dispatches()?;
+    let mut events: HashMap<String, Arc<Event>> = HashMap::new();
+    for q in &queued {
+        if !events.contains_key(&q.event_id) {
+            let event = store
+                .event(&q.event_id)?
+                .with_context(|| {
+                    format!("queue entry {} names unknown event {}", q.id, q.event_id)
+                })?
+                .event;
+            tracker.open(&event.id, None);
+            events.insert(event.id.clone(), Arc::new(event));
+        }
+        tracker.add(&q.event_id, 1);
+    }
+    for q in queued {
+        let event = events[&q.event_id].clone();
+        match rebuild(store.as_ref(), project, &q) {
+            Ok((route, skill)) => executor.readmit(Dispatch {
+                id: q.id,
+                event,
+                route,
+                skill,
+            }),
+            Err(reason) => {
+                let record = RunRecord {
+                    run_id: new_id(),
+                    event_id: q.event_id.clone(),
+                    instance: q.instance.clone(),
+                    subscription: q.subscription,
+                    interrupt_mode: "queue",
+                    skill: Some(q.skill.clone()),
+                    outcome: Outcome::Refused(reason),
+                    started_at: std::time::SystemTime::now(),
+                    duration: std::time::Duration::ZERO,
+                    sent_events: Vec::new(),
+                };
+                store.finish_dispatch(q.id, record).await?;
+                tracker.done(&q.event_id);
+            }
+        }
+    }
+    for id in events.keys() {
+        tracker.done(id);
+    }
+    let unrouted = store.unrouted_events()?;
+    if !events.is_empty() || !unrouted.is_empty() {
+        tracing::info!(
+            rerun = events.len(),
+            unrouted = unrouted.len(),
+            "recovered unfinished work from the store"
+        );
+    }
+    for event in unrouted {
+        tracker.open(&event.id, None);
+        bus.publish(Arc::new(event))?;
+    }
+    Ok(())
+}
+
+/// The route and skill of a stored queue entry, against the current project.
+fn rebuild(
+    store: &dyn Store,
+    project: &Project,
+    q: &QueuedDispatch,
+) -> Result<(Route, Skill), String> {
+    let flow = project.flow(&q.instance.flow).ok_or_else(|| {
+        format!(
+            "after restart: flow `{}` is no longer in the project",
+            q.instance.flow
+        )
+    })?;
+    if q.subscription >= flow.subscriptions.len() {
+        return Err(format!(
+            "after restart: flow `{}` no longer has subscription #{}",
+            flow.idn, q.subscription
+        ));
+    }
+    let skill = flow.skill(&q.skill).cloned().ok_or_else(|| {
+        format!(
+            "after restart: flow `{}` no longer has skill `{}`",
+            flow.idn, q.skill
+        )
+    })?;
+    let actor = match &q.actor_id {
+        Some(id) => Some(
+            store
+                .actor(id)
+                .map_err(|e| format!("after restart: reading actor {id}: {e:#}"))?
+                .ok_or_else(|| format!("after restart: unknown actor {id}"))?,
+        ),
+        None => None,
+    };
+    Ok((
+        Route {
+            flow: flow.clone(),
+            subscription: q.subscription,
+            instance: q.instance.clone(),
+            actor,
+        },
+        skill,
+    ))
 }

@@ -24,6 +24,7 @@ pub mod router;
 pub mod runtime;
 pub mod store;
 pub mod tracker;
+pub mod versions;
 pub mod watch;
 
 pub use event::{ActorRef, Receipt, Submission};

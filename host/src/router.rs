@@ -1,11 +1,13 @@
-//! Routing: which subscriptions of which flows an event fires, and for which
-//! flow instances. Pure functions of the project and the event.
+//! Routing: which subscriptions of which flows an event fires, for which flow
+//! instances, and with which skill. The seed's order: match subscriptions,
+//! resolve each one's skill, then let the interrupt mode decide timing (the
+//! executor's job).
 
 use std::sync::Arc;
 
 use crate::event::{Actor, Audience, Event};
-use crate::flows::{Flow, Project};
-use crate::store::InstanceKey;
+use crate::flows::{Flow, Project, Skill, SkillSelector};
+use crate::store::{InstanceKey, StateKey, Store};
 
 /// One subscription fired for one flow instance.
 #[derive(Debug, Clone)]
@@ -64,4 +66,42 @@ pub fn count(project: &Project, event: &Event) -> u32 {
         Audience::Global => 1,
     };
     (matching(project, event).count() * targets) as u32
+}
+
+/// Picks a route's skill: fixed, or named by a state field of the target
+/// instance as it is now. The error is the reason the dispatch is refused.
+pub fn resolve_skill(store: &dyn Store, route: &Route) -> Result<Skill, String> {
+    let flow = &route.flow;
+    let idn = match &flow.subscriptions[route.subscription].skill {
+        SkillSelector::Skill(idn) => idn.clone(),
+        SkillSelector::FromState(field) => {
+            let Some(def) = flow.state_field(field) else {
+                return Err(format!("state field `{field}` is not declared"));
+            };
+            let key = StateKey::new(&route.instance, def.scope, field);
+            let value = store
+                .state(&key)
+                .map_err(|e| format!("reading state `{field}`: {e:#}"))?
+                .or_else(|| def.default_value.clone())
+                .unwrap_or_default();
+            if value.is_empty() {
+                return Err(format!(
+                    "skill_idn_from_state: state field `{field}` is empty; set it to a skill of flow `{}`",
+                    flow.idn
+                ));
+            }
+            value
+        }
+    };
+    flow.skill(&idn).cloned().ok_or_else(|| {
+        format!(
+            "skill_idn_from_state: state names skill `{idn}`, which flow `{}` does not have (skills: {})",
+            flow.idn,
+            flow.skills
+                .iter()
+                .map(|s| s.idn.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    })
 }

@@ -80,8 +80,8 @@ impl TestHost {
     }
 
     /// The replies a user got, in order.
-    pub fn replies(&self, who: &str) -> Vec<String> {
-        let actor = self.host.actor("sandbox", "sandbox", who).unwrap();
+    pub async fn replies(&self, who: &str) -> Vec<String> {
+        let actor = self.host.actor("sandbox", "sandbox", who).await.unwrap();
         self.host
             .messages(&actor.id)
             .unwrap()
@@ -90,18 +90,18 @@ impl TestHost {
             .collect()
     }
 
-    pub fn persona(&self, who: &str) -> String {
+    pub async fn persona(&self, who: &str) -> String {
         self.host
             .actor("sandbox", "sandbox", who)
+            .await
             .unwrap()
             .persona_id
     }
 
     /// A user-scoped state field of a user's instance.
-    pub fn state(&self, flow: &str, who: &str, field: &str) -> String {
-        self.host
-            .state(flow, Some(&self.persona(who)), field)
-            .unwrap()
+    pub async fn state(&self, flow: &str, who: &str, field: &str) -> String {
+        let persona = self.persona(who).await;
+        self.host.state(flow, Some(&persona), field).unwrap()
     }
 }
 

@@ -422,8 +422,8 @@ async fn submit_event(
 ) -> Result<(StatusCode, Json<ReceiptView>), ApiError> {
     let s = api.submission(body)?;
     let span = tracing::info_span!("submit", idn = %s.idn);
-    let receipt = span
-        .in_scope(|| api.host.submit(s))
+    let receipt = tracing::Instrument::instrument(api.host.submit(s), span)
+        .await
         .map_err(ApiError::internal)?;
     tracing::info!(event = %receipt.event_id, matched = receipt.matched, "event accepted");
     Ok((
@@ -722,6 +722,7 @@ mod tests {
         let project = crate::flows::Project {
             root: std::env::temp_dir(),
             skills_workspace: None,
+            agent_name: None,
             flows: Vec::new(),
         };
         let store = Arc::new(crate::store::MemoryStore::new());

@@ -32,7 +32,7 @@ pub async fn run(dir: PathBuf, say: Vec<String>, user: String, build: bool) -> R
         flows.len(),
         flows.join(", ")
     );
-    let actor = host.actor(INTEGRATION, INTEGRATION, &user)?;
+    let actor = host.actor(INTEGRATION, INTEGRATION, &user).await?;
     println!("you are `{user}` on integration `{INTEGRATION}`; type a message, `/event IDN k=v ...`, or `/quit`\n");
 
     // Replies print as their runs commit, whichever line caused them.
@@ -88,7 +88,7 @@ pub async fn run(dir: PathBuf, say: Vec<String>, user: String, build: bool) -> R
                 continue;
             }
         };
-        let receipt = match host.submit(submission) {
+        let receipt = match host.submit(submission).await {
             Ok(r) => r,
             Err(e) => {
                 println!("  error: {e:#}");

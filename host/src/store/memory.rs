@@ -1,12 +1,16 @@
-//! The in-memory store: everything in one mutex-guarded map set. For tests
-//! and for runs where losing state on exit is fine.
+//! The in-memory store: everything in one mutex-guarded set of maps. For
+//! tests and for runs where losing everything on exit is fine. Writes are
+//! applied at once, so their [`Pending`]s are already complete.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use anyhow::Result;
 
-use super::{EventRecord, Message, RunEffects, RunRecord, StateKey, Store};
+use super::{
+    ready, Act, AttributeOwner, EventRecord, Message, NewDispatch, Pending, QueuedDispatch,
+    RunEffects, RunRecord, StateKey, Store,
+};
 use crate::event::{new_id, Actor, Event, Receipt};
 
 #[derive(Default)]
@@ -17,13 +21,19 @@ pub struct MemoryStore {
 #[derive(Default)]
 struct Inner {
     state: HashMap<StateKey, String>,
+    attributes: HashMap<(AttributeOwner, String), String>,
     events: HashMap<String, EventRecord>,
+    /// Acceptance order of events, for recovery.
+    event_order: Vec<String>,
     external_ids: HashMap<String, Receipt>,
     runs: HashMap<String, Vec<RunRecord>>,
     children: HashMap<String, Vec<String>>,
     actors: HashMap<String, Actor>,
     actors_by_external: HashMap<(String, String, String), String>,
+    acts: Vec<Act>,
     messages: HashMap<String, Vec<Message>>,
+    queue: BTreeMap<i64, QueuedDispatch>,
+    next_dispatch: i64,
 }
 
 impl MemoryStore {
@@ -32,8 +42,8 @@ impl MemoryStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave a half-applied commit
-        // (each commit is built before it is applied), so poison is ignorable.
+        // Every write is built before it is applied, so a panic elsewhere
+        // cannot leave half a write behind: poison is safe to ignore.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
@@ -55,13 +65,23 @@ impl Inner {
                 .or_default()
                 .push(event.id.clone());
         }
+        self.event_order.push(event.id.clone());
         self.events.insert(
             event.id.clone(),
             EventRecord {
                 event: event.clone(),
                 matched,
+                routed: false,
             },
         );
+    }
+
+    fn finish(&mut self, dispatch: i64, record: RunRecord) {
+        self.queue.remove(&dispatch);
+        self.runs
+            .entry(record.event_id.clone())
+            .or_default()
+            .push(record);
     }
 }
 
@@ -70,71 +90,20 @@ impl Store for MemoryStore {
         Ok(self.lock().state.get(key).cloned())
     }
 
-    fn record_event(&self, event: &Event, matched: u32) -> Result<()> {
-        self.lock().record_event(event, matched);
-        Ok(())
-    }
-
-    fn find_external_event(&self, external_event_id: &str) -> Result<Option<Receipt>> {
-        Ok(self.lock().external_ids.get(external_event_id).cloned())
-    }
-
-    fn commit_run(&self, record: &RunRecord, effects: &RunEffects) -> Result<()> {
-        let mut inner = self.lock();
-        for (key, value) in &effects.state_writes {
-            inner.state.insert(key.clone(), value.clone());
-        }
-        for m in &effects.messages {
-            inner
-                .messages
-                .entry(m.actor_id.clone())
-                .or_default()
-                .push(m.clone());
-        }
-        for (event, matched) in &effects.events {
-            inner.record_event(event, *matched);
-        }
-        inner
-            .runs
-            .entry(record.event_id.clone())
-            .or_default()
-            .push(record.clone());
-        Ok(())
-    }
-
-    fn record_run(&self, record: &RunRecord) -> Result<()> {
-        self.lock()
-            .runs
-            .entry(record.event_id.clone())
-            .or_default()
-            .push(record.clone());
-        Ok(())
-    }
-
-    fn actor_for(&self, integration: &str, connector: &str, external_id: &str) -> Result<Actor> {
-        let mut inner = self.lock();
-        let key = (
-            integration.to_string(),
-            connector.to_string(),
-            external_id.to_string(),
-        );
-        if let Some(id) = inner.actors_by_external.get(&key) {
-            return Ok(inner.actors[id].clone());
-        }
-        let actor = Actor {
-            id: new_id(),
-            persona_id: new_id(),
-            integration_idn: integration.into(),
-            connector_idn: connector.into(),
-            external_id: external_id.into(),
-        };
-        inner.actors_by_external.insert(key, actor.id.clone());
-        inner.actors.insert(actor.id.clone(), actor.clone());
-        Ok(actor)
+    fn attribute(&self, owner: &AttributeOwner, field: &str) -> Result<Option<String>> {
+        Ok(self
+            .lock()
+            .attributes
+            .get(&(owner.clone(), field.to_string()))
+            .cloned())
     }
 
     fn actor(&self, actor_id: &str) -> Result<Option<Actor>> {
         Ok(self.lock().actors.get(actor_id).cloned())
+    }
+
+    fn find_external_event(&self, external_event_id: &str) -> Result<Option<Receipt>> {
+        Ok(self.lock().external_ids.get(external_event_id).cloned())
     }
 
     fn messages(&self, actor_id: &str) -> Result<Vec<Message>> {
@@ -144,6 +113,20 @@ impl Store for MemoryStore {
             .get(actor_id)
             .cloned()
             .unwrap_or_default())
+    }
+
+    fn memory(&self, actor_id: &str, count: usize) -> Result<Vec<Act>> {
+        let inner = self.lock();
+        let mut acts: Vec<Act> = inner
+            .acts
+            .iter()
+            .rev()
+            .filter(|a| a.actor_id == actor_id)
+            .take(count)
+            .cloned()
+            .collect();
+        acts.reverse();
+        Ok(acts)
     }
 
     fn event(&self, event_id: &str) -> Result<Option<EventRecord>> {
@@ -161,5 +144,126 @@ impl Store for MemoryStore {
             .get(event_id)
             .cloned()
             .unwrap_or_default())
+    }
+
+    fn unrouted_events(&self) -> Result<Vec<Event>> {
+        let inner = self.lock();
+        Ok(inner
+            .event_order
+            .iter()
+            .filter_map(|id| inner.events.get(id))
+            .filter(|r| !r.routed)
+            .map(|r| r.event.clone())
+            .collect())
+    }
+
+    fn queued_dispatches(&self) -> Result<Vec<QueuedDispatch>> {
+        Ok(self.lock().queue.values().cloned().collect())
+    }
+
+    fn actor_for(&self, integration: &str, connector: &str, external_id: &str) -> Pending<Actor> {
+        let mut inner = self.lock();
+        let key = (
+            integration.to_string(),
+            connector.to_string(),
+            external_id.to_string(),
+        );
+        if let Some(id) = inner.actors_by_external.get(&key) {
+            return ready(Ok(inner.actors[id].clone()));
+        }
+        let actor = Actor {
+            id: new_id(),
+            persona_id: new_id(),
+            integration_idn: integration.into(),
+            connector_idn: connector.into(),
+            external_id: external_id.into(),
+        };
+        inner.actors_by_external.insert(key, actor.id.clone());
+        inner.actors.insert(actor.id.clone(), actor.clone());
+        ready(Ok(actor))
+    }
+
+    fn link_actor(&self, actor_id: &str, persona_id: &str) -> Pending<()> {
+        let mut inner = self.lock();
+        ready(match inner.actors.get_mut(actor_id) {
+            Some(a) => {
+                a.persona_id = persona_id.to_string();
+                Ok(())
+            }
+            None => Err(anyhow::anyhow!("unknown actor id `{actor_id}`")),
+        })
+    }
+
+    fn accept_event(&self, event: &Event, matched: u32) -> Pending<Option<Receipt>> {
+        let mut inner = self.lock();
+        if let Some(ext) = &event.external_event_id {
+            if let Some(r) = inner.external_ids.get(ext) {
+                return ready(Ok(Some(r.clone())));
+            }
+        }
+        inner.record_event(event, matched);
+        // Only a user's own message is a turn of the conversation.
+        if let Some(act) = super::user_act(event) {
+            inner.acts.push(act);
+        }
+        ready(Ok(None))
+    }
+
+    fn route_event(
+        &self,
+        event_id: &str,
+        admitted: Vec<NewDispatch>,
+        refused: Vec<RunRecord>,
+    ) -> Pending<Vec<QueuedDispatch>> {
+        let mut inner = self.lock();
+        if let Some(e) = inner.events.get_mut(event_id) {
+            e.routed = true;
+        }
+        let mut out = Vec::with_capacity(admitted.len());
+        for d in admitted {
+            inner.next_dispatch += 1;
+            let q = QueuedDispatch {
+                id: inner.next_dispatch,
+                event_id: d.event_id,
+                instance: d.instance,
+                subscription: d.subscription,
+                skill: d.skill,
+                actor_id: d.actor_id,
+            };
+            inner.queue.insert(q.id, q.clone());
+            out.push(q);
+        }
+        for r in refused {
+            inner.runs.entry(r.event_id.clone()).or_default().push(r);
+        }
+        ready(Ok(out))
+    }
+
+    fn commit_run(&self, dispatch: i64, record: RunRecord, effects: RunEffects) -> Pending<()> {
+        let mut inner = self.lock();
+        for (key, value) in effects.state_writes {
+            inner.state.insert(key, value);
+        }
+        for (owner, field, value) in effects.attribute_writes {
+            inner.attributes.insert((owner, field), value);
+        }
+        for m in effects.messages {
+            inner.acts.push(super::agent_act(&m));
+            inner
+                .messages
+                .entry(m.actor_id.clone())
+                .or_default()
+                .push(m);
+        }
+        for (event, matched) in &effects.events {
+            inner.record_event(event, *matched);
+        }
+        inner.finish(dispatch, record);
+        ready(Ok(()))
+    }
+
+    fn finish_dispatch(&self, dispatch: i64, record: RunRecord) -> Pending<()> {
+        self.lock().finish(dispatch, record);
+        ready(Ok(()))
     }
 }

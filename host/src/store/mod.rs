@@ -6,9 +6,13 @@
 //! applied all together or not at all.
 
 mod memory;
+mod sqlite;
 
 pub use memory::MemoryStore;
+pub use sqlite::{SqliteOptions, SqliteStore};
 
+use std::future::Future;
+use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
@@ -126,13 +130,34 @@ pub struct Message {
     pub skill: String,
 }
 
+/// One turn of a conversation, as Newo's `GetMemory` returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Act {
+    /// `user_message` or `agent_message`.
+    pub kind: String,
+    pub actor_id: String,
+    pub text: String,
+    pub event_id: String,
+    /// RFC 3339 UTC.
+    pub timestamp: String,
+}
+
+/// Whose attribute a write changes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AttributeOwner {
+    Persona(String),
+    Project,
+}
+
 /// Everything a successful run changes, applied atomically.
 #[derive(Debug, Default)]
 pub struct RunEffects {
     /// Final value per key, in first-write order.
     pub state_writes: Vec<(StateKey, String)>,
+    /// Final value per attribute, in first-write order.
+    pub attribute_writes: Vec<(AttributeOwner, String, String)>,
     pub messages: Vec<Message>,
-    /// Events the run sent, in the order sent.
+    /// Events the run sent, in the order sent, with their matched counts.
     pub events: Vec<(Event, u32)>,
 }
 
@@ -141,6 +166,33 @@ pub struct RunEffects {
 pub struct EventRecord {
     pub event: Event,
     pub matched: u32,
+    /// Routed into instance queues (or had nothing to route to).
+    pub routed: bool,
+}
+
+/// An entry of a flow instance's queue: an event admitted to an instance
+/// with its skill resolved, waiting or running. It is removed in the same
+/// transaction that records how it ended, so after a crash exactly the
+/// unfinished ones run again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueuedDispatch {
+    /// Assigned by the store; increasing in admission order.
+    pub id: i64,
+    pub event_id: String,
+    pub instance: InstanceKey,
+    pub subscription: usize,
+    pub skill: String,
+    pub actor_id: Option<String>,
+}
+
+/// A dispatch to admit, before the store assigns its id.
+#[derive(Debug, Clone)]
+pub struct NewDispatch {
+    pub event_id: String,
+    pub instance: InstanceKey,
+    pub subscription: usize,
+    pub skill: String,
+    pub actor_id: Option<String>,
 }
 
 /// The causation tree of an event: its runs and the events they led to.
@@ -154,32 +206,32 @@ pub struct Trace {
     pub children: Vec<Trace>,
 }
 
+/// A write that completes when it is durable (at once for the memory store).
+/// Writes complete in the order they were issued.
+pub type Pending<T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'static>>;
+
 /// Storage for everything the host must remember.
+///
+/// Reads are synchronous and see committed data. Writes return [`Pending`]
+/// futures so a durable store can group many of them into one transaction.
 pub trait Store: Send + Sync + 'static {
+    // --- reads ---
+
     /// Current committed value of a state field, `None` if never set.
     fn state(&self, key: &StateKey) -> Result<Option<String>>;
 
-    /// Records an accepted event (from outside or sent by a committed run).
-    fn record_event(&self, event: &Event, matched: u32) -> Result<()>;
+    fn attribute(&self, owner: &AttributeOwner, field: &str) -> Result<Option<String>>;
+
+    fn actor(&self, actor_id: &str) -> Result<Option<Actor>>;
 
     /// The receipt of an earlier submission with this external event id.
     fn find_external_event(&self, external_event_id: &str) -> Result<Option<Receipt>>;
 
-    /// Applies a successful run: its state writes, messages and sent events,
-    /// together with its record, atomically.
-    fn commit_run(&self, record: &RunRecord, effects: &RunEffects) -> Result<()>;
-
-    /// Records a dispatch that committed nothing (failed, interrupted, dropped, refused).
-    fn record_run(&self, record: &RunRecord) -> Result<()>;
-
-    /// Finds or creates the actor for a user id on a channel; a new actor gets
-    /// a new persona of its own.
-    fn actor_for(&self, integration: &str, connector: &str, external_id: &str) -> Result<Actor>;
-
-    fn actor(&self, actor_id: &str) -> Result<Option<Actor>>;
-
     /// The agent's replies to an actor, oldest first.
     fn messages(&self, actor_id: &str) -> Result<Vec<Message>>;
+
+    /// The last `count` acts of an actor's conversation, oldest first.
+    fn memory(&self, actor_id: &str, count: usize) -> Result<Vec<Act>>;
 
     fn event(&self, event_id: &str) -> Result<Option<EventRecord>>;
 
@@ -188,6 +240,54 @@ pub trait Store: Send + Sync + 'static {
 
     /// Events sent by runs of this event, in the order sent.
     fn children(&self, event_id: &str) -> Result<Vec<String>>;
+
+    // --- recovery ---
+
+    /// Accepted events not yet routed, in acceptance order.
+    fn unrouted_events(&self) -> Result<Vec<Event>>;
+
+    /// Every queue entry not yet finished, in admission order.
+    fn queued_dispatches(&self) -> Result<Vec<QueuedDispatch>>;
+
+    // --- writes ---
+
+    /// Finds or creates the actor for a user id on a channel; a new actor gets
+    /// a new persona of its own.
+    fn actor_for(&self, integration: &str, connector: &str, external_id: &str) -> Pending<Actor>;
+
+    /// Moves an actor to another persona, so that several actors (one person
+    /// on several channels) share flow instances and attributes.
+    fn link_actor(&self, actor_id: &str, persona_id: &str) -> Pending<()>;
+
+    /// Accepts an event from outside (the inbox). A `user_message` with an
+    /// actor is also recorded as an act. Completes when durable: only then
+    /// may the event be acknowledged. If its external event id was accepted
+    /// before, nothing is written and the first receipt is returned.
+    fn accept_event(&self, event: &Event, matched: u32) -> Pending<Option<Receipt>>;
+
+    /// Routes an accepted event: admits its dispatches to instance queues and
+    /// records the dispatches that were refused, atomically. Returns the
+    /// admitted entries with their ids.
+    fn route_event(
+        &self,
+        event_id: &str,
+        admitted: Vec<NewDispatch>,
+        refused: Vec<RunRecord>,
+    ) -> Pending<Vec<QueuedDispatch>>;
+
+    /// Applies a successful run: its state and attribute writes, replies (as
+    /// acts) and sent events (accepted, to be routed), records it, and removes
+    /// its queue entry — all in one transaction.
+    fn commit_run(&self, dispatch: i64, record: RunRecord, effects: RunEffects) -> Pending<()>;
+
+    /// Records a dispatch that committed nothing (failed, interrupted,
+    /// dropped) and removes its queue entry.
+    fn finish_dispatch(&self, dispatch: i64, record: RunRecord) -> Pending<()>;
+}
+
+/// A completed [`Pending`].
+pub fn ready<T: Send + 'static>(value: Result<T>) -> Pending<T> {
+    Box::pin(std::future::ready(value))
 }
 
 /// Where the host keeps its data, as given on the command line.
@@ -217,10 +317,39 @@ impl std::str::FromStr for StoreSpec {
 pub fn open(spec: &StoreSpec) -> Result<std::sync::Arc<dyn Store>> {
     match spec {
         StoreSpec::Memory => Ok(std::sync::Arc::new(MemoryStore::new())),
-        StoreSpec::Sqlite(path) => anyhow::bail!(
-            "sqlite:{}: the durable store is not built yet (issue 3); use --store memory",
-            path.display()
-        ),
+        StoreSpec::Sqlite(path) => Ok(std::sync::Arc::new(SqliteStore::open(
+            path,
+            SqliteOptions::default(),
+        )?)),
+    }
+}
+
+/// The act a `user_message` from an actor records: its `text` argument.
+fn user_act(event: &Event) -> Option<Act> {
+    if event.idn != "user_message" {
+        return None;
+    }
+    let crate::event::Audience::Actors(actors) = &event.audience else {
+        return None;
+    };
+    let actor = actors.first()?;
+    Some(Act {
+        kind: "user_message".into(),
+        actor_id: actor.id.clone(),
+        text: event.arg("text").unwrap_or_default().to_string(),
+        event_id: event.id.clone(),
+        timestamp: event.timestamp(),
+    })
+}
+
+/// The act a reply records.
+fn agent_act(m: &Message) -> Act {
+    Act {
+        kind: "agent_message".into(),
+        actor_id: m.actor_id.clone(),
+        text: m.text.clone(),
+        event_id: m.event_id.clone(),
+        timestamp: humantime::format_rfc3339_millis(SystemTime::now()).to_string(),
     }
 }
 
