@@ -29,7 +29,8 @@ struct Server {
 }
 
 impl Server {
-    /// Starts `skillhost run PROJECT --store memory --listen 127.0.0.1:0 --no-build ARGS`.
+    /// Starts `skillhost run PROJECT --no-build ARGS`, by default with
+    /// `--store memory --listen 127.0.0.1:0`.
     fn start(project: &Path, args: &[&str]) -> Server {
         Self::try_start(project, args).unwrap_or_else(|(out, err)| {
             panic!("skillhost run did not start\nstdout:\n{out}\nstderr:\n{err}")
@@ -38,9 +39,10 @@ impl Server {
 
     fn try_start(project: &Path, args: &[&str]) -> Result<Server, (String, String)> {
         let mut cmd = skillhost();
-        cmd.arg("run")
-            .arg(project)
-            .args(["--store", "memory", "--no-build"]);
+        cmd.arg("run").arg(project).arg("--no-build");
+        if !args.contains(&"--store") {
+            cmd.args(["--store", "memory"]);
+        }
         if !args.contains(&"--listen") {
             cmd.args(["--listen", "127.0.0.1:0"]);
         }
@@ -931,4 +933,24 @@ fn chat_talks_to_the_sample_project() {
         said.contains("└─ EchoFlow/EchoSkill [queue] ok in"),
         "{said}"
     );
+}
+
+#[test]
+fn run_keeps_its_data_in_the_sqlite_store_across_a_kill() {
+    let project = sample_project();
+    let db = project.path().join("host.db");
+    let spec = format!("sqlite:{}", db.display());
+    let count = |s: &Server| Server::replies(&s.say("count", "ann", json!({})));
+    let mut first = Server::start(project.path(), &["--store", &spec]);
+    assert!(first
+        .stdout
+        .lock()
+        .unwrap()
+        .contains(&format!("(store: {spec})")));
+    assert_eq!(count(&first), ["count is 1"]);
+    let _ = first.child.kill();
+    let _ = first.child.wait();
+    drop(first);
+    let second = Server::start(project.path(), &["--store", &spec]);
+    assert_eq!(count(&second), ["count is 2"]);
 }
