@@ -13,10 +13,11 @@ pub mod event;
 pub mod executor;
 pub mod flows;
 pub mod host;
+pub mod limits;
 pub mod router;
 pub mod runtime;
 pub mod store;
 pub mod tracker;
 
-pub use event::{ActorRef, Receipt, Submission};
+pub use event::{ActorRef, Receipt, Submission, SubmissionError};
 pub use host::{Host, HostConfig};
