@@ -1,15 +1,24 @@
 //! What a skill can call: the triggered act, its flow's state, events,
 //! replies and logging. Every effect is buffered in [`SkillRun`] and only
 //! reaches the store when the run returns ok.
+//!
+//! Every call checks what the skill hands it against the run's [`Limits`]
+//! and traps, failing the run, on a [`LimitExceeded`] (too many events or
+//! replies, a state value, argument, reply or log too big) or a
+//! [`BadArgument`] (a name over 1 KiB, over 1024 names in one call).
+//! Ordinary mistakes (an undeclared state field, an unknown actor, an empty
+//! event idn, a chain too deep) are errors the skill sees and may handle.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
 use super::bindings::skillhost::skill::{act, events, log, messages, state, types};
+use super::output::LogTags;
 use super::RunState;
 use crate::event::{new_id, Actor, Audience, Event, SYSTEM};
 use crate::flows::{Flow, Project, Skill};
+use crate::limits::{format_bytes, short, BadArgument, Limit, LimitExceeded, Limits};
 use crate::router;
 use crate::store::{InstanceKey, Message, RunEffects, StateKey, Store};
 
@@ -33,6 +42,10 @@ pub struct SkillRun {
     effects: RunEffects,
     /// Index into `effects.state_writes` by key, for read-your-writes.
     written: HashMap<StateKey, usize>,
+    /// This run's limits (set by the runtime before the run starts).
+    limits: Limits,
+    /// `send-message` calls so far.
+    replies: usize,
 }
 
 impl std::fmt::Debug for SkillRun {
@@ -63,6 +76,25 @@ impl SkillRun {
             instance,
             effects: RunEffects::default(),
             written: HashMap::new(),
+            limits: Limits::default(),
+            replies: 0,
+        }
+    }
+
+    /// The skill this run runs.
+    pub fn skill(&self) -> &Skill {
+        &self.skill
+    }
+
+    pub(crate) fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    pub(crate) fn log_tags(&self) -> LogTags {
+        LogTags {
+            flow: self.flow.idn.clone(),
+            skill: self.skill.idn.clone(),
+            event: self.event.id.clone(),
         }
     }
 
@@ -125,6 +157,36 @@ impl SkillRun {
                 Err(e) => Err(format!("looking up actor `{id}`: {e:#}")),
             })
             .collect()
+    }
+
+    /// Checks a sent event against the run's limits: an error here traps.
+    fn check_send(&self, e: &events::SystemEvent) -> Trappable<()> {
+        const CALL: &str = "send-system-event";
+        BadArgument::check_name(CALL, "event idn", &e.event_idn).map_err(trap)?;
+        if let Some(c) = &e.connector_idn {
+            BadArgument::check_name(CALL, "connector idn", c).map_err(trap)?;
+        }
+        BadArgument::check_names(CALL, "actor ids", &e.actor_ids).map_err(trap)?;
+        let sent = self.effects.events.len();
+        if sent >= self.limits.events_per_run {
+            return Err(trap(LimitExceeded::new(
+                Limit::EventsPerRun,
+                &self.limits,
+                format!(
+                    "the run tried to send event #{} `{}`",
+                    sent + 1,
+                    short(&e.event_idn)
+                ),
+            )));
+        }
+        self.limits
+            .check_arguments(
+                &e.event_idn,
+                e.arguments
+                    .iter()
+                    .map(|a| (a.name.as_str(), a.value.as_str())),
+            )
+            .map_err(trap)
     }
 
     fn send_event(&mut self, e: events::SystemEvent) -> Result<events::Receipt, String> {
@@ -207,6 +269,11 @@ fn declared<'a>(names: impl Iterator<Item = &'a str>) -> String {
 
 type Trappable<T> = wasmtime::Result<T>;
 
+/// Fails the run with this reason.
+fn trap(e: impl std::error::Error + Send + Sync + 'static) -> wasmtime::Error {
+    wasmtime::Error::new(e)
+}
+
 impl types::Host for RunState {}
 
 impl act::Host for RunState {
@@ -239,6 +306,7 @@ impl act::Host for RunState {
     }
 
     fn fields(&mut self, names: Vec<String>) -> Trappable<Vec<types::Argument>> {
+        BadArgument::check_names("act.fields", "field names", &names).map_err(trap)?;
         Ok(names
             .into_iter()
             .filter_map(|name| {
@@ -250,6 +318,7 @@ impl act::Host for RunState {
     }
 
     fn parameter(&mut self, name: String) -> Trappable<Option<String>> {
+        BadArgument::check_name("act.parameter", "parameter name", &name).map_err(trap)?;
         Ok(self
             .run
             .skill
@@ -262,10 +331,23 @@ impl act::Host for RunState {
 
 impl state::Host for RunState {
     fn get(&mut self, field: String) -> Trappable<Result<String, String>> {
+        BadArgument::check_name("state.get", "field name", &field).map_err(trap)?;
         Ok(self.run.read_state(&field))
     }
 
     fn set(&mut self, field: String, value: String) -> Trappable<Result<(), String>> {
+        BadArgument::check_name("state.set", "field name", &field).map_err(trap)?;
+        if value.len() > self.limits.state_value_bytes {
+            return Err(trap(LimitExceeded::new(
+                Limit::StateValueBytes,
+                &self.limits,
+                format!(
+                    "the run tried to set state field `{}` to a value of {}",
+                    short(&field),
+                    format_bytes(value.len())
+                ),
+            )));
+        }
         Ok(self.run.write_state(&field, value))
     }
 }
@@ -275,6 +357,7 @@ impl events::Host for RunState {
         &mut self,
         event: events::SystemEvent,
     ) -> Trappable<Result<events::Receipt, String>> {
+        self.run.check_send(&event)?;
         Ok(self.run.send_event(event))
     }
 }
@@ -285,7 +368,24 @@ impl messages::Host for RunState {
         text: String,
         actor_ids: Vec<String>,
     ) -> Trappable<Result<(), String>> {
+        BadArgument::check_names("send-message", "actor ids", &actor_ids).map_err(trap)?;
+        let limits = &self.limits;
+        if self.run.replies >= limits.replies_per_run {
+            return Err(trap(LimitExceeded::new(
+                Limit::RepliesPerRun,
+                limits,
+                format!("the run tried to send reply #{}", self.run.replies + 1),
+            )));
+        }
+        if text.len() > limits.reply_bytes {
+            return Err(trap(LimitExceeded::new(
+                Limit::ReplyBytes,
+                limits,
+                format!("the run tried to reply {}", format_bytes(text.len())),
+            )));
+        }
         let r = &mut self.run;
+        r.replies += 1;
         let actors = match r.resolve_actors(&actor_ids) {
             Ok(a) if a.is_empty() => {
                 return Ok(Err(
@@ -310,6 +410,7 @@ impl messages::Host for RunState {
 
 impl log::Host for RunState {
     fn log(&mut self, level: log::Level, message: String) -> Trappable<()> {
+        self.log.charge(message.len(), "logged").map_err(trap)?;
         let r = &self.run;
         let (flow, skill, event) = (&r.flow.idn, &r.skill.idn, &r.event.id);
         match level {
