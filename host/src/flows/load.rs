@@ -1259,6 +1259,68 @@ state_fields:
     }
 
     #[test]
+    fn loads_skill_limits() {
+        use crate::limits::{Limit, LimitValue};
+        use std::time::Duration;
+        let dir = project(&[
+            ("build/a.wasm", ""),
+            (
+                "f.yaml",
+                "\
+idn: F
+skills:
+  - idn: A
+    wasm: build/a.wasm
+    limits:
+      memory: 128MiB
+      time: 250ms
+      events_per_run: 0
+      log_bytes: 4096
+  - idn: B
+    wasm: build/a.wasm
+    limits: null
+",
+            ),
+        ]);
+        let project = load(&dir);
+        let flow = project.flow("F").expect("flow");
+        let a = &flow.skill("A").expect("A").limits;
+        assert_eq!(a.get(Limit::Memory), Some(LimitValue::Bytes(128 << 20)));
+        assert_eq!(
+            a.get(Limit::Time),
+            Some(LimitValue::Duration(Duration::from_millis(250)))
+        );
+        assert_eq!(a.get(Limit::EventsPerRun), Some(LimitValue::Count(0)));
+        assert_eq!(a.get(Limit::LogBytes), Some(LimitValue::Bytes(4096)));
+        assert_eq!(a.get(Limit::Stack), None);
+        assert!(flow.skill("B").expect("B").limits.is_empty());
+    }
+
+    #[test]
+    fn reports_bad_limits() {
+        let (dir, errors) = flow_errors(
+            "\
+idn: F
+skills:
+  - idn: A
+    wasm: a.wasm
+    limits:
+      memory: 12 parsecs
+      wall_time: 0s
+      replies_per_run: many
+      evnts_per_run: 3
+      time: [1s]
+",
+        );
+        let e = |line, field, text| assert_error(&errors, &dir, "flow.yaml", Some(line), field, text);
+        e(6, "skills[0].limits.memory", "unknown size unit `parsecs`");
+        e(7, "skills[0].limits.wall_time", "must be more than zero");
+        e(8, "skills[0].limits.replies_per_run", "expected a whole number, found `many`");
+        e(9, "skills[0].limits.evnts_per_run", "did you mean `events_per_run`?");
+        e(10, "skills[0].limits.time", "expected a string, found a list");
+    }
+
+    #[test]
     fn orders_flows_of_both_layouts_by_path() {
         let flow = |idn: &str| format!("idn: {idn}\n");
         let dir = project(&[
