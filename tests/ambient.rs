@@ -158,7 +158,9 @@ async fn a_component_importing_a_capability_the_host_does_not_give_is_refused_na
 async fn a_component_for_another_world_is_refused() {
     let why = refused("other_world").await;
     assert!(
-        why.contains("other_world.wasm") && why.contains("does not export the skill world's `run`"),
+        why.contains("other_world.wasm")
+            && why.contains("does not export the skill world's `run")
+            && why.contains("another world"),
         "{why}"
     );
 }

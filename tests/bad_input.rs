@@ -192,7 +192,11 @@ async fn limits_over_the_host_ceilings_are_refused_at_start_naming_the_skill() {
 fn event_json_errors_say_what_is_wrong() {
     let cases: &[(&[u8], &str)] = &[
         (b"", "EOF while parsing"),
-        (b"[]", "invalid type: sequence"),
+        (b"[]", "invalid type: sequence, expected a JSON object"),
+        (
+            br#"{"idn":"e","integration_idn":"i","connector_idn":"c","actor":["x"]}"#,
+            "invalid type: sequence, expected a JSON object",
+        ),
         (b"{\"idn\":\"e\"}", "missing field `integration_idn`"),
         (
             br#"{"idn":"e","integration_idn":"i","connector_idn":"c","actor_id":"a","extra":1}"#,

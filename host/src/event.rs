@@ -139,7 +139,7 @@ struct SubmissionBody {
     integration_idn: String,
     connector_idn: String,
     #[serde(default)]
-    actor: Option<ActorBody>,
+    actor: Option<Object<ActorBody>>,
     #[serde(default)]
     actor_id: Option<String>,
     #[serde(default)]
@@ -156,6 +156,26 @@ struct SubmissionBody {
 #[serde(deny_unknown_fields)]
 struct ActorBody {
     external_id: String,
+}
+
+/// A struct read only from a JSON object (serde would also take an array
+/// of its fields in order, which no client means).
+struct Object<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+            type Value = Object<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Object)
+            }
+        }
+        d.deserialize_map(Visitor(std::marker::PhantomData))
+    }
 }
 
 /// A JSON object of string values, in the order written; a repeated name
@@ -237,7 +257,7 @@ impl Submission {
     /// assert!(e.to_string().contains("missing field `integration_idn`"), "{e}");
     /// ```
     pub fn from_json(body: &[u8]) -> Result<Submission, SubmissionError> {
-        let body: SubmissionBody =
+        let Object(body): Object<SubmissionBody> =
             serde_json::from_slice(body).map_err(|e| SubmissionError(e.to_string()))?;
         let bad = |m: &str| Err(SubmissionError(m.to_string()));
         let name = |field: &str, value: &str| -> Result<(), SubmissionError> {
@@ -263,7 +283,7 @@ impl Submission {
                     "missing the user: give `actor` ({\"external_id\": ...}) or `actor_id`",
                 )
             }
-            (Some(a), None) => {
+            (Some(Object(a)), None) => {
                 name("actor.external_id", &a.external_id)?;
                 ActorRef::External(a.external_id)
             }
