@@ -35,9 +35,7 @@ async fn a_skill_reaches_no_files_network_environment_or_stdin() {
     let addr = listener.local_addr().unwrap().to_string();
 
     let t = start(&[&hostile_flow("ambient")]).await;
-    let trace = t
-        .send(user("attack", "mallory").arg("addr", &addr))
-        .await;
+    let trace = t.send(user("attack", "mallory").arg("addr", &addr)).await;
     assert_eq!(only_outcome(&trace), &Outcome::Ok);
     let report = t.replies("mallory").await.join("");
     eprintln!("what the skill reached: {report}");

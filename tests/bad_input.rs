@@ -145,7 +145,11 @@ fn component(dir: &Path, name: &str, bytes: &[u8]) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_file_that_is_not_wasm_is_refused_naming_it() {
     let dir = write_project(&[]);
-    let flow = component(dir.path(), "notes.wasm", b"these are not the bytes you want");
+    let flow = component(
+        dir.path(),
+        "notes.wasm",
+        b"these are not the bytes you want",
+    );
     std::fs::write(dir.path().join("f.yaml"), flow).unwrap();
     let why = start_error(dir.path()).await;
     assert_mentions(&why, &["notes.wasm", "not a WebAssembly component"]);
@@ -159,7 +163,10 @@ async fn a_core_module_is_refused_naming_it() {
     let flow = component(dir.path(), "core.wasm", module);
     std::fs::write(dir.path().join("f.yaml"), flow).unwrap();
     let why = start_error(dir.path()).await;
-    assert_mentions(&why, &["core.wasm", "not a WebAssembly component (a core module"]);
+    assert_mentions(
+        &why,
+        &["core.wasm", "not a WebAssembly component (a core module"],
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

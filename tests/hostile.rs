@@ -91,20 +91,27 @@ async fn attack(attack: &str, limits: &str, expect: &[&str]) {
         normal.push(clock.elapsed());
     }
 
-    let attack_id = t.host.submit(user("attack", "mallory")).await.unwrap().event_id;
+    let attack_id = t
+        .host
+        .submit(user("attack", "mallory"))
+        .await
+        .unwrap()
+        .event_id;
     // While it runs, alice keeps getting answers.
     let mut attacked = Vec::new();
     for _ in 0..5 {
         let clock = Instant::now();
         let trace = t.send(user("ping", "alice")).await;
         attacked.push(clock.elapsed());
-        assert_eq!(runs(&trace), ["Polite/Count ok"], "{attack}: alice was not answered");
+        assert_eq!(
+            runs(&trace),
+            ["Polite/Count ok"],
+            "{attack}: alice was not answered"
+        );
     }
     t.host.settled(&attack_id).await;
     let elapsed_max = attacked.iter().max().copied().unwrap_or_default();
-    eprintln!(
-        "{attack}: alice's latency normally {normal:?}, during the attack {attacked:?}"
-    );
+    eprintln!("{attack}: alice's latency normally {normal:?}, during the attack {attacked:?}");
     assert!(
         elapsed_max < Duration::from_secs(10),
         "{attack}: alice waited {elapsed_max:?}: the attack blocked the host"
@@ -119,12 +126,18 @@ async fn attack(attack: &str, limits: &str, expect: &[&str]) {
         other => panic!("{attack}: expected failed, got {other:?}"),
     };
     for e in expect {
-        assert!(reason.contains(e), "{attack}: reason `{reason}` lacks `{e}`");
+        assert!(
+            reason.contains(e),
+            "{attack}: reason `{reason}` lacks `{e}`"
+        );
     }
     // It committed nothing, and sent the skill_failed event the watcher got.
     assert_eq!(t.state("Hostile", "mallory", "blob").await, "", "{attack}");
     let [failed] = &trace.children[..] else {
-        panic!("{attack}: expected only skill_failed, got {:#?}", trace.children);
+        panic!(
+            "{attack}: expected only skill_failed, got {:#?}",
+            trace.children
+        );
     };
     assert_eq!(failed.idn, "skill_failed");
     assert_eq!(runs(failed), ["Watch/Tell ok"]);
@@ -133,8 +146,7 @@ async fn attack(attack: &str, limits: &str, expect: &[&str]) {
         panic!("{attack}: mallory got {told:?}");
     };
     assert!(
-        told.starts_with("flow=Hostile,skill=Attack,reason=")
-            && told.contains(expect[0]),
+        told.starts_with("flow=Hostile,skill=Attack,reason=") && told.contains(expect[0]),
         "{attack}: {told}"
     );
 }
@@ -151,12 +163,22 @@ async fn a_skill_that_loops_forever_is_stopped_by_its_cpu_time_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_skill_that_allocates_without_bound_is_stopped_at_its_memory_limit() {
-    attack("alloc", "", &["limit `memory` (64 MiB) exceeded", "grow its memory"]).await;
+    attack(
+        "alloc",
+        "",
+        &["limit `memory` (64 MiB) exceeded", "grow its memory"],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_skill_may_have_a_smaller_memory_limit() {
-    attack("alloc", "memory: 8MiB", &["limit `memory` (8 MiB) exceeded"]).await;
+    attack(
+        "alloc",
+        "memory: 8MiB",
+        &["limit `memory` (8 MiB) exceeded"],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -178,7 +200,12 @@ async fn recursion_on_the_shadow_stack_traps_out_of_bounds() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_skill_may_have_its_own_stack_size() {
-    attack("recurse", "stack: 256KiB", &["limit `stack` (256 KiB) exceeded"]).await;
+    attack(
+        "recurse",
+        "stack: 256KiB",
+        &["limit `stack` (256 KiB) exceeded"],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -188,7 +215,12 @@ async fn a_panic_fails_the_run_with_its_message() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_trap_fails_the_run_naming_the_trap() {
-    attack("unreachable", "", &["wasm `unreachable` instruction executed"]).await;
+    attack(
+        "unreachable",
+        "",
+        &["wasm `unreachable` instruction executed"],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -252,14 +284,23 @@ async fn a_huge_state_value_is_refused_at_state_value_bytes() {
     attack(
         "huge_state",
         "",
-        &["limit `state_value_bytes` (64 KiB) exceeded", "`blob`", "16 MiB"],
+        &[
+            "limit `state_value_bytes` (64 KiB) exceeded",
+            "`blob`",
+            "16 MiB",
+        ],
     )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_reply_is_refused_at_reply_bytes() {
-    attack("huge_reply", "", &["limit `reply_bytes` (64 KiB) exceeded", "4 MiB"]).await;
+    attack(
+        "huge_reply",
+        "",
+        &["limit `reply_bytes` (64 KiB) exceeded", "4 MiB"],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -277,7 +318,10 @@ async fn thousands_of_arguments_are_refused_at_arguments_per_event() {
     attack(
         "many_arguments",
         "",
-        &["limit `arguments_per_event` (64) exceeded", "10000 arguments"],
+        &[
+            "limit `arguments_per_event` (64) exceeded",
+            "10000 arguments",
+        ],
     )
     .await;
 }
@@ -307,7 +351,10 @@ async fn a_huge_event_idn_is_a_bad_host_call_argument() {
     attack(
         "huge_idn",
         "",
-        &["bad host-call argument: send-system-event: event idn", "1 MiB"],
+        &[
+            "bad host-call argument: send-system-event: event idn",
+            "1 MiB",
+        ],
     )
     .await;
 }
@@ -331,8 +378,7 @@ async fn host_wide_limits_apply_to_every_skill() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_skill_failed_handler_sends_no_further_skill_failed() {
-    let t = start(&[
-        "idn: F
+    let t = start(&["idn: F
 skills:
   - idn: Fails
     crate: probe
@@ -350,21 +396,32 @@ events:
   - idn: skill_failed
     integration_idn: system
     skill_idn: HandlerFails
-",
-    ])
+"])
     .await;
     let trace = t.send(user("go", "u")).await;
     assert_eq!(runs(&trace), ["F/Fails failed", "F/HandlerFails failed"]);
     let failed = &trace.children[0];
-    assert!(failed.children.is_empty(), "no skill_failed for a skill_failed handler");
+    assert!(
+        failed.children.is_empty(),
+        "no skill_failed for a skill_failed handler"
+    );
     // Its arguments say which run failed and why.
-    let event = t.host.store().event(&failed.event_id).unwrap().unwrap().event;
+    let event = t
+        .host
+        .store()
+        .event(&failed.event_id)
+        .unwrap()
+        .unwrap()
+        .event;
     let arg = |n: &str| event.arg(n).unwrap_or_default().to_string();
     assert_eq!(arg("flow"), "F");
     assert_eq!(arg("skill"), "Fails");
     assert_eq!(arg("event_id"), trace.event_id);
     assert_eq!(arg("reason"), "skill returned an error: first");
-    assert_eq!((event.integration_idn.as_str(), event.connector_idn.as_str()), ("system", "system"));
+    assert_eq!(
+        (event.integration_idn.as_str(), event.connector_idn.as_str()),
+        ("system", "system")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -375,10 +432,16 @@ async fn submitted_events_over_the_argument_limits_are_refused() {
         wide = wide.arg(&format!("a{i}"), "v");
     }
     let e = t.host.submit(wide).await.unwrap_err().to_string();
-    assert!(e.contains("limit `arguments_per_event` (64) exceeded"), "{e}");
+    assert!(
+        e.contains("limit `arguments_per_event` (64) exceeded"),
+        "{e}"
+    );
     let big = user("ping", "u").arg("text", &"x".repeat(20 << 10));
     let e = t.host.submit(big).await.unwrap_err().to_string();
-    assert!(e.contains("limit `argument_bytes` (16 KiB) exceeded"), "{e}");
+    assert!(
+        e.contains("limit `argument_bytes` (16 KiB) exceeded"),
+        "{e}"
+    );
     let long = user(&"e".repeat(2000), "u");
     let e = t.host.submit(long).await.unwrap_err().to_string();
     assert!(e.contains("over the limit of 1024"), "{e}");

@@ -170,7 +170,10 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a JSON object")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Object<T>, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Object<T>, A::Error> {
                 T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Object)
             }
         }
@@ -279,9 +282,7 @@ impl Submission {
         let actor = match (body.actor, body.actor_id) {
             (Some(_), Some(_)) => return bad("give one of `actor` and `actor_id`, not both"),
             (None, None) => {
-                return bad(
-                    "missing the user: give `actor` ({\"external_id\": ...}) or `actor_id`",
-                )
+                return bad("missing the user: give `actor` ({\"external_id\": ...}) or `actor_id`")
             }
             (Some(Object(a)), None) => {
                 name("actor.external_id", &a.external_id)?;
@@ -315,7 +316,10 @@ impl Submission {
     pub fn to_json(&self) -> String {
         let mut body = serde_json::Map::new();
         body.insert("idn".into(), self.idn.clone().into());
-        body.insert("integration_idn".into(), self.integration_idn.clone().into());
+        body.insert(
+            "integration_idn".into(),
+            self.integration_idn.clone().into(),
+        );
         body.insert("connector_idn".into(), self.connector_idn.clone().into());
         match &self.actor {
             Some(ActorRef::External(ext)) => {

@@ -303,10 +303,7 @@ async fn load_components(runtime: &Arc<Runtime>, project: &Project) -> Result<()
                 ));
                 continue;
             }
-            let key = (
-                skill.component.wasm_path(),
-                runtime.limits_for(skill).stack,
-            );
+            let key = (skill.component.wasm_path(), runtime.limits_for(skill).stack);
             if seen.insert(key) {
                 skills.push(skill.clone());
             }

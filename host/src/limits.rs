@@ -379,18 +379,14 @@ pub fn format_bytes(b: usize) -> String {
 /// powers of 1024), optionally with a space before the unit.
 pub fn parse_bytes(s: &str) -> Result<usize, String> {
     let s = s.trim();
-    let split = s
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(s.len());
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (number, unit) = s.split_at(split);
     if number.is_empty() {
         return Err(format!(
             "`{s}` is not a size; write e.g. `64MiB`, `512KiB` or a number of bytes"
         ));
     }
-    let n: usize = number
-        .parse()
-        .map_err(|_| format!("`{s}` is too large"))?;
+    let n: usize = number.parse().map_err(|_| format!("`{s}` is too large"))?;
     let shift = match unit.trim().to_ascii_lowercase().as_str() {
         "" | "b" => 0,
         "k" | "kb" | "kib" => 10,
@@ -409,7 +405,10 @@ pub fn parse_bytes(s: &str) -> Result<usize, String> {
 /// Parses a duration: `5s`, `250ms`, `1m 30s` (humantime's format).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s.trim()).map_err(|e| {
-        format!("`{}` is not a duration ({e}); write e.g. `5s` or `250ms`", s.trim())
+        format!(
+            "`{}` is not a duration ({e}); write e.g. `5s` or `250ms`",
+            s.trim()
+        )
     })
 }
 
@@ -453,7 +452,10 @@ mod tests {
         assert_eq!(limits.memory, 8 << 20);
         assert_eq!(limits.time, Duration::from_secs(5));
         let e = LimitExceeded::new(Limit::Memory, &limits, "grew to 9 MiB");
-        assert_eq!(e.to_string(), "limit `memory` (8 MiB) exceeded: grew to 9 MiB");
+        assert_eq!(
+            e.to_string(),
+            "limit `memory` (8 MiB) exceeded: grew to 9 MiB"
+        );
         for l in Limit::ALL {
             assert_eq!(Limit::from_key(l.key()), Some(l));
         }

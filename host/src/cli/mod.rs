@@ -126,7 +126,12 @@ fn check(dir: &Path) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for flow in &project.flows {
         for skill in &flow.skills {
-            let at = format!("{}:{}: skill `{}`", flow.file.display(), skill.line, skill.idn);
+            let at = format!(
+                "{}:{}: skill `{}`",
+                flow.file.display(),
+                skill.line,
+                skill.idn
+            );
             if let Err(e) = runtime.check_limits(skill) {
                 problems.push(format!("{at}: {e}"));
                 continue;

@@ -541,16 +541,21 @@ fn limit_value(limit: Limit, value: &str) -> Result<LimitValue, String> {
     let value = match limit.unit() {
         Unit::Bytes => LimitValue::Bytes(parse_bytes(value)?),
         Unit::Duration => LimitValue::Duration(parse_duration(value)?),
-        Unit::Count => LimitValue::Count(value.trim().parse().map_err(|_| {
-            format!("expected a whole number, found `{}`", value.trim())
-        })?),
+        Unit::Count => LimitValue::Count(
+            value
+                .trim()
+                .parse()
+                .map_err(|_| format!("expected a whole number, found `{}`", value.trim()))?,
+        ),
     };
     let zero = matches!(value, LimitValue::Bytes(0))
         || matches!(value, LimitValue::Duration(d) if d.is_zero());
-    if zero && matches!(
-        limit,
-        Limit::Memory | Limit::Stack | Limit::Time | Limit::WallTime
-    ) {
+    if zero
+        && matches!(
+            limit,
+            Limit::Memory | Limit::Stack | Limit::Time | Limit::WallTime
+        )
+    {
         return Err(format!("must be more than zero ({})", limit.description()));
     }
     Ok(value)
@@ -1312,12 +1317,25 @@ skills:
       time: [1s]
 ",
         );
-        let e = |line, field, text| assert_error(&errors, &dir, "flow.yaml", Some(line), field, text);
+        let e =
+            |line, field, text| assert_error(&errors, &dir, "flow.yaml", Some(line), field, text);
         e(6, "skills[0].limits.memory", "unknown size unit `parsecs`");
         e(7, "skills[0].limits.wall_time", "must be more than zero");
-        e(8, "skills[0].limits.replies_per_run", "expected a whole number, found `many`");
-        e(9, "skills[0].limits.evnts_per_run", "did you mean `events_per_run`?");
-        e(10, "skills[0].limits.time", "expected a string, found a list");
+        e(
+            8,
+            "skills[0].limits.replies_per_run",
+            "expected a whole number, found `many`",
+        );
+        e(
+            9,
+            "skills[0].limits.evnts_per_run",
+            "did you mean `events_per_run`?",
+        );
+        e(
+            10,
+            "skills[0].limits.time",
+            "expected a string, found a list",
+        );
     }
 
     #[test]

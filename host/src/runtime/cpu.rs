@@ -116,7 +116,11 @@ mod tests {
             clock.clone(),
         )
         .await;
-        assert!(clock.used() < Duration::from_millis(20), "{:?}", clock.used());
+        assert!(
+            clock.used() < Duration::from_millis(20),
+            "{:?}",
+            clock.used()
+        );
         Metered::new(
             async {
                 let t = std::time::Instant::now();
@@ -127,6 +131,10 @@ mod tests {
             clock.clone(),
         )
         .await;
-        assert!(clock.used() >= Duration::from_millis(5), "{:?}", clock.used());
+        assert!(
+            clock.used() >= Duration::from_millis(5),
+            "{:?}",
+            clock.used()
+        );
     }
 }
