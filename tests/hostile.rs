@@ -234,7 +234,7 @@ async fn a_skill_that_sleeps_is_stopped_by_its_wall_time_limit() {
     attack(
         "sleep",
         "wall_time: 300ms",
-        &["limit `wall_time` (300ms) exceeded", "waiting"],
+        &["limit `wall_time` (300ms) exceeded", "wall-clock time"],
     )
     .await;
 }

@@ -433,6 +433,7 @@ impl Runtime {
             .max_random_size(1 << 20)
             .build();
         let cpu = Arc::new(CpuClock::default());
+        let cpu_clock = cpu.clone();
         let state = RunState {
             wasi,
             table: ResourceTable::new(),
@@ -491,8 +492,14 @@ impl Runtime {
             Ended::WallTime => Err(wasmtime::Error::new(LimitExceeded::new(
                 Limit::WallTime,
                 &limits,
-                "the run was still waiting when its time was up (it sleeps or waits \
-                 on something that never comes)",
+                format!(
+                    "the run was still going after {} of wall-clock time, having used {} \
+                     of CPU (it sleeps, waits, or was starved of CPU)",
+                    humantime::format_duration(limits.wall_time),
+                    humantime::format_duration(Duration::from_millis(
+                        cpu_clock.used().as_millis() as u64
+                    ))
+                ),
             ))),
         };
         match result {
