@@ -634,3 +634,25 @@ async fn a_core_module_or_unbuilt_component_is_refused_at_start_naming_the_file(
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_instances_never_lose_updates_to_agent_scope_state() {
+    let t = start(&[&flow(
+        "F",
+        &[("P", "get:total;busy:20000;incr:total")],
+        &sub("p", "P", "queue", "null", "null"),
+        &field("total", "0", "agent"),
+    )])
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..60 {
+        let who = format!("user{}", i % 12);
+        ids.push(t.host.submit(user("p", &who)).await.unwrap().event_id);
+    }
+    for id in &ids {
+        t.host.settled(id).await;
+    }
+    // Runs of different personas ran in parallel; the ones that read a stale
+    // total were run again rather than committed.
+    assert_eq!(t.host.state("F", None, "total").unwrap(), "60");
+}

@@ -21,6 +21,7 @@ use crate::router::Route;
 use crate::runtime::{RunControl, RunEnv, RunResult, Runtime, SkillRun};
 use crate::store::{InstanceKey, Message, Outcome, RunEffects, RunRecord, Store};
 use crate::tracker::Tracker;
+use crate::versions::{Conflict, SharedKey, Versions};
 
 /// The system event every failed run sends, from integration `system`.
 pub const SKILL_FAILED: &str = "skill_failed";
@@ -80,7 +81,11 @@ pub struct ExecutorDeps {
     pub project: Arc<RwLock<Arc<Project>>>,
     pub replies: broadcast::Sender<Message>,
     pub max_depth: u32,
+    pub versions: Arc<Versions>,
 }
+
+/// How often a run whose shared reads went stale is tried before it fails.
+const MAX_ATTEMPTS: u32 = 16;
 
 pub struct Executor {
     deps: ExecutorDeps,
@@ -174,44 +179,46 @@ impl Executor {
     async fn execute(self: Arc<Self>, d: Dispatch, control: Arc<RunControl>) {
         let started_at = SystemTime::now();
         let clock = Instant::now();
-        let env = RunEnv {
-            store: self.deps.store.clone(),
-            project: self
+        let mut attempt = 1;
+        let outcome = loop {
+            let run = SkillRun::new(
+                self.run_env(),
+                d.event.clone(),
+                d.route.actor.clone(),
+                d.route.flow.clone(),
+                d.skill.clone(),
+                d.route.instance.clone(),
+            );
+            let result = self
                 .deps
-                .project
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
-            max_depth: self.deps.max_depth,
-        };
-        let run = SkillRun::new(
-            env,
-            d.event.clone(),
-            d.route.actor.clone(),
-            d.route.flow.clone(),
-            d.skill.clone(),
-            d.route.instance.clone(),
-        );
-        let result = self
-            .deps
-            .runtime
-            .run(&d.skill.component.wasm_path(), run, control)
-            .await;
-        let outcome = match result {
-            RunResult::Ok(run) => {
-                let mut record = d.record(Outcome::Ok, started_at, clock.elapsed());
-                self.commit(&d, &mut record, *run).await;
-                record.outcome
-            }
-            RunResult::Failed(reason) => {
-                let record = d.record(Outcome::Failed(reason), started_at, clock.elapsed());
-                self.fail(&d, record).await
-            }
-            RunResult::Interrupted(by) => {
-                let why = Outcome::Interrupted(format!("interrupted by event {by}"));
-                let record = d.record(why, started_at, clock.elapsed());
-                self.finish(d.id, record).await
-            }
+                .runtime
+                .run(&d.skill.component.wasm_path(), run, control.clone())
+                .await;
+            let record = |outcome| d.record(outcome, started_at, clock.elapsed());
+            break match result {
+                RunResult::Ok(run) => match self.commit(&d, record(Outcome::Ok), *run).await {
+                    Ok(outcome) => outcome,
+                    Err(conflict) if attempt < MAX_ATTEMPTS => {
+                        tracing::debug!(event = %d.event.id, key = %conflict.key.describe(), attempt, "shared state changed during the run; running it again");
+                        attempt += 1;
+                        continue;
+                    }
+                    Err(conflict) => {
+                        let why = format!(
+                            "gave up after {attempt} attempts: {} kept changing while the skill ran",
+                            conflict.key.describe()
+                        );
+                        self.fail(&d, record(Outcome::Failed(why))).await
+                    }
+                },
+                RunResult::Failed(reason) => {
+                    self.fail(&d, record(Outcome::Failed(reason))).await
+                }
+                RunResult::Interrupted(by) => {
+                    let why = format!("interrupted by event {by}");
+                    self.finish(d.id, record(Outcome::Interrupted(why))).await
+                }
+            };
         };
         tracing::debug!(
             event = %d.event.id, idn = %d.event.idn, instance = %d.route.instance,
@@ -222,29 +229,66 @@ impl Executor {
         self.deps.tracker.done(&d.event.id);
     }
 
+    fn run_env(&self) -> RunEnv {
+        RunEnv {
+            store: self.deps.store.clone(),
+            project: self
+                .deps
+                .project
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone(),
+            max_depth: self.deps.max_depth,
+            versions: self.deps.versions.clone(),
+        }
+    }
+
     /// Commits a successful run's effects, then delivers its events in order.
-    async fn commit(&self, d: &Dispatch, record: &mut RunRecord, run: SkillRun) {
-        let effects = run.into_effects();
+    /// Returns the outcome as recorded, or the conflict that means the run
+    /// must be done again.
+    async fn commit(
+        &self,
+        d: &Dispatch,
+        mut record: RunRecord,
+        run: SkillRun,
+    ) -> Result<Outcome, Conflict> {
+        let (effects, shared_reads) = run.into_commit();
         record.sent_events = effects.events.iter().map(|(e, _)| e.id.clone()).collect();
         let messages = effects.messages.clone();
         let events: Vec<Event> = effects.events.iter().map(|(e, _)| e.clone()).collect();
+        let shared_writes: Vec<(SharedKey, String)> = effects
+            .state_writes
+            .iter()
+            .filter(|(k, _)| k.scope_agent)
+            .map(|(k, v)| (SharedKey::State(k.clone()), v.clone()))
+            .chain(
+                effects
+                    .attribute_writes
+                    .iter()
+                    .map(|(o, f, v)| (SharedKey::Attribute(o.clone(), f.clone()), v.clone())),
+            )
+            .collect();
+        let store = &self.deps.store;
+        let pending =
+            self.deps
+                .versions
+                .commit(&shared_reads, shared_writes.iter().cloned(), || {
+                    store.commit_run(d.id, record.clone(), effects)
+                })?;
         // Open the children before the commit can let anything settle.
         for event in &events {
             self.deps.tracker.open(&event.id, event.parent.as_deref());
         }
-        if let Err(e) = self
-            .deps
-            .store
-            .commit_run(d.id, record.clone(), effects)
-            .await
-        {
+        if let Err(e) = pending.await {
+            self.deps
+                .versions
+                .forget(shared_writes.iter().map(|(k, _)| k));
             for event in &events {
                 self.deps.tracker.done(&event.id);
             }
             record.outcome = Outcome::Failed(format!("committing the run's effects: {e:#}"));
             record.sent_events.clear();
-            self.finish(d.id, record.clone()).await;
-            return;
+            return Ok(self.finish(d.id, record).await);
         }
         for m in messages {
             let _ = self.deps.replies.send(m);
@@ -257,6 +301,7 @@ impl Executor {
                 self.deps.tracker.done(&id);
             }
         }
+        Ok(Outcome::Ok)
     }
 
     /// Records a failed run together with the `skill_failed` event it sends

@@ -11,7 +11,7 @@ use tokio::sync::{broadcast, mpsc};
 use crate::bus::{EventBus, MemoryBus};
 use crate::event::{new_id, ActorRef, Audience, Event, Receipt, Submission};
 use crate::executor::{Dispatch, Executor, ExecutorDeps};
-use crate::flows::{Project, Scope, Skill};
+use crate::flows::{Project, Skill};
 use crate::limits::{short, Limits, MAX_NAME_BYTES};
 use crate::router::{self, Route};
 use crate::runtime::{Runtime, RuntimeConfig};
@@ -75,6 +75,7 @@ impl Host {
             project: project.clone(),
             replies: replies.clone(),
             max_depth: config.max_event_depth,
+            versions: Arc::new(crate::versions::Versions::default()),
         });
         let current = project.read().unwrap_or_else(|e| e.into_inner()).clone();
         recover(&store, &current, &executor, &tracker, &bus).await?;
@@ -233,7 +234,7 @@ impl Host {
             .await
     }
 
-    /// Lets an actor share another persona's flow instances, attributes and memory.
+    /// Lets an actor share another persona's flow instances and attributes.
     pub async fn link_actor(&self, actor_id: &str, persona_id: &str) -> Result<()> {
         self.store.link_actor(actor_id, persona_id).await
     }
@@ -257,14 +258,6 @@ impl Host {
             .state(&key)?
             .or_else(|| def.default_value.clone())
             .unwrap_or_default())
-    }
-
-    /// Whether a state field is per persona.
-    pub fn is_user_scoped(&self, flow: &str, field: &str) -> bool {
-        self.project()
-            .flow(flow)
-            .and_then(|f| f.state_field(field))
-            .is_some_and(|f| f.scope == Scope::User)
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

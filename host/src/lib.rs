@@ -18,6 +18,7 @@ pub mod router;
 pub mod runtime;
 pub mod store;
 pub mod tracker;
+pub mod versions;
 
 pub use event::{ActorRef, Receipt, Submission, SubmissionError};
 pub use host::{Host, HostConfig};

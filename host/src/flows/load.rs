@@ -25,7 +25,7 @@ use crate::limits::{parse_bytes, parse_duration, Limit, LimitOverrides, LimitVal
 
 /// The optional project file in the project directory.
 const PROJECT_FILE: &str = "skillhost.yaml";
-const PROJECT_KEYS: &[&str] = &["skills_workspace"];
+const PROJECT_KEYS: &[&str] = &["skills_workspace", "agent_name"];
 /// Newo's subscription keys plus `description`; anything else is a typo.
 const SUBSCRIPTION_KEYS: &[&str] = &[
     "idn",
@@ -111,7 +111,7 @@ pub fn load_project(dir: &Path) -> Result<Project, LoadErrors> {
         return Err(LoadErrors(errors));
     }
 
-    let workspace = load_project_file(dir, &mut errors);
+    let (workspace, agent_name) = load_project_file(dir, &mut errors);
     let files = discover_flow_files(dir, &mut errors);
     if files.is_empty() {
         errors.push(dir_error(
@@ -133,6 +133,7 @@ pub fn load_project(dir: &Path) -> Result<Project, LoadErrors> {
         Ok(Project {
             root: dir.to_path_buf(),
             skills_workspace: workspace.path(),
+            agent_name,
             flows,
         })
     } else {
@@ -173,22 +174,26 @@ impl Workspace {
     }
 }
 
-/// Reads `skillhost.yaml` if present.
-fn load_project_file(dir: &Path, errors: &mut Vec<LoadError>) -> Workspace {
+/// Reads `skillhost.yaml` if present: the skills workspace and the agent's name.
+fn load_project_file(dir: &Path, errors: &mut Vec<LoadError>) -> (Workspace, Option<String>) {
     let file = dir.join(PROJECT_FILE);
     if !file.exists() {
-        return Workspace::Unset;
+        return (Workspace::Unset, None);
     }
     let mut r = Report {
         file: &file,
         errors,
     };
     let Some(root) = read_yaml(&file, &mut r) else {
-        return Workspace::Broken;
+        return (Workspace::Broken, None);
     };
     let obj = Obj::root(&root);
     reject_unknown_keys(&obj, PROJECT_KEYS, &mut r);
-    match name(&obj, "skills_workspace", &mut r) {
+    let agent_name = name(&obj, "agent_name", &mut r)
+        .ok()
+        .flatten()
+        .map(|n| n.value);
+    let workspace = match name(&obj, "skills_workspace", &mut r) {
         Err(Reported) => Workspace::Broken,
         Ok(None) => Workspace::Unset,
         Ok(Some(ws)) => {
@@ -201,7 +206,8 @@ fn load_project_file(dir: &Path, errors: &mut Vec<LoadError>) -> Workspace {
                 Workspace::Broken
             }
         }
-    }
+    };
+    (workspace, agent_name)
 }
 
 /// Flow files in both layouts (`<dir>/*.yaml` and `<dir>/<Flow>/<Flow>.yaml`),

@@ -15,6 +15,8 @@ pub struct Project {
     /// The cargo workspace that holds the project's skill crates
     /// (`skills_workspace` in `skillhost.yaml`, relative to the project).
     pub skills_workspace: Option<PathBuf>,
+    /// The agent's name (`agent_name` in `skillhost.yaml`), as skills see it.
+    pub agent_name: Option<String>,
     /// Flows in a stable order: by file path, then by position in the file.
     pub flows: Vec<Arc<Flow>>,
 }

@@ -13,14 +13,17 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use super::bindings::skillhost::skill::{act, events, log, messages, state, types};
+use super::bindings::skillhost::skill::{
+    act, attributes, events, identity, log, memory, messages, state, types,
+};
 use super::output::LogTags;
 use super::RunState;
 use crate::event::{new_id, Actor, Audience, Event, SYSTEM};
 use crate::flows::{Flow, Project, Skill};
 use crate::limits::{format_bytes, short, BadArgument, Limit, LimitExceeded, Limits};
 use crate::router;
-use crate::store::{InstanceKey, Message, RunEffects, StateKey, Store};
+use crate::store::{AttributeOwner, InstanceKey, Message, RunEffects, StateKey, Store};
+use crate::versions::{SharedKey, Versions};
 
 /// What every run shares: the store, the project and the host's limits.
 #[derive(Clone)]
@@ -29,6 +32,8 @@ pub struct RunEnv {
     pub project: Arc<Project>,
     /// Longest allowed chain of events (the seed's "circular events").
     pub max_depth: u32,
+    /// Versions of values shared across instances, for conflict detection.
+    pub versions: Arc<Versions>,
 }
 
 /// One run's context and its buffered effects.
@@ -42,6 +47,8 @@ pub struct SkillRun {
     effects: RunEffects,
     /// Index into `effects.state_writes` by key, for read-your-writes.
     written: HashMap<StateKey, usize>,
+    /// Version of each shared value this run read, checked at commit.
+    shared_reads: HashMap<SharedKey, u64>,
     /// This run's limits (set by the runtime before the run starts).
     limits: Limits,
     /// `send-message` calls so far.
@@ -76,6 +83,7 @@ impl SkillRun {
             instance,
             effects: RunEffects::default(),
             written: HashMap::new(),
+            shared_reads: HashMap::new(),
             limits: Limits::default(),
             replies: 0,
         }
@@ -98,9 +106,9 @@ impl SkillRun {
         }
     }
 
-    /// The buffered effects, to commit.
-    pub fn into_effects(self) -> RunEffects {
-        self.effects
+    /// The buffered effects and the shared values read, to commit.
+    pub fn into_commit(self) -> (RunEffects, HashMap<SharedKey, u64>) {
+        (self.effects, self.shared_reads)
     }
 
     fn state_key(&self, field: &str) -> Result<StateKey, String> {
@@ -115,22 +123,89 @@ impl SkillRun {
     }
 
     /// Reads a field: this run's own write, else the committed value, else the default.
-    pub fn read_state(&self, field: &str) -> Result<String, String> {
+    pub fn read_state(&mut self, field: &str) -> Result<String, String> {
         let key = self.state_key(field)?;
         if let Some(&i) = self.written.get(&key) {
             return Ok(self.effects.state_writes[i].1.clone());
         }
-        let stored = self
-            .env
-            .store
-            .state(&key)
-            .map_err(|e| format!("reading state `{field}`: {e:#}"))?;
+        let store = self.env.store.clone();
+        let stored = if key.scope_agent {
+            // Shared by instances running in parallel: remember what we saw.
+            self.read_shared(SharedKey::State(key.clone()), || store.state(&key))
+        } else {
+            store.state(&key)
+        }
+        .map_err(|e| format!("reading state `{field}`: {e:#}"))?;
         Ok(stored.unwrap_or_else(|| {
             self.flow
                 .state_field(field)
                 .and_then(|f| f.default_value.clone())
                 .unwrap_or_default()
         }))
+    }
+
+    /// Reads a value shared across instances and records the version seen.
+    fn read_shared(
+        &mut self,
+        key: SharedKey,
+        load: impl FnOnce() -> anyhow::Result<Option<String>>,
+    ) -> anyhow::Result<Option<String>> {
+        let (value, version) = self.env.versions.read(&key, load)?;
+        self.shared_reads.entry(key).or_insert(version);
+        Ok(value)
+    }
+
+    fn attribute_owner(&self, persona_id: Option<String>) -> Result<AttributeOwner, String> {
+        match persona_id {
+            Some(p) if p.is_empty() => Err("persona id is empty".into()),
+            Some(p) => Ok(AttributeOwner::Persona(p)),
+            None => match &self.actor {
+                Some(a) => Ok(AttributeOwner::Persona(a.persona_id.clone())),
+                None => {
+                    Err("no persona: this run handles a global event; pass a persona id".into())
+                }
+            },
+        }
+    }
+
+    /// An attribute: this run's own write, else the committed value.
+    fn read_attribute(
+        &mut self,
+        owner: AttributeOwner,
+        field: &str,
+    ) -> Result<Option<String>, String> {
+        if let Some((_, _, v)) = self
+            .effects
+            .attribute_writes
+            .iter()
+            .find(|(o, f, _)| *o == owner && f == field)
+        {
+            return Ok(Some(v.clone()));
+        }
+        let store = self.env.store.clone();
+        let key = SharedKey::Attribute(owner.clone(), field.to_string());
+        self.read_shared(key, || store.attribute(&owner, field))
+            .map_err(|e| format!("reading attribute `{field}`: {e:#}"))
+    }
+
+    fn write_attribute(
+        &mut self,
+        owner: AttributeOwner,
+        field: String,
+        value: String,
+    ) -> Result<(), String> {
+        if field.is_empty() {
+            return Err("attribute name is empty".into());
+        }
+        let writes = &mut self.effects.attribute_writes;
+        match writes
+            .iter_mut()
+            .find(|(o, f, _)| *o == owner && *f == field)
+        {
+            Some(w) => w.2 = value,
+            None => writes.push((owner, field, value)),
+        }
+        Ok(())
     }
 
     fn write_state(&mut self, field: &str, value: String) -> Result<(), String> {
@@ -269,6 +344,31 @@ fn declared<'a>(names: impl Iterator<Item = &'a str>) -> String {
 
 type Trappable<T> = wasmtime::Result<T>;
 
+/// A state or attribute value must fit `state_value_bytes`.
+fn check_value(limits: &Limits, what: &str, field: &str, value: &str) -> Trappable<()> {
+    if value.len() > limits.state_value_bytes {
+        return Err(trap(LimitExceeded::new(
+            Limit::StateValueBytes,
+            limits,
+            format!(
+                "the run tried to set {what} `{}` to a value of {}",
+                short(field),
+                format_bytes(value.len())
+            ),
+        )));
+    }
+    Ok(())
+}
+
+/// An attribute's field name and persona id must be names.
+fn check_attribute_names(call: &str, persona_id: Option<&str>, field: &str) -> Trappable<()> {
+    BadArgument::check_name(call, "field name", field).map_err(trap)?;
+    if let Some(p) = persona_id {
+        BadArgument::check_name(call, "persona id", p).map_err(trap)?;
+    }
+    Ok(())
+}
+
 /// Fails the run with this reason.
 fn trap(e: impl std::error::Error + Send + Sync + 'static) -> wasmtime::Error {
     wasmtime::Error::new(e)
@@ -331,23 +431,14 @@ impl act::Host for RunState {
 
 impl state::Host for RunState {
     fn get(&mut self, field: String) -> Trappable<Result<String, String>> {
+        // Reads may record a shared value's version, hence `&mut`.
         BadArgument::check_name("state.get", "field name", &field).map_err(trap)?;
         Ok(self.run.read_state(&field))
     }
 
     fn set(&mut self, field: String, value: String) -> Trappable<Result<(), String>> {
         BadArgument::check_name("state.set", "field name", &field).map_err(trap)?;
-        if value.len() > self.limits.state_value_bytes {
-            return Err(trap(LimitExceeded::new(
-                Limit::StateValueBytes,
-                &self.limits,
-                format!(
-                    "the run tried to set state field `{}` to a value of {}",
-                    short(&field),
-                    format_bytes(value.len())
-                ),
-            )));
-        }
+        check_value(&self.limits, "state field", &field, &value)?;
         Ok(self.run.write_state(&field, value))
     }
 }
@@ -405,6 +496,138 @@ impl messages::Host for RunState {
             });
         }
         Ok(Ok(()))
+    }
+}
+
+/// Most turns `get-memory` returns, whatever a skill asks for.
+const MAX_MEMORY: u32 = 1000;
+
+impl identity::Host for RunState {
+    fn get_user(&mut self) -> Trappable<Option<identity::User>> {
+        let Some(actor) = self.run.actor.clone() else {
+            return Ok(None);
+        };
+        // No error channel here: a failed read must not look like "no name".
+        let name = self
+            .run
+            .read_attribute(AttributeOwner::Persona(actor.persona_id.clone()), "name")
+            .map_err(wasmtime::Error::msg)?;
+        Ok(Some(identity::User {
+            persona_id: actor.persona_id,
+            name,
+        }))
+    }
+
+    fn get_actor(&mut self) -> Trappable<Option<identity::Actor>> {
+        Ok(self.run.actor.as_ref().map(|a| identity::Actor {
+            id: a.id.clone(),
+            persona_id: a.persona_id.clone(),
+            integration_idn: a.integration_idn.clone(),
+            connector_idn: a.connector_idn.clone(),
+            external_id: a.external_id.clone(),
+        }))
+    }
+
+    fn get_agent(&mut self) -> Trappable<identity::Agent> {
+        let name = self
+            .run
+            .env
+            .project
+            .agent_name
+            .clone()
+            .unwrap_or_else(|| "agent".into());
+        Ok(identity::Agent {
+            id: name.clone(),
+            name,
+        })
+    }
+}
+
+impl attributes::Host for RunState {
+    fn get_persona_attribute(
+        &mut self,
+        persona_id: Option<String>,
+        field: String,
+    ) -> Trappable<Result<Option<String>, String>> {
+        check_attribute_names("get-persona-attribute", persona_id.as_deref(), &field)?;
+        let r = &mut self.run;
+        Ok(r.attribute_owner(persona_id)
+            .and_then(|owner| r.read_attribute(owner, &field)))
+    }
+
+    fn set_persona_attribute(
+        &mut self,
+        persona_id: Option<String>,
+        field: String,
+        value: String,
+    ) -> Trappable<Result<(), String>> {
+        check_attribute_names("set-persona-attribute", persona_id.as_deref(), &field)?;
+        check_value(&self.limits, "attribute", &field, &value)?;
+        let r = &mut self.run;
+        Ok(r.attribute_owner(persona_id)
+            .and_then(|owner| r.write_attribute(owner, field, value)))
+    }
+
+    fn get_project_attribute(&mut self, field: String) -> Trappable<Option<String>> {
+        check_attribute_names("get-project-attribute", None, &field)?;
+        // No error channel here: a failed read must not look like "never set",
+        // or a counter would restart from zero.
+        self.run
+            .read_attribute(AttributeOwner::Project, &field)
+            .map_err(wasmtime::Error::msg)
+    }
+
+    fn set_project_attribute(
+        &mut self,
+        field: String,
+        value: String,
+    ) -> Trappable<Result<(), String>> {
+        check_attribute_names("set-project-attribute", None, &field)?;
+        check_value(&self.limits, "attribute", &field, &value)?;
+        Ok(self
+            .run
+            .write_attribute(AttributeOwner::Project, field, value))
+    }
+}
+
+impl memory::Host for RunState {
+    fn get_memory(&mut self, count: u32) -> Trappable<Vec<memory::Turn>> {
+        let r = &self.run;
+        let Some(actor) = &r.actor else {
+            return Ok(Vec::new());
+        };
+        let count = count.min(MAX_MEMORY) as usize;
+        let mut turns: Vec<memory::Turn> = r
+            .env
+            .store
+            .memory(&actor.id, count)
+            .map_err(|e| wasmtime::Error::msg(format!("reading memory: {e:#}")))?
+            .into_iter()
+            .map(|a| memory::Turn {
+                kind: a.kind,
+                actor_id: a.actor_id,
+                text: a.text,
+                event_id: a.event_id,
+                timestamp: a.timestamp,
+            })
+            .collect();
+        // This run's own replies to the actor are part of the conversation too.
+        let now = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+        turns.extend(
+            r.effects
+                .messages
+                .iter()
+                .filter(|m| m.actor_id == actor.id)
+                .map(|m| memory::Turn {
+                    kind: "agent_message".into(),
+                    actor_id: m.actor_id.clone(),
+                    text: m.text.clone(),
+                    event_id: m.event_id.clone(),
+                    timestamp: now.clone(),
+                }),
+        );
+        let skip = turns.len().saturating_sub(count);
+        Ok(turns.split_off(skip))
     }
 }
 

@@ -6,9 +6,10 @@
 //! applied all together or not at all.
 
 mod memory;
-// mod sqlite;
+mod sqlite;
 
 pub use memory::MemoryStore;
+pub use sqlite::{SqliteOptions, SqliteStore};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -255,7 +256,7 @@ pub trait Store: Send + Sync + 'static {
     fn actor_for(&self, integration: &str, connector: &str, external_id: &str) -> Pending<Actor>;
 
     /// Moves an actor to another persona, so that several actors (one person
-    /// on several channels) share flow instances, attributes and memory.
+    /// on several channels) share flow instances and attributes.
     fn link_actor(&self, actor_id: &str, persona_id: &str) -> Pending<()>;
 
     /// Accepts an event from outside (the inbox). A `user_message` with an
@@ -316,7 +317,10 @@ impl std::str::FromStr for StoreSpec {
 pub fn open(spec: &StoreSpec) -> Result<std::sync::Arc<dyn Store>> {
     match spec {
         StoreSpec::Memory => Ok(std::sync::Arc::new(MemoryStore::new())),
-        StoreSpec::Sqlite(path) => anyhow::bail!("sqlite:{} not yet", path.display()),
+        StoreSpec::Sqlite(path) => Ok(std::sync::Arc::new(SqliteStore::open(
+            path,
+            SqliteOptions::default(),
+        )?)),
     }
 }
 

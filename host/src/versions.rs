@@ -1,0 +1,115 @@
+//! Optimistic concurrency for values shared across flow instances.
+//!
+//! One flow instance runs one skill at a time, so `user`-scope state needs no
+//! care. `agent`-scope state is shared by instances that run in parallel: two
+//! runs that each read a counter and write it back would lose an update. So a
+//! run remembers the version of every shared value it read; its commit checks
+//! them and bumps the versions of what it writes, atomically with handing the
+//! commit to the store (which applies commits in the order they are handed
+//! over). A run whose reads went stale is not committed: the executor runs it
+//! again on fresh values.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use anyhow::Result;
+
+use crate::store::{AttributeOwner, StateKey};
+
+/// A value shared by several flow instances.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SharedKey {
+    /// An `agent`-scope state field.
+    State(StateKey),
+    /// A persona or project attribute.
+    Attribute(AttributeOwner, String),
+}
+
+impl SharedKey {
+    /// How the key is named in an error.
+    pub fn describe(&self) -> String {
+        match self {
+            SharedKey::State(k) => format!("agent-scope state `{}`", k.field),
+            SharedKey::Attribute(AttributeOwner::Project, f) => format!("project attribute `{f}`"),
+            SharedKey::Attribute(AttributeOwner::Persona(_), f) => {
+                format!("persona attribute `{f}`")
+            }
+        }
+    }
+}
+
+#[derive(Default)]
+struct Table {
+    /// Latest value and the version it was written (or loaded) at.
+    entries: HashMap<SharedKey, (Option<String>, u64)>,
+    /// One counter for all keys, so a value loaded again after being
+    /// forgotten never reuses an old version.
+    clock: u64,
+}
+
+#[derive(Default)]
+pub struct Versions {
+    table: Mutex<Table>,
+}
+
+/// A run read a shared value that another run has changed since.
+#[derive(Debug)]
+pub struct Conflict {
+    pub key: SharedKey,
+}
+
+impl Versions {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The latest value of a shared key (committed, or handed to the store
+    /// in commit order) and its version; loaded from the store on first use.
+    pub fn read(
+        &self,
+        key: &SharedKey,
+        load: impl FnOnce() -> Result<Option<String>>,
+    ) -> Result<(Option<String>, u64)> {
+        let mut t = self.lock();
+        if let Some(e) = t.entries.get(key) {
+            return Ok(e.clone());
+        }
+        let entry = (load()?, t.clock);
+        t.entries.insert(key.clone(), entry.clone());
+        Ok(entry)
+    }
+
+    /// If every read is still current, records the writes as the latest
+    /// values and calls `submit` (which must hand the commit to the store)
+    /// before anyone else can commit; otherwise names a stale key.
+    pub fn commit<T>(
+        &self,
+        reads: &HashMap<SharedKey, u64>,
+        writes: impl Iterator<Item = (SharedKey, String)>,
+        submit: impl FnOnce() -> T,
+    ) -> Result<T, Conflict> {
+        let mut t = self.lock();
+        for (key, seen) in reads {
+            // Missing means forgotten after a failed commit: stale too.
+            if t.entries.get(key).map(|e| e.1) != Some(*seen) {
+                return Err(Conflict { key: key.clone() });
+            }
+        }
+        for (key, value) in writes {
+            t.clock += 1;
+            let version = t.clock;
+            t.entries.insert(key, (Some(value), version));
+        }
+        Ok(submit())
+    }
+
+    /// Drops what is known of these keys (a commit that wrote them failed):
+    /// the next read loads them from the store, at a new version.
+    pub fn forget<'a>(&self, keys: impl Iterator<Item = &'a SharedKey>) {
+        let mut t = self.lock();
+        t.clock += 1;
+        for k in keys {
+            t.entries.remove(k);
+        }
+    }
+}

@@ -1,0 +1,358 @@
+//! One suite, run against both stores: the in-memory store and SQLite on a
+//! real file. Each test exercises the `Store` contract directly.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use skillhost::event::{new_id, Actor, Audience, Event};
+use skillhost::store::{
+    AttributeOwner, InstanceKey, MemoryStore, Message, NewDispatch, Outcome, RunEffects, RunRecord,
+    SqliteOptions, SqliteStore, StateKey, Store,
+};
+
+fn event(idn: &str, actor: Option<&Actor>, parent: Option<&str>) -> Event {
+    Event {
+        id: new_id(),
+        idn: idn.into(),
+        arguments: vec![
+            ("text".into(), format!("{idn} text")),
+            ("n".into(), "1".into()),
+        ],
+        integration_idn: "sandbox".into(),
+        connector_idn: "sandbox".into(),
+        audience: match actor {
+            Some(a) => Audience::Actors(vec![a.clone()]),
+            None => Audience::Global,
+        },
+        external_event_id: None,
+        command_act_id: None,
+        uninterruptible: false,
+        accepted_at: SystemTime::now(),
+        parent: parent.map(str::to_string),
+        depth: u32::from(parent.is_some()),
+    }
+}
+
+fn instance(persona: &str) -> InstanceKey {
+    InstanceKey {
+        flow: "F".into(),
+        persona: Some(persona.into()),
+    }
+}
+
+fn record(event_id: &str, instance: &InstanceKey, outcome: Outcome) -> RunRecord {
+    RunRecord {
+        run_id: new_id(),
+        event_id: event_id.into(),
+        instance: instance.clone(),
+        subscription: 0,
+        interrupt_mode: "queue",
+        skill: Some("S".into()),
+        outcome,
+        started_at: SystemTime::now(),
+        duration: Duration::from_micros(1500),
+        sent_events: vec![],
+    }
+}
+
+fn dispatch(event_id: &str, instance: &InstanceKey, actor: &Actor) -> NewDispatch {
+    NewDispatch {
+        event_id: event_id.into(),
+        instance: instance.clone(),
+        subscription: 0,
+        skill: "S".into(),
+        actor_id: Some(actor.id.clone()),
+    }
+}
+
+async fn actors_are_found_or_created_and_can_share_a_persona(store: Arc<dyn Store>) {
+    let a = store.actor_for("chat", "web", "ann").await.unwrap();
+    let again = store.actor_for("chat", "web", "ann").await.unwrap();
+    assert_eq!(a, again);
+    let phone = store.actor_for("voice", "pstn", "+100").await.unwrap();
+    assert_ne!(a.persona_id, phone.persona_id);
+    store.link_actor(&phone.id, &a.persona_id).await.unwrap();
+    assert_eq!(
+        store.actor(&phone.id).unwrap().unwrap().persona_id,
+        a.persona_id
+    );
+    assert!(store.link_actor("nobody", &a.persona_id).await.is_err());
+}
+
+async fn an_accepted_event_is_recorded_once_per_external_id(store: Arc<dyn Store>) {
+    let actor = store.actor_for("sandbox", "sandbox", "u").await.unwrap();
+    let mut e = event("user_message", Some(&actor), None);
+    e.external_event_id = Some("ext-7".into());
+    assert_eq!(store.accept_event(&e, 2).await.unwrap(), None);
+    let mut dup = event("user_message", Some(&actor), None);
+    dup.external_event_id = Some("ext-7".into());
+    let first = store.accept_event(&dup, 5).await.unwrap().unwrap();
+    assert_eq!((first.event_id.as_str(), first.matched), (e.id.as_str(), 2));
+    assert!(store.event(&dup.id).unwrap().is_none());
+    let stored = store.event(&e.id).unwrap().unwrap();
+    assert_eq!(stored.event.arguments, e.arguments);
+    assert_eq!(stored.event.audience, e.audience);
+    assert!(!stored.routed);
+    assert_eq!(store.unrouted_events().unwrap().len(), 1);
+    // The user message is an act of the conversation.
+    let memory = store.memory(&actor.id, 10).unwrap();
+    assert_eq!(memory.len(), 1);
+    assert_eq!(
+        (memory[0].kind.as_str(), memory[0].text.as_str()),
+        ("user_message", "user_message text")
+    );
+}
+
+async fn routing_admits_queue_entries_in_order_and_finishing_removes_them(store: Arc<dyn Store>) {
+    let actor = store.actor_for("sandbox", "sandbox", "u").await.unwrap();
+    let inst = instance(&actor.persona_id);
+    let e = event("go", Some(&actor), None);
+    store.accept_event(&e, 3).await.unwrap();
+    let refused = record(&e.id, &inst, Outcome::Refused("no skill".into()));
+    let queued = store
+        .route_event(
+            &e.id,
+            vec![
+                dispatch(&e.id, &inst, &actor),
+                dispatch(&e.id, &inst, &actor),
+            ],
+            vec![refused],
+        )
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 2);
+    assert!(queued[0].id < queued[1].id);
+    assert!(store.event(&e.id).unwrap().unwrap().routed);
+    assert!(store.unrouted_events().unwrap().is_empty());
+    assert_eq!(store.queued_dispatches().unwrap(), queued);
+
+    store
+        .finish_dispatch(
+            queued[0].id,
+            record(&e.id, &inst, Outcome::Interrupted("by x".into())),
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.queued_dispatches().unwrap(), queued[1..]);
+    let runs = store.runs(&e.id).unwrap();
+    let labels: Vec<_> = runs.iter().map(|r| r.outcome.clone()).collect();
+    assert_eq!(
+        labels,
+        [
+            Outcome::Refused("no skill".into()),
+            Outcome::Interrupted("by x".into())
+        ]
+    );
+    assert_eq!(runs[1].duration, Duration::from_micros(1500));
+}
+
+async fn a_commit_applies_every_effect_and_removes_the_entry_at_once(store: Arc<dyn Store>) {
+    let actor = store.actor_for("sandbox", "sandbox", "u").await.unwrap();
+    let inst = instance(&actor.persona_id);
+    let e = event("go", Some(&actor), None);
+    store.accept_event(&e, 1).await.unwrap();
+    let q = store
+        .route_event(&e.id, vec![dispatch(&e.id, &inst, &actor)], vec![])
+        .await
+        .unwrap();
+    let child = event("next", Some(&actor), Some(&e.id));
+    let user_key = StateKey {
+        flow: "F".into(),
+        persona: inst.persona.clone(),
+        scope_agent: false,
+        field: "n".into(),
+    };
+    let agent_key = StateKey {
+        flow: "F".into(),
+        persona: None,
+        scope_agent: true,
+        field: "total".into(),
+    };
+    let mut rec = record(&e.id, &inst, Outcome::Ok);
+    rec.sent_events = vec![child.id.clone()];
+    let effects = RunEffects {
+        state_writes: vec![
+            (user_key.clone(), "41".into()),
+            (agent_key.clone(), "7".into()),
+        ],
+        attribute_writes: vec![
+            (
+                AttributeOwner::Persona(actor.persona_id.clone()),
+                "name".into(),
+                "Ann".into(),
+            ),
+            (AttributeOwner::Project, "open".into(), "yes".into()),
+        ],
+        messages: vec![Message {
+            actor_id: actor.id.clone(),
+            text: "hello Ann".into(),
+            event_id: e.id.clone(),
+            flow: "F".into(),
+            skill: "S".into(),
+        }],
+        events: vec![(child.clone(), 4)],
+    };
+    store.commit_run(q[0].id, rec, effects).await.unwrap();
+
+    assert_eq!(store.state(&user_key).unwrap().as_deref(), Some("41"));
+    assert_eq!(store.state(&agent_key).unwrap().as_deref(), Some("7"));
+    let persona = AttributeOwner::Persona(actor.persona_id.clone());
+    assert_eq!(
+        store.attribute(&persona, "name").unwrap().as_deref(),
+        Some("Ann")
+    );
+    assert_eq!(
+        store
+            .attribute(&AttributeOwner::Project, "open")
+            .unwrap()
+            .as_deref(),
+        Some("yes")
+    );
+    assert_eq!(
+        store.attribute(&AttributeOwner::Project, "closed").unwrap(),
+        None
+    );
+    assert_eq!(store.messages(&actor.id).unwrap()[0].text, "hello Ann");
+    assert_eq!(store.memory(&actor.id, 5).unwrap()[0].kind, "agent_message");
+    assert!(store.queued_dispatches().unwrap().is_empty());
+    assert_eq!(
+        store.children(&e.id).unwrap(),
+        std::slice::from_ref(&child.id)
+    );
+    let stored_child = store.event(&child.id).unwrap().unwrap();
+    assert_eq!(
+        (
+            stored_child.matched,
+            stored_child.routed,
+            stored_child.event.depth
+        ),
+        (4, false, 1)
+    );
+    assert_eq!(store.unrouted_events().unwrap().len(), 1);
+
+    let trace = skillhost::store::trace(store.as_ref(), &e.id)
+        .unwrap()
+        .unwrap();
+    assert_eq!(trace.runs[0].sent_events, std::slice::from_ref(&child.id));
+    assert_eq!(trace.children[0].event_id, child.id);
+}
+
+async fn memory_returns_the_last_acts_oldest_first(store: Arc<dyn Store>) {
+    let actor = store.actor_for("sandbox", "sandbox", "m").await.unwrap();
+    let other = store.actor_for("sandbox", "sandbox", "o").await.unwrap();
+    for i in 0..5 {
+        let mut e = event("user_message", Some(&actor), None);
+        e.arguments = vec![("text".into(), format!("m{i}"))];
+        store.accept_event(&e, 0).await.unwrap();
+        store
+            .accept_event(&event("user_message", Some(&other), None), 0)
+            .await
+            .unwrap();
+    }
+    let texts: Vec<String> = store
+        .memory(&actor.id, 3)
+        .unwrap()
+        .into_iter()
+        .map(|a| a.text)
+        .collect();
+    assert_eq!(texts, ["m2", "m3", "m4"]);
+}
+
+macro_rules! suite {
+    ($($name:ident),* $(,)?) => {
+        mod memory {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name(std::sync::Arc::new(super::MemoryStore::new())).await;
+                }
+            )*
+        }
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let dir = tempfile::tempdir().unwrap();
+                    let store = super::SqliteStore::open(&dir.path().join("s.db"), super::SqliteOptions::default()).unwrap();
+                    super::$name(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    actors_are_found_or_created_and_can_share_a_persona,
+    an_accepted_event_is_recorded_once_per_external_id,
+    routing_admits_queue_entries_in_order_and_finishing_removes_them,
+    a_commit_applies_every_effect_and_removes_the_entry_at_once,
+    memory_returns_the_last_acts_oldest_first,
+);
+
+#[tokio::test]
+async fn sqlite_keeps_everything_across_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    let (actor, key) = {
+        let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+        let actor = store.actor_for("sandbox", "sandbox", "u").await.unwrap();
+        let inst = instance(&actor.persona_id);
+        let e = event("go", Some(&actor), None);
+        store.accept_event(&e, 1).await.unwrap();
+        let q = store
+            .route_event(&e.id, vec![dispatch(&e.id, &inst, &actor)], vec![])
+            .await
+            .unwrap();
+        let key = StateKey {
+            flow: "F".into(),
+            persona: inst.persona.clone(),
+            scope_agent: false,
+            field: "n".into(),
+        };
+        let effects = RunEffects {
+            state_writes: vec![(key.clone(), "1".into())],
+            ..Default::default()
+        };
+        store
+            .commit_run(q[0].id, record(&e.id, &inst, Outcome::Ok), effects)
+            .await
+            .unwrap();
+        let e2 = event("go", Some(&actor), None);
+        store.accept_event(&e2, 1).await.unwrap();
+        store
+            .route_event(&e2.id, vec![dispatch(&e2.id, &inst, &actor)], vec![])
+            .await
+            .unwrap();
+        (actor, key)
+    };
+    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    assert_eq!(store.actor(&actor.id).unwrap().unwrap(), actor);
+    assert_eq!(
+        store.actor_for("sandbox", "sandbox", "u").await.unwrap(),
+        actor
+    );
+    assert_eq!(store.state(&key).unwrap().as_deref(), Some("1"));
+    assert_eq!(
+        store.queued_dispatches().unwrap().len(),
+        1,
+        "the unfinished entry is still queued"
+    );
+}
+
+#[test]
+fn a_store_from_a_newer_skillhost_is_refused_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("s.db");
+    drop(SqliteStore::open(&path, SqliteOptions::default()).unwrap());
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.pragma_update(None, "user_version", 99).unwrap();
+    drop(conn);
+    let err = match SqliteStore::open(&path, SqliteOptions::default()) {
+        Ok(_) => panic!("a newer schema must be refused"),
+        Err(e) => format!("{e:#}"),
+    };
+    assert!(
+        err.contains("schema version 99") && err.contains("newer than this skillhost"),
+        "{err}"
+    );
+}
