@@ -211,9 +211,7 @@ impl Executor {
                         self.fail(&d, record(Outcome::Failed(why))).await
                     }
                 },
-                RunResult::Failed(reason) => {
-                    self.fail(&d, record(Outcome::Failed(reason))).await
-                }
+                RunResult::Failed(reason) => self.fail(&d, record(Outcome::Failed(reason))).await,
                 RunResult::Interrupted(by) => {
                     let why = format!("interrupted by event {by}");
                     self.finish(d.id, record(Outcome::Interrupted(why))).await
