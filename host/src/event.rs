@@ -125,3 +125,233 @@ pub struct Receipt {
     /// Subscriptions matched, summed over the target instances.
     pub matched: u32,
 }
+
+/// Why an event's JSON was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid event JSON: {0}")]
+pub struct SubmissionError(pub String);
+
+/// The JSON body of an event from outside (see [`Submission::from_json`]).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SubmissionBody {
+    idn: String,
+    integration_idn: String,
+    connector_idn: String,
+    #[serde(default)]
+    actor: Option<Object<ActorBody>>,
+    #[serde(default)]
+    actor_id: Option<String>,
+    #[serde(default)]
+    arguments: Option<Arguments>,
+    #[serde(default)]
+    external_event_id: Option<String>,
+    #[serde(default)]
+    command_act_id: Option<String>,
+    #[serde(default)]
+    uninterruptible: Option<bool>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActorBody {
+    external_id: String,
+}
+
+/// A struct read only from a JSON object (serde would also take an array
+/// of its fields in order, which no client means).
+struct Object<T>(T);
+
+impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor<T>(std::marker::PhantomData<T>);
+        impl<'de, T: serde::Deserialize<'de>> serde::de::Visitor<'de> for Visitor<T> {
+            type Value = Object<T>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<Object<T>, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(Object)
+            }
+        }
+        d.deserialize_map(Visitor(std::marker::PhantomData))
+    }
+}
+
+/// A JSON object of string values, in the order written; a repeated name
+/// or a value that is not a string is an error.
+struct Arguments(Vec<(String, String)>);
+
+impl<'de> serde::Deserialize<'de> for Arguments {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = Arguments;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of string arguments, e.g. {\"text\": \"hi\"}")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Arguments, A::Error> {
+                use serde::de::Error;
+                let mut out: Vec<(String, String)> = Vec::new();
+                while let Some(name) = map.next_key::<String>()? {
+                    let value = match map.next_value::<serde_json::Value>()? {
+                        serde_json::Value::String(s) => s,
+                        other => {
+                            let kind = match other {
+                                serde_json::Value::Null => "null",
+                                serde_json::Value::Bool(_) => "a boolean",
+                                serde_json::Value::Number(_) => "a number",
+                                serde_json::Value::Array(_) => "an array",
+                                serde_json::Value::Object(_) => "an object",
+                                serde_json::Value::String(_) => "a string",
+                            };
+                            return Err(A::Error::custom(format!(
+                                "argument `{}`: expected a string value, found {kind}",
+                                crate::limits::short(&name)
+                            )));
+                        }
+                    };
+                    if out.iter().any(|(n, _)| *n == name) {
+                        return Err(A::Error::custom(format!(
+                            "argument `{}` given twice",
+                            crate::limits::short(&name)
+                        )));
+                    }
+                    out.push((name, value));
+                }
+                Ok(Arguments(out))
+            }
+        }
+        d.deserialize_map(Visitor)
+    }
+}
+
+impl Submission {
+    /// Parses the JSON body of an event from outside:
+    ///
+    /// ```json
+    /// {"idn": "user_message", "integration_idn": "sandbox", "connector_idn": "web",
+    ///  "actor": {"external_id": "ann"},          // or "actor_id": "<a known actor id>"
+    ///  "arguments": {"text": "hi"},              // optional; string values, order kept
+    ///  "external_event_id": "msg-1",             // optional; makes submission idempotent
+    ///  "command_act_id": "...",                  // optional
+    ///  "uninterruptible": false}                 // optional
+    /// ```
+    ///
+    /// Strict: unknown or repeated keys, wrong types, non-string argument
+    /// values, an empty idn, both or neither of `actor` and `actor_id` are
+    /// errors that say which. Size limits (arguments per event, bytes per
+    /// argument) are the host's and are checked by [`crate::Host::submit`].
+    ///
+    /// ```
+    /// use skillhost::{ActorRef, Submission};
+    /// let s = Submission::from_json(br#"{"idn":"ping","integration_idn":"sandbox",
+    ///     "connector_idn":"web","actor":{"external_id":"ann"},"arguments":{"b":"1","a":"2"}}"#)
+    ///     .unwrap();
+    /// assert_eq!(s.actor, Some(ActorRef::External("ann".into())));
+    /// assert_eq!(s.arguments, [("b".to_string(), "1".to_string()), ("a".into(), "2".into())]);
+    /// let e = Submission::from_json(br#"{"idn":""}"#).unwrap_err();
+    /// assert!(e.to_string().contains("missing field `integration_idn`"), "{e}");
+    /// ```
+    pub fn from_json(body: &[u8]) -> Result<Submission, SubmissionError> {
+        let Object(body): Object<SubmissionBody> =
+            serde_json::from_slice(body).map_err(|e| SubmissionError(e.to_string()))?;
+        let bad = |m: &str| Err(SubmissionError(m.to_string()));
+        let name = |field: &str, value: &str| -> Result<(), SubmissionError> {
+            if value.trim().is_empty() {
+                return Err(SubmissionError(format!("`{field}` must not be empty")));
+            }
+            if value.len() > crate::limits::MAX_NAME_BYTES {
+                return Err(SubmissionError(format!(
+                    "`{field}` is {} bytes long, over the limit of {}",
+                    value.len(),
+                    crate::limits::MAX_NAME_BYTES
+                )));
+            }
+            Ok(())
+        };
+        name("idn", &body.idn)?;
+        name("integration_idn", &body.integration_idn)?;
+        name("connector_idn", &body.connector_idn)?;
+        let actor = match (body.actor, body.actor_id) {
+            (Some(_), Some(_)) => return bad("give one of `actor` and `actor_id`, not both"),
+            (None, None) => {
+                return bad("missing the user: give `actor` ({\"external_id\": ...}) or `actor_id`")
+            }
+            (Some(Object(a)), None) => {
+                name("actor.external_id", &a.external_id)?;
+                ActorRef::External(a.external_id)
+            }
+            (None, Some(id)) => {
+                name("actor_id", &id)?;
+                ActorRef::Id(id)
+            }
+        };
+        if let Some(ext) = &body.external_event_id {
+            name("external_event_id", ext)?;
+        }
+        if let Some(id) = &body.command_act_id {
+            name("command_act_id", id)?;
+        }
+        Ok(Submission {
+            idn: body.idn,
+            integration_idn: body.integration_idn,
+            connector_idn: body.connector_idn,
+            actor: Some(actor),
+            arguments: body.arguments.map(|a| a.0).unwrap_or_default(),
+            external_event_id: body.external_event_id,
+            command_act_id: body.command_act_id,
+            uninterruptible: body.uninterruptible.unwrap_or(false),
+        })
+    }
+
+    /// The JSON body [`Submission::from_json`] reads back as this submission
+    /// (a global submission, which JSON cannot express, has no actor key).
+    pub fn to_json(&self) -> String {
+        let mut body = serde_json::Map::new();
+        body.insert("idn".into(), self.idn.clone().into());
+        body.insert(
+            "integration_idn".into(),
+            self.integration_idn.clone().into(),
+        );
+        body.insert("connector_idn".into(), self.connector_idn.clone().into());
+        match &self.actor {
+            Some(ActorRef::External(ext)) => {
+                body.insert("actor".into(), serde_json::json!({ "external_id": ext }));
+            }
+            Some(ActorRef::Id(id)) => {
+                body.insert("actor_id".into(), id.clone().into());
+            }
+            None => {}
+        }
+        // Written by hand: serde_json's map may not keep insertion order.
+        let args: Vec<String> = self
+            .arguments
+            .iter()
+            .map(|(n, v)| {
+                format!(
+                    "{}:{}",
+                    serde_json::Value::from(n.as_str()),
+                    serde_json::Value::from(v.as_str())
+                )
+            })
+            .collect();
+        if let Some(ext) = &self.external_event_id {
+            body.insert("external_event_id".into(), ext.clone().into());
+        }
+        if let Some(id) = &self.command_act_id {
+            body.insert("command_act_id".into(), id.clone().into());
+        }
+        if self.uninterruptible {
+            body.insert("uninterruptible".into(), true.into());
+        }
+        let rest = serde_json::Value::Object(body).to_string();
+        format!("{{\"arguments\":{{{}}},{}", args.join(","), &rest[1..])
+    }
+}

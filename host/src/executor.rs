@@ -5,7 +5,8 @@
 //! and `interrupt` stops the running skill (unless its event is
 //! uninterruptible), clears the queue and runs next. Every dispatch ends in a
 //! [`RunRecord`], written in the same transaction that removes its durable
-//! queue entry: nothing is dropped silently, nothing runs twice.
+//! queue entry: nothing is dropped silently, nothing runs twice. A failed run
+//! also sends a [`SKILL_FAILED`] event that flows may subscribe to.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
@@ -14,14 +15,20 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::sync::broadcast;
 
 use crate::bus::EventBus;
-use crate::event::{new_id, Event};
+use crate::event::{new_id, Audience, Event, SYSTEM};
 use crate::flows::{InterruptMode, Project, Skill};
 use crate::metrics::Metrics;
 use crate::router::Route;
 use crate::runtime::{RunControl, RunEnv, RunResult, Runtime, SkillRun};
-use crate::store::{InstanceKey, Message, Outcome, RunRecord, Store};
+use crate::store::{InstanceKey, Message, Outcome, RunEffects, RunRecord, Store};
 use crate::tracker::Tracker;
 use crate::versions::{Conflict, SharedKey, Versions};
+
+/// The system event every failed run sends, from integration `system`.
+pub const SKILL_FAILED: &str = "skill_failed";
+
+/// Longest failure reason a `skill_failed` event carries.
+const MAX_REASON: usize = 4 << 10;
 
 /// An event admitted to a flow instance's queue, its skill resolved.
 pub struct Dispatch {
@@ -210,12 +217,10 @@ impl Executor {
                             "gave up after {attempt} attempts: {} kept changing while the skill ran",
                             conflict.key.describe()
                         );
-                        self.finish(d.id, record(Outcome::Failed(why))).await
+                        self.fail(&d, record(Outcome::Failed(why))).await
                     }
                 },
-                RunResult::Failed(reason) => {
-                    self.finish(d.id, record(Outcome::Failed(reason))).await
-                }
+                RunResult::Failed(reason) => self.fail(&d, record(Outcome::Failed(reason))).await,
                 RunResult::Interrupted(by) => {
                     let why = format!("interrupted by event {by}");
                     self.finish(d.id, record(Outcome::Interrupted(why))).await
@@ -305,6 +310,95 @@ impl Executor {
         }
         self.deps.metrics.record_run(&record);
         Ok(Outcome::Ok)
+    }
+
+    /// Records a failed run together with the `skill_failed` event it sends
+    /// (in one commit: the run committed nothing else), then delivers it.
+    async fn fail(&self, d: &Dispatch, mut record: RunRecord) -> Outcome {
+        let Some(event) = self.skill_failed_event(d, &record) else {
+            return self.finish(d.id, record).await;
+        };
+        let project = self
+            .deps
+            .project
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let matched = crate::router::count(&project, &event);
+        record.sent_events = vec![event.id.clone()];
+        self.deps.tracker.open(&event.id, event.parent.as_deref());
+        let effects = RunEffects {
+            events: vec![(event.clone(), matched)],
+            ..RunEffects::default()
+        };
+        if let Err(e) = self
+            .deps
+            .store
+            .commit_run(d.id, record.clone(), effects)
+            .await
+        {
+            tracing::error!(event = %d.event.id, "recording a failed run and its skill_failed event: {e:#}");
+            self.deps.tracker.done(&event.id);
+            record.sent_events.clear();
+            return self.finish(d.id, record).await;
+        }
+        let id = event.id.clone();
+        if let Err(e) = self.deps.bus.publish(Arc::new(event)) {
+            tracing::error!(event = %id, "publishing a skill_failed event: {e:#}");
+            self.deps.tracker.done(&id);
+        }
+        record.outcome
+    }
+
+    /// The `skill_failed` event of a failed run: from integration and
+    /// connector `system`, to the run's actor (or global), with arguments
+    /// `flow`, `skill`, `event_id` and `reason`. None when the
+    /// failed run was itself handling a `skill_failed` event (no cascades), or
+    /// when the event would be deeper than the chain limit.
+    fn skill_failed_event(&self, d: &Dispatch, record: &RunRecord) -> Option<Event> {
+        let Outcome::Failed(reason) = &record.outcome else {
+            return None;
+        };
+        if d.event.idn == SKILL_FAILED && d.event.integration_idn == SYSTEM {
+            tracing::warn!(event = %d.event.id, skill = %d.skill.idn, "a skill_failed handler failed: {reason}");
+            return None;
+        }
+        let depth = d.event.depth + 1;
+        if depth > self.deps.max_depth {
+            tracing::warn!(event = %d.event.id, "no skill_failed event: the chain is at its depth limit");
+            return None;
+        }
+        let mut reason = reason.clone();
+        if reason.len() > MAX_REASON {
+            let mut cut = MAX_REASON;
+            while !reason.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            reason.truncate(cut);
+            reason.push_str("...");
+        }
+        Some(Event {
+            id: new_id(),
+            idn: SKILL_FAILED.into(),
+            arguments: vec![
+                ("flow".into(), d.route.flow.idn.clone()),
+                ("skill".into(), d.skill.idn.clone()),
+                ("event_id".into(), d.event.id.clone()),
+                ("reason".into(), reason),
+            ],
+            integration_idn: SYSTEM.into(),
+            connector_idn: SYSTEM.into(),
+            audience: match &d.route.actor {
+                Some(actor) => Audience::Actors(vec![actor.clone()]),
+                None => Audience::Global,
+            },
+            external_event_id: None,
+            command_act_id: None,
+            uninterruptible: false,
+            accepted_at: SystemTime::now(),
+            parent: Some(d.event.id.clone()),
+            depth,
+        })
     }
 
     /// Records how a dispatch ended (without effects) and removes its queue entry.

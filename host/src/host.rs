@@ -1,7 +1,6 @@
 //! The host: wires flows, router, executor, runtime and store together and
 //! is the one entry point for submitting events and observing results.
 
-use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
 use anyhow::{bail, Context, Result};
@@ -15,6 +14,7 @@ use crate::executor::{Dispatch, Executor, ExecutorDeps};
 use crate::flows::{Project, Skill};
 use crate::metrics::{Gauges, Metrics};
 use crate::reload::Reloader;
+use crate::limits::{short, Limits, MAX_NAME_BYTES};
 use crate::router::{self, Route};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::{
@@ -52,6 +52,8 @@ pub struct Host {
     pub(crate) runtime: Arc<Runtime>,
     pub(crate) metrics: Arc<Metrics>,
     pub(crate) reloader: Reloader,
+    /// The host's limits, for events submitted from outside.
+    limits: Limits,
 }
 
 impl Host {
@@ -110,6 +112,7 @@ impl Host {
             runtime,
             metrics,
             reloader,
+            limits: config.runtime.limits,
         })
     }
 
@@ -127,6 +130,25 @@ impl Host {
         if s.idn.trim().is_empty() {
             bail!("event idn is empty");
         }
+        for (what, name) in [
+            ("event idn", &s.idn),
+            ("integration_idn", &s.integration_idn),
+            ("connector_idn", &s.connector_idn),
+        ] {
+            if name.len() > MAX_NAME_BYTES {
+                bail!(
+                    "{what} `{}` is {} bytes long, over the limit of {MAX_NAME_BYTES}",
+                    short(name),
+                    name.len()
+                );
+            }
+        }
+        self.limits
+            .check_arguments(
+                &s.idn,
+                s.arguments.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            )
+            .map_err(|e| anyhow::anyhow!("event refused: {e}"))?;
         if let Some(ext) = &s.external_event_id {
             if let Some(receipt) = self.store.find_external_event(ext)? {
                 return Ok(receipt);
@@ -299,21 +321,37 @@ impl Drop for Host {
     }
 }
 
-/// Compiles each distinct component once, on blocking threads; reports every failure.
+/// Checks every skill's limits against the runtime's ceilings, then compiles
+/// each distinct component (per stack size) once, on blocking threads;
+/// reports every failure.
 async fn load_components(runtime: &Arc<Runtime>, project: &Project) -> Result<()> {
-    let mut paths: Vec<PathBuf> = project
-        .flows
-        .iter()
-        .flat_map(|f| f.skills.iter().map(|s| s.component.wasm_path()))
-        .collect();
-    paths.sort();
-    paths.dedup();
-    let mut tasks = Vec::new();
-    for path in paths {
-        let runtime = runtime.clone();
-        tasks.push(tokio::task::spawn_blocking(move || runtime.load(&path)));
-    }
     let mut errors = Vec::new();
+    let mut skills = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for flow in &project.flows {
+        for skill in &flow.skills {
+            if let Err(e) = runtime.check_limits(skill) {
+                errors.push(format!(
+                    "{}:{}: skill `{}`: {e}",
+                    flow.file.display(),
+                    skill.line,
+                    skill.idn
+                ));
+                continue;
+            }
+            let key = (skill.component.wasm_path(), runtime.limits_for(skill).stack);
+            if seen.insert(key) {
+                skills.push(skill.clone());
+            }
+        }
+    }
+    let mut tasks = Vec::new();
+    for skill in skills {
+        let runtime = runtime.clone();
+        tasks.push(tokio::task::spawn_blocking(move || {
+            runtime.load_skill(&skill)
+        }));
+    }
     for t in tasks {
         if let Err(e) = t.await? {
             errors.push(format!("{e:#}"));

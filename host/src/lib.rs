@@ -20,6 +20,7 @@ pub mod flows;
 pub mod host;
 pub mod metrics;
 pub mod reload;
+pub mod limits;
 pub mod router;
 pub mod runtime;
 pub mod store;
@@ -27,5 +28,5 @@ pub mod tracker;
 pub mod versions;
 pub mod watch;
 
-pub use event::{ActorRef, Receipt, Submission};
+pub use event::{ActorRef, Receipt, Submission, SubmissionError};
 pub use host::{Host, HostConfig};

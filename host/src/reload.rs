@@ -20,6 +20,7 @@ use serde::Serialize;
 
 use crate::flows::{load_project, Project};
 use crate::host::Host;
+use crate::runtime::Runtime;
 
 /// What the host knows about its reloads, for `/healthz` and the log.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -84,6 +85,20 @@ pub fn component_paths(project: &Project) -> Vec<PathBuf> {
     paths
 }
 
+/// The distinct wasm stack sizes of the skills that use a component.
+fn stacks_for(project: &Project, path: &Path, runtime: &Runtime) -> Vec<usize> {
+    let mut stacks: Vec<usize> = project
+        .flows
+        .iter()
+        .flat_map(|f| f.skills.iter())
+        .filter(|s| s.component.wasm_path() == path)
+        .map(|s| runtime.limits_for(s).stack)
+        .collect();
+    stacks.sort_unstable();
+    stacks.dedup();
+    stacks
+}
+
 fn fingerprint(bytes: &[u8]) -> u64 {
     let mut h = std::collections::hash_map::DefaultHasher::new();
     bytes.hash(&mut h);
@@ -123,12 +138,28 @@ impl Host {
         let mut loaded = self.reloader.loaded.lock().await;
         let mut errors = Vec::new();
         let mut changed = Vec::new();
+        for flow in &project.flows {
+            for skill in &flow.skills {
+                if let Err(e) = self.runtime.check_limits(skill) {
+                    errors.push(format!(
+                        "{}:{}: skill `{}`: {e}",
+                        flow.file.display(),
+                        skill.line,
+                        skill.idn
+                    ));
+                }
+            }
+        }
         for path in component_paths(&project) {
+            // A component is compiled once per wasm stack size its skills use.
+            let stacks = stacks_for(&project, &path, &self.runtime);
             match std::fs::read(&path) {
                 Ok(bytes) => {
                     let fp = fingerprint(&bytes);
-                    if loaded.get(&path) != Some(&fp) || !self.runtime.is_loaded(&path) {
-                        changed.push((path, fp, bytes));
+                    if loaded.get(&path) != Some(&fp)
+                        || stacks.iter().any(|s| !self.runtime.is_loaded_for(&path, *s))
+                    {
+                        changed.push((path, fp, bytes, stacks));
                     }
                 }
                 Err(e) => errors.push(format!(
@@ -140,10 +171,14 @@ impl Host {
         }
         // Compile the changed components in parallel, off the async threads.
         let mut tasks = Vec::new();
-        for (path, fp, bytes) in changed {
+        for (path, fp, bytes, stacks) in changed {
             let runtime = self.runtime.clone();
             tasks.push(tokio::task::spawn_blocking(move || {
-                runtime.prepare(&path, &bytes).map(|p| (path, fp, p))
+                stacks
+                    .into_iter()
+                    .map(|stack| runtime.prepare(&path, stack, &bytes))
+                    .collect::<Result<Vec<_>>>()
+                    .map(|p| (path, fp, p))
             }));
         }
         let mut prepared = Vec::new();
@@ -182,7 +217,7 @@ impl Host {
         for (path, fp, pre) in prepared {
             loaded.insert(path.clone(), fp);
             components_changed.push(path);
-            pres.push(pre);
+            pres.extend(pre);
         }
         {
             // Components and flows change together: nothing routes in between.

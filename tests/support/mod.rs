@@ -5,6 +5,8 @@
 //! wasm32-wasip2 components from `skills/`, and runs go through the real
 //! executor and wasmtime runtime.
 
+pub mod fuzz;
+
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
 

@@ -380,26 +380,28 @@ fn check(dir: &Path) -> Result<()> {
     let mut seen = std::collections::HashSet::new();
     for flow in &project.flows {
         for skill in &flow.skills {
+            let at = format!(
+                "{}:{}: skill `{}`",
+                flow.file.display(),
+                skill.line,
+                skill.idn
+            );
+            if let Err(e) = runtime.check_limits(skill) {
+                problems.push(format!("{at}: {e}"));
+                continue;
+            }
             let path = skill.component.wasm_path();
-            if !seen.insert(path.clone()) {
+            if !seen.insert((path.clone(), runtime.limits_for(skill).stack)) {
                 continue;
             }
             if !path.exists() {
                 problems.push(format!(
-                    "{}:{}: skill `{}`: component {} does not exist (run `skillhost build {}`)",
-                    flow.file.display(),
-                    skill.line,
-                    skill.idn,
+                    "{at}: component {} does not exist (run `skillhost build {}`)",
                     path.display(),
                     dir.display()
                 ));
-            } else if let Err(e) = runtime.load(&path) {
-                problems.push(format!(
-                    "{}:{}: skill `{}`: {e:#}",
-                    flow.file.display(),
-                    skill.line,
-                    skill.idn
-                ));
+            } else if let Err(e) = runtime.load_skill(skill) {
+                problems.push(format!("{at}: {e:#}"));
             }
         }
     }

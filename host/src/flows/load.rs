@@ -21,6 +21,7 @@ use super::model::{
     ComponentSource, Flow, InterruptMode, Project, Scope, Skill, SkillSelector, StateField,
     Subscription,
 };
+use crate::limits::{parse_bytes, parse_duration, Limit, LimitOverrides, LimitValue, Unit};
 
 /// The optional project file in the project directory.
 const PROJECT_FILE: &str = "skillhost.yaml";
@@ -382,11 +383,13 @@ fn skill(
     let title = text(obj, "title", r);
     let component = component(obj, flow_dir, workspace, r);
     let parameters = parameters(obj, r);
+    let limits = limits(obj, r);
     Some(Skill {
         idn: idn.ok()?.value,
         title: title.ok()?.map(|t| t.value),
         component: component.ok()?,
         parameters,
+        limits: limits.ok()?,
         line: obj.line().unwrap_or(0),
     })
 }
@@ -493,6 +496,75 @@ fn parameters(obj: &Obj, r: &mut Report) -> Vec<(String, String)> {
     }
     ensure_unique(&names, "parameter name", r);
     parameters
+}
+
+/// `limits: {memory: 128MiB, time: 10s, ...}`: the host's run limits this
+/// skill overrides. Keys are the limit names (a closed set: a typo is an
+/// error); sizes take `B`/`KiB`/`MiB`/`GiB`, durations `ms`/`s`/`m`, counts are
+/// whole numbers. Whether a value fits the host's ceilings (memory, stack)
+/// is checked when the host starts, which knows them.
+fn limits(obj: &Obj, r: &mut Report) -> Checked<LimitOverrides> {
+    let Some(value) = obj.get("limits") else {
+        return Ok(LimitOverrides::default());
+    };
+    let map = match value.node {
+        _ if is_null(value.node) => return Ok(LimitOverrides::default()),
+        Node::Mapping(map) => map,
+        other => {
+            let message = format!(
+                "expected a mapping of limits (e.g. `memory: 128MiB`), found {}",
+                describe(other)
+            );
+            r.error(value.line, &value.field, message);
+            return Err(Reported);
+        }
+    };
+    let limits = Obj {
+        map,
+        path: value.field.clone(),
+    };
+    let keys: Vec<&str> = Limit::ALL.iter().map(|l| l.key()).collect();
+    let errors_before = r.errors.len();
+    reject_unknown_keys(&limits, &keys, r);
+    let mut overrides = Vec::new();
+    for limit in Limit::ALL {
+        let Ok(Some(t)) = text(&limits, limit.key(), r) else {
+            continue;
+        };
+        match limit_value(limit, &t.value) {
+            Ok(value) => overrides.push((limit, value)),
+            Err(message) => r.error(t.line, &t.field, message),
+        }
+    }
+    if r.errors.len() > errors_before {
+        return Err(Reported);
+    }
+    Ok(LimitOverrides(overrides))
+}
+
+/// One limit's value, in its unit.
+fn limit_value(limit: Limit, value: &str) -> Result<LimitValue, String> {
+    let value = match limit.unit() {
+        Unit::Bytes => LimitValue::Bytes(parse_bytes(value)?),
+        Unit::Duration => LimitValue::Duration(parse_duration(value)?),
+        Unit::Count => LimitValue::Count(
+            value
+                .trim()
+                .parse()
+                .map_err(|_| format!("expected a whole number, found `{}`", value.trim()))?,
+        ),
+    };
+    let zero = matches!(value, LimitValue::Bytes(0))
+        || matches!(value, LimitValue::Duration(d) if d.is_zero());
+    if zero
+        && matches!(
+            limit,
+            Limit::Memory | Limit::Stack | Limit::Time | Limit::WallTime
+        )
+    {
+        return Err(format!("must be more than zero ({})", limit.description()));
+    }
+    Ok(value)
 }
 
 /// A state field; unknown keys are ignored like Newo's `id`.
@@ -1195,6 +1267,81 @@ state_fields:
         assert_eq!(skill.parameters, vec![("prefix".into(), String::new())]);
         assert_eq!(flow.subscriptions[0].integration_idn, None);
         assert_eq!(flow.state_fields[0].default_value, None);
+    }
+
+    #[test]
+    fn loads_skill_limits() {
+        use crate::limits::{Limit, LimitValue};
+        use std::time::Duration;
+        let dir = project(&[
+            ("build/a.wasm", ""),
+            (
+                "f.yaml",
+                "\
+idn: F
+skills:
+  - idn: A
+    wasm: build/a.wasm
+    limits:
+      memory: 128MiB
+      time: 250ms
+      events_per_run: 0
+      log_bytes: 4096
+  - idn: B
+    wasm: build/a.wasm
+    limits: null
+",
+            ),
+        ]);
+        let project = load(&dir);
+        let flow = project.flow("F").expect("flow");
+        let a = &flow.skill("A").expect("A").limits;
+        assert_eq!(a.get(Limit::Memory), Some(LimitValue::Bytes(128 << 20)));
+        assert_eq!(
+            a.get(Limit::Time),
+            Some(LimitValue::Duration(Duration::from_millis(250)))
+        );
+        assert_eq!(a.get(Limit::EventsPerRun), Some(LimitValue::Count(0)));
+        assert_eq!(a.get(Limit::LogBytes), Some(LimitValue::Bytes(4096)));
+        assert_eq!(a.get(Limit::Stack), None);
+        assert!(flow.skill("B").expect("B").limits.is_empty());
+    }
+
+    #[test]
+    fn reports_bad_limits() {
+        let (dir, errors) = flow_errors(
+            "\
+idn: F
+skills:
+  - idn: A
+    wasm: a.wasm
+    limits:
+      memory: 12 parsecs
+      wall_time: 0s
+      replies_per_run: many
+      evnts_per_run: 3
+      time: [1s]
+",
+        );
+        let e =
+            |line, field, text| assert_error(&errors, &dir, "flow.yaml", Some(line), field, text);
+        e(6, "skills[0].limits.memory", "unknown size unit `parsecs`");
+        e(7, "skills[0].limits.wall_time", "must be more than zero");
+        e(
+            8,
+            "skills[0].limits.replies_per_run",
+            "expected a whole number, found `many`",
+        );
+        e(
+            9,
+            "skills[0].limits.evnts_per_run",
+            "did you mean `events_per_run`?",
+        );
+        e(
+            10,
+            "skills[0].limits.time",
+            "expected a string, found a list",
+        );
     }
 
     #[test]

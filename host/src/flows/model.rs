@@ -5,6 +5,8 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+pub use crate::limits::LimitOverrides;
+
 /// A loaded, validated project: every flow of a project directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Project {
@@ -56,6 +58,8 @@ pub struct Skill {
     pub component: ComponentSource,
     /// `parameters: [{name, default_value}]`, in declaration order.
     pub parameters: Vec<(String, String)>,
+    /// `limits:`: the host's run limits this skill overrides.
+    pub limits: LimitOverrides,
     /// Line of the skill entry in its flow file.
     pub line: usize,
 }

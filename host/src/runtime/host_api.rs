@@ -1,6 +1,13 @@
 //! What a skill can call: the triggered act, its flow's state, events,
 //! replies and logging. Every effect is buffered in [`SkillRun`] and only
 //! reaches the store when the run returns ok.
+//!
+//! Every call checks what the skill hands it against the run's [`Limits`]
+//! and traps, failing the run, on a [`LimitExceeded`] (too many events or
+//! replies, a state value, argument, reply or log too big) or a
+//! [`BadArgument`] (a name over 1 KiB, over 1024 names in one call).
+//! Ordinary mistakes (an undeclared state field, an unknown actor, an empty
+//! event idn, a chain too deep) are errors the skill sees and may handle.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,9 +16,11 @@ use std::time::SystemTime;
 use super::bindings::skillhost::skill::{
     act, attributes, events, identity, log, memory, messages, state, types,
 };
+use super::output::LogTags;
 use super::RunState;
 use crate::event::{new_id, Actor, Audience, Event, SYSTEM};
 use crate::flows::{Flow, Project, Skill};
+use crate::limits::{format_bytes, short, BadArgument, Limit, LimitExceeded, Limits};
 use crate::router;
 use crate::store::{AttributeOwner, InstanceKey, Message, RunEffects, StateKey, Store};
 use crate::versions::{SharedKey, Versions};
@@ -40,6 +49,10 @@ pub struct SkillRun {
     written: HashMap<StateKey, usize>,
     /// Version of each shared value this run read, checked at commit.
     shared_reads: HashMap<SharedKey, u64>,
+    /// This run's limits (set by the runtime before the run starts).
+    limits: Limits,
+    /// `send-message` calls so far.
+    replies: usize,
 }
 
 impl std::fmt::Debug for SkillRun {
@@ -71,6 +84,25 @@ impl SkillRun {
             effects: RunEffects::default(),
             written: HashMap::new(),
             shared_reads: HashMap::new(),
+            limits: Limits::default(),
+            replies: 0,
+        }
+    }
+
+    /// The skill this run runs.
+    pub fn skill(&self) -> &Skill {
+        &self.skill
+    }
+
+    pub(crate) fn set_limits(&mut self, limits: Limits) {
+        self.limits = limits;
+    }
+
+    pub(crate) fn log_tags(&self) -> LogTags {
+        LogTags {
+            flow: self.flow.idn.clone(),
+            skill: self.skill.idn.clone(),
+            event: self.event.id.clone(),
         }
     }
 
@@ -202,6 +234,36 @@ impl SkillRun {
             .collect()
     }
 
+    /// Checks a sent event against the run's limits: an error here traps.
+    fn check_send(&self, e: &events::SystemEvent) -> Trappable<()> {
+        const CALL: &str = "send-system-event";
+        BadArgument::check_name(CALL, "event idn", &e.event_idn).map_err(trap)?;
+        if let Some(c) = &e.connector_idn {
+            BadArgument::check_name(CALL, "connector idn", c).map_err(trap)?;
+        }
+        BadArgument::check_names(CALL, "actor ids", &e.actor_ids).map_err(trap)?;
+        let sent = self.effects.events.len();
+        if sent >= self.limits.events_per_run {
+            return Err(trap(LimitExceeded::new(
+                Limit::EventsPerRun,
+                &self.limits,
+                format!(
+                    "the run tried to send event #{} `{}`",
+                    sent + 1,
+                    short(&e.event_idn)
+                ),
+            )));
+        }
+        self.limits
+            .check_arguments(
+                &e.event_idn,
+                e.arguments
+                    .iter()
+                    .map(|a| (a.name.as_str(), a.value.as_str())),
+            )
+            .map_err(trap)
+    }
+
     fn send_event(&mut self, e: events::SystemEvent) -> Result<events::Receipt, String> {
         if e.event_idn.trim().is_empty() {
             return Err("event idn is empty".into());
@@ -282,6 +344,36 @@ fn declared<'a>(names: impl Iterator<Item = &'a str>) -> String {
 
 type Trappable<T> = wasmtime::Result<T>;
 
+/// A state or attribute value must fit `state_value_bytes`.
+fn check_value(limits: &Limits, what: &str, field: &str, value: &str) -> Trappable<()> {
+    if value.len() > limits.state_value_bytes {
+        return Err(trap(LimitExceeded::new(
+            Limit::StateValueBytes,
+            limits,
+            format!(
+                "the run tried to set {what} `{}` to a value of {}",
+                short(field),
+                format_bytes(value.len())
+            ),
+        )));
+    }
+    Ok(())
+}
+
+/// An attribute's field name and persona id must be names.
+fn check_attribute_names(call: &str, persona_id: Option<&str>, field: &str) -> Trappable<()> {
+    BadArgument::check_name(call, "field name", field).map_err(trap)?;
+    if let Some(p) = persona_id {
+        BadArgument::check_name(call, "persona id", p).map_err(trap)?;
+    }
+    Ok(())
+}
+
+/// Fails the run with this reason.
+fn trap(e: impl std::error::Error + Send + Sync + 'static) -> wasmtime::Error {
+    wasmtime::Error::new(e)
+}
+
 impl types::Host for RunState {}
 
 impl act::Host for RunState {
@@ -314,6 +406,7 @@ impl act::Host for RunState {
     }
 
     fn fields(&mut self, names: Vec<String>) -> Trappable<Vec<types::Argument>> {
+        BadArgument::check_names("act.fields", "field names", &names).map_err(trap)?;
         Ok(names
             .into_iter()
             .filter_map(|name| {
@@ -325,6 +418,7 @@ impl act::Host for RunState {
     }
 
     fn parameter(&mut self, name: String) -> Trappable<Option<String>> {
+        BadArgument::check_name("act.parameter", "parameter name", &name).map_err(trap)?;
         Ok(self
             .run
             .skill
@@ -338,10 +432,13 @@ impl act::Host for RunState {
 impl state::Host for RunState {
     fn get(&mut self, field: String) -> Trappable<Result<String, String>> {
         // Reads may record a shared value's version, hence `&mut`.
+        BadArgument::check_name("state.get", "field name", &field).map_err(trap)?;
         Ok(self.run.read_state(&field))
     }
 
     fn set(&mut self, field: String, value: String) -> Trappable<Result<(), String>> {
+        BadArgument::check_name("state.set", "field name", &field).map_err(trap)?;
+        check_value(&self.limits, "state field", &field, &value)?;
         Ok(self.run.write_state(&field, value))
     }
 }
@@ -351,6 +448,7 @@ impl events::Host for RunState {
         &mut self,
         event: events::SystemEvent,
     ) -> Trappable<Result<events::Receipt, String>> {
+        self.run.check_send(&event)?;
         Ok(self.run.send_event(event))
     }
 }
@@ -361,7 +459,24 @@ impl messages::Host for RunState {
         text: String,
         actor_ids: Vec<String>,
     ) -> Trappable<Result<(), String>> {
+        BadArgument::check_names("send-message", "actor ids", &actor_ids).map_err(trap)?;
+        let limits = &self.limits;
+        if self.run.replies >= limits.replies_per_run {
+            return Err(trap(LimitExceeded::new(
+                Limit::RepliesPerRun,
+                limits,
+                format!("the run tried to send reply #{}", self.run.replies + 1),
+            )));
+        }
+        if text.len() > limits.reply_bytes {
+            return Err(trap(LimitExceeded::new(
+                Limit::ReplyBytes,
+                limits,
+                format!("the run tried to reply {}", format_bytes(text.len())),
+            )));
+        }
         let r = &mut self.run;
+        r.replies += 1;
         let actors = match r.resolve_actors(&actor_ids) {
             Ok(a) if a.is_empty() => {
                 return Ok(Err(
@@ -434,6 +549,7 @@ impl attributes::Host for RunState {
         persona_id: Option<String>,
         field: String,
     ) -> Trappable<Result<Option<String>, String>> {
+        check_attribute_names("get-persona-attribute", persona_id.as_deref(), &field)?;
         let r = &mut self.run;
         Ok(r.attribute_owner(persona_id)
             .and_then(|owner| r.read_attribute(owner, &field)))
@@ -445,12 +561,15 @@ impl attributes::Host for RunState {
         field: String,
         value: String,
     ) -> Trappable<Result<(), String>> {
+        check_attribute_names("set-persona-attribute", persona_id.as_deref(), &field)?;
+        check_value(&self.limits, "attribute", &field, &value)?;
         let r = &mut self.run;
         Ok(r.attribute_owner(persona_id)
             .and_then(|owner| r.write_attribute(owner, field, value)))
     }
 
     fn get_project_attribute(&mut self, field: String) -> Trappable<Option<String>> {
+        check_attribute_names("get-project-attribute", None, &field)?;
         // No error channel here: a failed read must not look like "never set",
         // or a counter would restart from zero.
         self.run
@@ -463,6 +582,8 @@ impl attributes::Host for RunState {
         field: String,
         value: String,
     ) -> Trappable<Result<(), String>> {
+        check_attribute_names("set-project-attribute", None, &field)?;
+        check_value(&self.limits, "attribute", &field, &value)?;
         Ok(self
             .run
             .write_attribute(AttributeOwner::Project, field, value))
@@ -512,6 +633,7 @@ impl memory::Host for RunState {
 
 impl log::Host for RunState {
     fn log(&mut self, level: log::Level, message: String) -> Trappable<()> {
+        self.log.charge(message.len(), "logged").map_err(trap)?;
         let r = &self.run;
         let (flow, skill, event) = (&r.flow.idn, &r.skill.idn, &r.event.id);
         match level {

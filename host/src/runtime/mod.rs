@@ -2,42 +2,63 @@
 //! and runs each triggered act in a fresh sandboxed instance.
 //!
 //! Instances come from wasmtime's pooling allocator (copy-on-write memory
-//! images make a fresh instance cheap), each with a memory cap and a deadline.
-//! A background thread advances the engine's epoch every tick; at each tick a
-//! running skill checks whether it was interrupted or is past its deadline, so
-//! even a skill spinning in a tight loop stops within a tick or two.
+//! images make a fresh instance cheap). Every run has the [`Limits`] of its
+//! skill (the host's, with the skill's `limits:` from its flow file applied):
+//!
+//! - memory: a resource limiter traps a `memory.grow` past the limit; the
+//!   pool's slot size (`memory_ceiling`) is the hard ceiling behind it;
+//! - CPU time: the run's future is metered with the thread CPU clock, and an
+//!   epoch callback (every tick, 1 ms) stops the run once it is over;
+//! - wall-clock time: a timer stops a run that waits (sleeps) too long;
+//! - stack: wasmtime's `max_wasm_stack`, an engine setting, so each distinct
+//!   stack size gets its own engine (created when a skill asks for it);
+//! - sizes and counts of what the skill hands the host: checked in the host
+//!   calls (see `host_api`), which trap.
+//!
+//! A skill gets no ambient authority: WASI with no preopened directories, no
+//! environment or arguments, no network (TCP, UDP and name lookup refused),
+//! empty stdin; stdout and stderr go into the host's log within the run's
+//! log budget. A component importing anything else is refused at load.
 
 mod bindings;
+mod cpu;
 mod host_api;
+mod output;
 
 pub use host_api::{RunEnv, SkillRun};
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::time::Duration;
 
-use anyhow::{anyhow, Context, Result};
-use tokio::sync::Semaphore;
+use anyhow::{anyhow, bail, Context, Result};
+use tokio::sync::{Notify, Semaphore};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
-    Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store, StoreLimits,
-    StoreLimitsBuilder, UpdateDeadline,
+    Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig,
+    ResourceLimiter, Store, UpdateDeadline,
 };
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use bindings::{Skill, SkillPre};
+use crate::flows::Skill;
+use crate::limits::{format_bytes, BadArgument, Limit, LimitExceeded, Limits};
+use bindings::{Skill as SkillWorld, SkillPre};
+use cpu::{CpuClock, Metered};
+use output::{LogBudget, LogStream};
 
 /// Limits and sizing of the runtime.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     /// Runs executing at once; also the size of the instance pool.
     pub max_concurrent_runs: u32,
-    /// Linear memory a run may use.
-    pub memory_limit: usize,
-    /// Wall-clock time a run may take.
-    pub time_limit: Duration,
+    /// Every run's limits, unless its skill overrides them in its flow file.
+    pub limits: Limits,
+    /// The most memory any skill may be given (the instance pool's slot
+    /// size): `limits.memory` and every skill's `memory` must be at most this.
+    pub memory_ceiling: usize,
+    /// The most wasm stack any skill may be given.
+    pub stack_ceiling: usize,
     /// How often the epoch advances: the granularity of interrupts and deadlines.
     pub epoch_tick: Duration,
     /// Keep compiled components in wasmtime's on-disk cache.
@@ -48,46 +69,57 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             max_concurrent_runs: 64,
-            memory_limit: 64 << 20,
-            time_limit: Duration::from_secs(5),
+            limits: Limits::default(),
+            memory_ceiling: 256 << 20,
+            stack_ceiling: 8 << 20,
             epoch_tick: Duration::from_millis(1),
             compilation_cache: true,
         }
     }
 }
 
-/// Why a run stopped early, carried through wasmtime as a trap payload.
+/// The run was interrupted: carried through wasmtime as a trap payload.
 #[derive(Debug)]
-enum Stop {
-    Interrupted,
-    TimeLimit(Duration),
-}
+struct Interrupted;
 
-impl std::fmt::Display for Stop {
+impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Stop::Interrupted => f.write_str("interrupted"),
-            Stop::TimeLimit(d) => write!(f, "exceeded the time limit of {d:?}"),
-        }
+        f.write_str("interrupted")
     }
 }
 
-impl std::error::Error for Stop {}
+impl std::error::Error for Interrupted {}
 
 /// Lets the executor stop a run from outside.
 #[derive(Debug, Default)]
 pub struct RunControl {
     interrupted_by: OnceLock<String>,
+    notify: Notify,
 }
 
 impl RunControl {
-    /// Asks the run to stop at its next epoch tick; `by` is the interrupting event.
+    /// Asks the run to stop at its next epoch tick (or at once, if it is
+    /// waiting); `by` is the interrupting event.
     pub fn interrupt(&self, by: &str) {
         let _ = self.interrupted_by.set(by.to_string());
+        self.notify.notify_waiters();
     }
 
     pub fn interrupted_by(&self) -> Option<&str> {
         self.interrupted_by.get().map(String::as_str)
+    }
+
+    /// Resolves once the run is interrupted.
+    async fn interrupted(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.interrupted_by().is_some() {
+                return;
+            }
+            notified.await;
+        }
     }
 }
 
@@ -102,15 +134,62 @@ pub enum RunResult {
     Interrupted(String),
 }
 
+/// Traps a `memory.grow` past the run's memory limit.
+struct MemoryLimiter {
+    limits: Limits,
+}
+
+impl ResourceLimiter for MemoryLimiter {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        if desired > self.limits.memory {
+            let detail = if current == 0 {
+                format!(
+                    "the component needs {} of memory to start",
+                    format_bytes(desired)
+                )
+            } else {
+                format!(
+                    "the skill tried to grow its memory from {} to {}",
+                    format_bytes(current),
+                    format_bytes(desired)
+                )
+            };
+            return Err(wasmtime::Error::new(LimitExceeded::new(
+                Limit::Memory,
+                &self.limits,
+                detail,
+            )));
+        }
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        _current: usize,
+        _desired: usize,
+        _maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        // Bounded by the pool's `table_elements`.
+        Ok(true)
+    }
+}
+
 /// The data of one run's store: its sandbox and its host-call context.
 pub(crate) struct RunState {
     wasi: WasiCtx,
     table: ResourceTable,
-    limits: StoreLimits,
-    stderr: MemoryOutputPipe,
+    limiter: MemoryLimiter,
+    limits: Limits,
+    log: Arc<LogBudget>,
+    stdout: LogStream,
+    stderr: LogStream,
     control: Arc<RunControl>,
-    deadline: Instant,
-    time_limit: Duration,
+    cpu: Arc<CpuClock>,
     run: SkillRun,
 }
 
@@ -126,21 +205,99 @@ impl WasiView for RunState {
 /// A compiled component, checked against the skill world, not yet in use.
 pub struct Prepared {
     path: PathBuf,
+    stack: usize,
     pre: SkillPre<RunState>,
 }
 
-/// Compiled skills and the engine that runs them.
-pub struct Runtime {
+/// An engine for one wasm stack size, and its linker.
+struct EngineSet {
     engine: Engine,
     linker: Linker<RunState>,
-    components: RwLock<HashMap<PathBuf, SkillPre<RunState>>>,
+}
+
+/// Compiled skills and the engines that run them.
+pub struct Runtime {
+    /// By wasm stack size.
+    engines: Mutex<HashMap<usize, Arc<EngineSet>>>,
+    /// By component file and stack size.
+    components: RwLock<HashMap<(PathBuf, usize), SkillPre<RunState>>>,
     permits: Arc<Semaphore>,
     config: RuntimeConfig,
-    _ticker: Ticker,
+    ticker: Ticker,
 }
 
 impl Runtime {
     pub fn new(config: RuntimeConfig) -> Result<Self> {
+        let limits = &config.limits;
+        if limits.memory > config.memory_ceiling {
+            bail!(
+                "the memory limit ({}) is over the memory ceiling ({})",
+                format_bytes(limits.memory),
+                format_bytes(config.memory_ceiling)
+            );
+        }
+        if limits.stack > config.stack_ceiling {
+            bail!(
+                "the stack limit ({}) is over the stack ceiling ({})",
+                format_bytes(limits.stack),
+                format_bytes(config.stack_ceiling)
+            );
+        }
+        let runtime = Runtime {
+            engines: Mutex::new(HashMap::new()),
+            components: RwLock::new(HashMap::new()),
+            permits: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1) as usize)),
+            ticker: Ticker::start(config.epoch_tick),
+            config,
+        };
+        // The default engine now, so a broken configuration shows at start.
+        runtime.engine(runtime.config.limits.stack)?;
+        Ok(runtime)
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.config
+    }
+
+    /// A skill's limits: the host's with the skill's overrides.
+    pub fn limits_for(&self, skill: &Skill) -> Limits {
+        self.config.limits.with(&skill.limits)
+    }
+
+    /// Checks a skill's limits against the runtime's ceilings.
+    pub fn check_limits(&self, skill: &Skill) -> Result<(), String> {
+        let limits = self.limits_for(skill);
+        if limits.memory > self.config.memory_ceiling {
+            return Err(format!(
+                "limits.memory: {} is over the host's memory ceiling of {}",
+                format_bytes(limits.memory),
+                format_bytes(self.config.memory_ceiling)
+            ));
+        }
+        if limits.stack > self.config.stack_ceiling {
+            return Err(format!(
+                "limits.stack: {} is over the host's stack ceiling of {}",
+                format_bytes(limits.stack),
+                format_bytes(self.config.stack_ceiling)
+            ));
+        }
+        Ok(())
+    }
+
+    /// The engine for a stack size, made on first use.
+    fn engine(&self, stack: usize) -> Result<Arc<EngineSet>> {
+        let mut engines = self.engines.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(set) = engines.get(&stack) {
+            return Ok(set.clone());
+        }
+        let set = Arc::new(self.new_engine(stack)?);
+        self.ticker.add(&set.engine);
+        engines.insert(stack, set.clone());
+        Ok(set)
+    }
+
+    fn new_engine(&self, stack: usize) -> Result<EngineSet> {
+        let config = &self.config;
         let mut pool = PoolingAllocationConfig::default();
         let n = config.max_concurrent_runs.max(1);
         // A Rust component holds a few core instances (the program plus shims),
@@ -153,13 +310,15 @@ impl Runtime {
             .max_core_instances_per_component(16)
             .max_memories_per_component(2)
             .max_tables_per_component(8)
-            .max_memory_size(config.memory_limit);
+            .max_memory_size(config.memory_ceiling);
 
         let mut wasm = Config::new();
         wasm.epoch_interruption(true)
             .allocation_strategy(InstanceAllocationStrategy::Pooling(pool))
-            .max_wasm_stack(1 << 20)
-            .memory_reservation(config.memory_limit as u64)
+            .max_wasm_stack(stack)
+            // Room for host calls on top of the wasm stack.
+            .async_stack_size(stack + (1 << 20))
+            .memory_reservation(config.memory_ceiling as u64)
             .memory_guard_size(64 << 10);
         if config.compilation_cache {
             // The cache only speeds up start-up; run without it if it is unavailable.
@@ -172,76 +331,83 @@ impl Runtime {
         let mut linker = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| anyhow!("linking WASI: {e}"))?;
-        Skill::add_to_linker::<RunState, wasmtime::component::HasSelf<RunState>>(
+        SkillWorld::add_to_linker::<RunState, wasmtime::component::HasSelf<RunState>>(
             &mut linker,
             |s| s,
         )
         .map_err(|e| anyhow!("linking the skill interface: {e}"))?;
-
-        Ok(Runtime {
-            _ticker: Ticker::start(&engine, config.epoch_tick),
-            permits: Arc::new(Semaphore::new(n as usize)),
-            engine,
-            linker,
-            components: RwLock::new(HashMap::new()),
-            config,
-        })
+        Ok(EngineSet { engine, linker })
     }
 
-    /// Compiles a component and checks it against the skill world; later runs
-    /// of it only instantiate. Loading the same path again replaces it.
+    /// Compiles a component for the host's default limits and checks it
+    /// against the skill world; later runs of it only instantiate. Loading the
+    /// same path again replaces it.
     pub fn load(&self, path: &Path) -> Result<()> {
+        self.load_with_stack(path, self.config.limits.stack)
+    }
+
+    /// Like [`Runtime::load`], for a skill and its limits.
+    pub fn load_skill(&self, skill: &Skill) -> Result<()> {
+        self.check_limits(skill).map_err(|e| anyhow!("{e}"))?;
+        let stack = self.limits_for(skill).stack;
+        self.load_with_stack(&skill.component.wasm_path(), stack)
+    }
+
+    fn load_with_stack(&self, path: &Path, stack: usize) -> Result<()> {
         let bytes =
             std::fs::read(path).with_context(|| format!("reading component {}", path.display()))?;
-        let prepared = self.prepare(path, &bytes)?;
+        let prepared = self.prepare(path, stack, &bytes)?;
         self.install(vec![prepared]);
         Ok(())
     }
 
-    /// Compiles a component and checks it against the skill world without
-    /// putting it in use: see [`Runtime::install`].
-    pub fn prepare(&self, path: &Path, bytes: &[u8]) -> Result<Prepared> {
+    /// Compiles a component for a stack size and checks it against the skill
+    /// world without putting it in use: see [`Runtime::install`].
+    pub fn prepare(&self, path: &Path, stack: usize, bytes: &[u8]) -> Result<Prepared> {
+        let set = self.engine(stack)?;
         if !wasmparser_is_component(bytes) {
-            anyhow::bail!(
+            bail!(
                 "{}: not a WebAssembly component (a core module or another file); build skills for wasm32-wasip2",
                 path.display()
             );
         }
-        let component = Component::new(&self.engine, bytes)
+        let component = Component::new(&set.engine, bytes)
             .map_err(|e| anyhow!("{}: compiling: {e:#}", path.display()))?;
         let unprovided: Vec<String> = component
             .component_type()
-            .imports(&self.engine)
+            .imports(&set.engine)
             .map(|(name, _)| name)
             .filter(|name| !is_provided(name))
             .map(|name| format!("`{name}`"))
             .collect();
         if !unprovided.is_empty() {
-            anyhow::bail!(
+            bail!(
                 "{}: imports {}, which the host does not provide ({PROVIDED})",
                 path.display(),
                 unprovided.join(", ")
             );
         }
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
-            let e = format!("{e:#}");
-            if e.contains("not found in the linker") {
-                anyhow!(
-                    "{}: {e}: the host does not provide it ({PROVIDED})",
-                    path.display()
-                )
-            } else {
-                anyhow!("{}: {e}", path.display())
-            }
+        // wasmtime names the first import it cannot satisfy in the outermost
+        // context; the root cause says whether the name is unknown or its
+        // type differs.
+        let pre = set.linker.instantiate_pre(&component).map_err(|e| {
+            anyhow!(
+                "{}: refused: {e}; the host provides only the `skillhost:skill@0.1.0` \
+                 interfaces and WASI 0.2 ({})",
+                path.display(),
+                e.root_cause()
+            )
         })?;
         let pre = SkillPre::new(pre).map_err(|e| {
             anyhow!(
-                "{}: does not export the skill world's `run`: {e:#}",
+                "{}: not a skill: it does not export the skill world's `run: func() -> \
+                 result<_, string>` ({e:#}); is it a component for another world?",
                 path.display()
             )
         })?;
         Ok(Prepared {
             path: path.to_path_buf(),
+            stack,
             pre,
         })
     }
@@ -251,33 +417,44 @@ impl Runtime {
     pub fn install(&self, prepared: Vec<Prepared>) {
         let mut components = self.components.write().unwrap_or_else(|e| e.into_inner());
         for p in prepared {
-            components.insert(p.path, p.pre);
+            components.insert((p.path, p.stack), p.pre);
         }
+    }
+
+    /// Whether a component is compiled for this stack size.
+    pub fn is_loaded_for(&self, path: &Path, stack: usize) -> bool {
+        self.components
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains_key(&(path.to_path_buf(), stack))
     }
 
     pub fn is_loaded(&self, path: &Path) -> bool {
         self.components
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .contains_key(path)
+            .keys()
+            .any(|(p, _)| p == path)
     }
 
-    /// Runs a skill component once, in a fresh instance.
+    /// Runs a skill component once, in a fresh instance, within its skill's limits.
     pub async fn run(
         &self,
         component: &Path,
-        run: SkillRun,
+        mut run: SkillRun,
         control: Arc<RunControl>,
     ) -> RunResult {
+        let limits = self.limits_for(run.skill());
         let Some(pre) = self
             .components
             .read()
             .unwrap_or_else(|e| e.into_inner())
-            .get(component)
+            .get(&(component.to_path_buf(), limits.stack))
             .cloned()
         else {
             return RunResult::Failed(format!("component {} is not loaded", component.display()));
         };
+        let engine = pre.engine().clone();
         // Bound the runs in flight to the instance pool's size.
         let Ok(_permit) = self.permits.acquire().await else {
             return RunResult::Failed("the runtime is shutting down".into());
@@ -286,58 +463,131 @@ impl Runtime {
             return RunResult::Interrupted(by.to_string());
         }
 
-        let stderr = MemoryOutputPipe::new(16 << 10);
-        let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+        run.set_limits(limits);
+        let tags = Arc::new(run.log_tags());
+        let log = Arc::new(LogBudget::new(limits));
+        let stdout = LogStream::new("stdout", tags.clone(), log.clone());
+        let stderr = LogStream::new("stderr", tags, log.clone());
+        let wasi = WasiCtx::builder()
+            .stdout(stdout.clone())
+            .stderr(stderr.clone())
+            .allow_tcp(false)
+            .allow_udp(false)
+            .allow_ip_name_lookup(false)
+            .socket_addr_check(|_, _| Box::pin(async { false }))
+            .max_random_size(1 << 20)
+            .build();
+        let cpu = Arc::new(CpuClock::default());
+        let cpu_clock = cpu.clone();
         let state = RunState {
             wasi,
             table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(self.config.memory_limit)
-                .build(),
+            limiter: MemoryLimiter { limits },
+            limits,
+            log,
+            stdout,
             stderr,
             control: control.clone(),
-            deadline: Instant::now() + self.config.time_limit,
-            time_limit: self.config.time_limit,
+            cpu: cpu.clone(),
             run,
         };
-        let mut store = Store::new(&self.engine, state);
-        store.limiter(|s| &mut s.limits);
+        let mut store = Store::new(&engine, state);
+        store.limiter(|s| &mut s.limiter);
         store.set_epoch_deadline(1);
         store.epoch_deadline_callback(|ctx| {
             let s = ctx.data();
             if s.control.interrupted_by().is_some() {
-                return Err(wasmtime::Error::new(Stop::Interrupted));
+                return Err(wasmtime::Error::new(Interrupted));
             }
-            if Instant::now() >= s.deadline {
-                return Err(wasmtime::Error::new(Stop::TimeLimit(s.time_limit)));
+            let used = s.cpu.used();
+            if used > s.limits.time {
+                return Err(wasmtime::Error::new(LimitExceeded::new(
+                    Limit::Time,
+                    &s.limits,
+                    format!(
+                        "the run used {} of CPU",
+                        humantime::format_duration(Duration::from_millis(used.as_millis() as u64))
+                    ),
+                )));
             }
             // Yield so other runs on this worker thread make progress too.
             Ok(UpdateDeadline::Yield(1))
         });
 
-        let result = match pre.instantiate_async(&mut store).await {
-            Ok(skill) => skill.call_run(&mut store).await,
-            Err(e) => Err(e),
+        let ended = {
+            let work = Metered::new(
+                async {
+                    let skill = pre.instantiate_async(&mut store).await?;
+                    skill.call_run(&mut store).await
+                },
+                cpu,
+            );
+            tokio::select! {
+                result = work => Ended::Returned(result),
+                () = tokio::time::sleep(limits.wall_time) => Ended::WallTime,
+                () = control.interrupted() => Ended::Interrupted,
+            }
         };
         let state = store.into_data();
+        state.stdout.finish();
+        state.stderr.finish();
+        let result = match ended {
+            Ended::Returned(result) => result,
+            Ended::Interrupted => Err(wasmtime::Error::new(Interrupted)),
+            Ended::WallTime => Err(wasmtime::Error::new(LimitExceeded::new(
+                Limit::WallTime,
+                &limits,
+                format!(
+                    "the run was still going after {} of wall-clock time, having used {} \
+                     of CPU (it sleeps, waits, or was starved of CPU)",
+                    humantime::format_duration(limits.wall_time),
+                    humantime::format_duration(Duration::from_millis(
+                        cpu_clock.used().as_millis() as u64
+                    ))
+                ),
+            ))),
+        };
         match result {
             Ok(Ok(())) => RunResult::Ok(Box::new(state.run)),
             Ok(Err(reason)) => RunResult::Failed(format!("skill returned an error: {reason}")),
-            Err(e) => match e.downcast_ref::<Stop>() {
-                Some(Stop::Interrupted) => {
-                    RunResult::Interrupted(control.interrupted_by().unwrap_or_default().to_string())
-                }
-                Some(stop @ Stop::TimeLimit(_)) => RunResult::Failed(stop.to_string()),
-                None => RunResult::Failed(describe_trap(&e, &state.stderr)),
-            },
+            Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
+                RunResult::Interrupted(control.interrupted_by().unwrap_or_default().to_string())
+            }
+            Err(e) => RunResult::Failed(describe_failure(&e, &limits, &state.stderr)),
         }
     }
 }
 
-/// Turns a trap into a reason a skill author can act on: the trap kind, and
-/// for a Rust panic the panic message the guest wrote to stderr.
-fn describe_trap(e: &wasmtime::Error, stderr: &MemoryOutputPipe) -> String {
-    let out = stderr.contents();
+/// How a run's future ended.
+enum Ended {
+    Returned(wasmtime::Result<Result<(), String>>),
+    Interrupted,
+    WallTime,
+}
+
+/// Turns why a run stopped into a reason a skill author can act on: the
+/// limit and its value, the bad host-call argument, `exit`, or the trap kind
+/// and, for a Rust panic, the panic message the guest wrote to stderr.
+fn describe_failure(e: &wasmtime::Error, limits: &Limits, stderr: &LogStream) -> String {
+    if let Some(limit) = e.downcast_ref::<LimitExceeded>() {
+        return limit.to_string();
+    }
+    if let Some(bad) = e.downcast_ref::<BadArgument>() {
+        return bad.to_string();
+    }
+    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
+        return format!("the skill called exit({})", exit.0);
+    }
+    let trap = e.downcast_ref::<wasmtime::Trap>();
+    if trap == Some(&wasmtime::Trap::StackOverflow) {
+        return LimitExceeded::new(
+            Limit::Stack,
+            limits,
+            "call stack exhausted (unbounded recursion?)",
+        )
+        .to_string();
+    }
+    let out = stderr.kept();
     let out = String::from_utf8_lossy(&out);
     let panic = out
         .lines()
@@ -345,7 +595,7 @@ fn describe_trap(e: &wasmtime::Error, stderr: &MemoryOutputPipe) -> String {
         .take(2)
         .collect::<Vec<_>>()
         .join(" ");
-    let trap = match e.downcast_ref::<wasmtime::Trap>() {
+    let trap = match trap {
         Some(t) => format!("trap: {t}"),
         None => format!("{e}"),
     };
@@ -370,29 +620,41 @@ fn wasmparser_is_component(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && &bytes[0..4] == b"\0asm" && bytes[6..8] == [1, 0]
 }
 
-/// Advances an engine's epoch on a background thread until dropped.
+/// Advances the epoch of every engine on one background thread until dropped.
 struct Ticker {
+    engines: Arc<Mutex<Vec<EngineWeak>>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Ticker {
-    fn start(engine: &Engine, tick: Duration) -> Ticker {
+    fn start(tick: Duration) -> Ticker {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let weak = engine.weak();
-        let flag = stop.clone();
+        let engines: Arc<Mutex<Vec<EngineWeak>>> = Arc::default();
+        let (flag, list) = (stop.clone(), engines.clone());
         std::thread::Builder::new()
             .name("skillhost-epoch".into())
             .spawn(move || {
                 while !flag.load(std::sync::atomic::Ordering::Relaxed) {
                     std::thread::sleep(tick);
-                    match weak.upgrade() {
-                        Some(engine) => engine.increment_epoch(),
-                        None => break,
-                    }
+                    let mut list = list.lock().unwrap_or_else(|e| e.into_inner());
+                    list.retain(|weak| match weak.upgrade() {
+                        Some(engine) => {
+                            engine.increment_epoch();
+                            true
+                        }
+                        None => false,
+                    });
                 }
             })
             .expect("spawning the epoch thread");
-        Ticker { stop }
+        Ticker { engines, stop }
+    }
+
+    fn add(&self, engine: &Engine) {
+        self.engines
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(engine.weak());
     }
 }
 
