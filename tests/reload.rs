@@ -38,7 +38,11 @@ async fn a_run_in_flight_keeps_its_component_while_new_runs_get_the_new_one() {
     let config = HostConfig {
         // Only the interrupt below ends the spinning run.
         runtime: RuntimeConfig {
-            time_limit: Duration::from_secs(120),
+            limits: skillhost::limits::Limits {
+                time: Duration::from_secs(120),
+                wall_time: Duration::from_secs(120),
+                ..Default::default()
+            },
             ..Default::default()
         },
         ..Default::default()
