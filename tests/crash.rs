@@ -35,7 +35,13 @@ const USERS: usize = 8;
 /// Starts `skillhost run` on the project and store; returns it and its base URL.
 fn serve(project: &Path, db: &Path) -> (Child, String) {
     let mut child = Command::new(skillhost_bin())
-        .args(["run", &project.display().to_string(), "--no-build", "--listen", "127.0.0.1:0"])
+        .args([
+            "run",
+            &project.display().to_string(),
+            "--no-build",
+            "--listen",
+            "127.0.0.1:0",
+        ])
         .arg("--store")
         .arg(format!("sqlite:{}", db.display()))
         .stdout(Stdio::piped())
@@ -90,9 +96,13 @@ fn read_db(db: &Path) -> (Vec<u64>, i64, i64) {
             .ok();
         counts.push(count.map_or(0, |c| c.parse().unwrap()));
     }
-    let queued = conn.query_row("SELECT count(*) FROM queue", [], |r| r.get(0)).unwrap();
+    let queued = conn
+        .query_row("SELECT count(*) FROM queue", [], |r| r.get(0))
+        .unwrap();
     let unrouted = conn
-        .query_row("SELECT count(*) FROM events WHERE routed = 0", [], |r| r.get(0))
+        .query_row("SELECT count(*) FROM events WHERE routed = 0", [], |r| {
+            r.get(0)
+        })
         .unwrap();
     (counts, queued, unrouted)
 }
@@ -141,7 +151,10 @@ fn sigkill_mid_stream_then_restart_applies_every_event_exactly_once() {
             counts.iter().zip(&expected).all(|(c, e)| c <= e),
             "an event was applied twice: {counts:?}"
         );
-        assert!(Instant::now() < deadline, "not settled: {counts:?}, {queued} queued, {unrouted} unrouted");
+        assert!(
+            Instant::now() < deadline,
+            "not settled: {counts:?}, {queued} queued, {unrouted} unrouted"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     child.kill().unwrap();

@@ -12,9 +12,9 @@ use crate::bus::{EventBus, MemoryBus};
 use crate::event::{new_id, ActorRef, Audience, Event, Receipt, Submission};
 use crate::executor::{Dispatch, Executor, ExecutorDeps};
 use crate::flows::{Project, Skill};
+use crate::limits::{short, Limits, MAX_NAME_BYTES};
 use crate::metrics::{Gauges, Metrics};
 use crate::reload::Reloader;
-use crate::limits::{short, Limits, MAX_NAME_BYTES};
 use crate::router::{self, Route};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::{

@@ -157,7 +157,9 @@ impl Host {
                 Ok(bytes) => {
                     let fp = fingerprint(&bytes);
                     if loaded.get(&path) != Some(&fp)
-                        || stacks.iter().any(|s| !self.runtime.is_loaded_for(&path, *s))
+                        || stacks
+                            .iter()
+                            .any(|s| !self.runtime.is_loaded_for(&path, *s))
                     {
                         changed.push((path, fp, bytes, stacks));
                     }
