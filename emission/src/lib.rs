@@ -132,9 +132,9 @@ pub struct Block {
     pub line: usize,
     pub column: usize,
     pub form: Form,
-    /// Its `id`, if it has a string one.
+    /// Its `id`, if it has a non-blank string one.
     pub id: Option<String>,
-    /// The event idn (`name` or `event`), if it has a string one.
+    /// The event idn (`name` or `event`), if it has a non-blank string one.
     pub name: Option<String>,
     /// The event's arguments: `input` (or `data`) in the order written,
     /// string values as they are and other values as compact JSON.
@@ -413,7 +413,7 @@ fn interpret(text: &str, arena: &Arena, o: &Obj, form: Form) -> Block {
     };
     let field = |key: &str| o.entries.iter().find(|(k, _)| k == key).map(|(_, v)| arena.get(*v));
     let string = |key: &str| match field(key) {
-        Some(Node::Str(s)) => Some(s.clone()),
+        Some(Node::Str(s)) if !s.trim().is_empty() => Some(s.clone()),
         _ => None,
     };
     b.id = string("id");

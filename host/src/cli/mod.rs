@@ -9,7 +9,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 use skillhost::compile::{self, Output};
-use skillhost::flows::{load_project, Project};
+use skillhost::flows::{lint, load_project, Project};
 use skillhost::runtime::{Runtime, RuntimeConfig};
 
 #[derive(Parser)]
@@ -54,6 +54,8 @@ enum Command {
     /// Validate a project: flows, and every component against the skill world.
     ///
     /// Prints every problem with file:line and exits non-zero if there is any.
+    /// Also warns (without failing) about declared events that nothing sends
+    /// or nothing subscribes to, and subscriptions to undeclared events.
     ///
     /// Example:
     ///   skillhost check flows
@@ -123,6 +125,7 @@ fn check(dir: &Path) -> Result<()> {
         ..Default::default()
     })?;
     let mut problems = Vec::new();
+    let mut components = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for flow in &project.flows {
         for skill in &flow.skills {
@@ -146,17 +149,25 @@ fn check(dir: &Path) -> Result<()> {
                     skill.line,
                     skill.idn
                 ));
+            } else {
+                components.push(std::fs::read(&path)?);
             }
         }
     }
     if !problems.is_empty() {
         anyhow::bail!("{} problem(s):\n{}", problems.len(), problems.join("\n"));
     }
+    let warnings = lint::event_warnings(&project, &components);
+    for warning in &warnings {
+        println!("warning: {warning}");
+    }
     let subs: usize = project.flows.iter().map(|f| f.subscriptions.len()).sum();
     let skills: usize = project.flows.iter().map(|f| f.skills.len()).sum();
+    let events = project.declared_events.iter().count();
     println!(
-        "ok: {} flows, {skills} skills, {subs} subscriptions",
-        project.flows.len()
+        "ok: {} flows, {skills} skills, {subs} subscriptions, {events} declared events, {} warning(s)",
+        project.flows.len(),
+        warnings.len()
     );
     Ok(())
 }
