@@ -7,7 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use skillhost::flows::load_project;
-use skillhost::store::{SqliteOptions, SqliteStore, Store};
+use skillhost::store::{SqliteOptions, SqliteStore};
 use skillhost::{Host, HostConfig};
 use skillhost_tests::*;
 

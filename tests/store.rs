@@ -215,7 +215,10 @@ async fn a_commit_applies_every_effect_and_removes_the_entry_at_once(store: Arc<
     assert_eq!(store.messages(&actor.id).unwrap()[0].text, "hello Ann");
     assert_eq!(store.memory(&actor.id, 5).unwrap()[0].kind, "agent_message");
     assert!(store.queued_dispatches().unwrap().is_empty());
-    assert_eq!(store.children(&e.id).unwrap(), [child.id.clone()]);
+    assert_eq!(
+        store.children(&e.id).unwrap(),
+        std::slice::from_ref(&child.id)
+    );
     let stored_child = store.event(&child.id).unwrap().unwrap();
     assert_eq!(
         (
@@ -230,7 +233,7 @@ async fn a_commit_applies_every_effect_and_removes_the_entry_at_once(store: Arc<
     let trace = skillhost::store::trace(store.as_ref(), &e.id)
         .unwrap()
         .unwrap();
-    assert_eq!(trace.runs[0].sent_events, [child.id.clone()]);
+    assert_eq!(trace.runs[0].sent_events, std::slice::from_ref(&child.id));
     assert_eq!(trace.children[0].event_id, child.id);
 }
 

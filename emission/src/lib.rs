@@ -167,7 +167,11 @@ impl Block {
         );
         match (&self.id, &self.name) {
             (Some(id), Some(name)) => {
-                s += &format!(" [id `{}`, event `{}`]", text::clip(id, 60), text::clip(name, 60))
+                s += &format!(
+                    " [id `{}`, event `{}`]",
+                    text::clip(id, 60),
+                    text::clip(name, 60)
+                )
             }
             (Some(id), None) => s += &format!(" [id `{}`]", text::clip(id, 60)),
             (None, Some(name)) => s += &format!(" [event `{}`]", text::clip(name, 60)),
@@ -360,7 +364,11 @@ fn walk(text: &str, arena: &Arena, top: NodeId, out: &mut Vec<Block>) {
                     out.push(interpret(text, arena, o, form));
                     // Its arguments are its data; anything else in it (a
                     // misplaced object) is searched like any other JSON.
-                    let args = if form == Form::ToolUse { "input" } else { "data" };
+                    let args = if form == Form::ToolUse {
+                        "input"
+                    } else {
+                        "data"
+                    };
                     todo.extend(o.entries.iter().filter(|(k, _)| k != args).map(|(_, v)| *v));
                 }
                 None => todo.extend(o.entries.iter().map(|(_, v)| *v)),
@@ -372,9 +380,10 @@ fn walk(text: &str, arena: &Arena, top: NodeId, out: &mut Vec<Block>) {
 }
 
 fn classify(arena: &Arena, o: &Obj) -> Option<Form> {
-    let ksi = o.entries.iter().any(|(k, v)| {
-        k == "type" && matches!(arena.get(*v), Node::Str(s) if s == "ksi_tool_use")
-    });
+    let ksi = o
+        .entries
+        .iter()
+        .any(|(k, v)| k == "type" && matches!(arena.get(*v), Node::Str(s) if s == "ksi_tool_use"));
     if ksi {
         Some(Form::ToolUse)
     } else if o.entries.iter().any(|(k, _)| k == "event") {
@@ -411,7 +420,12 @@ fn interpret(text: &str, arena: &Arena, o: &Obj, form: Form) -> Block {
         Form::ToolUse => (TOOL_USE_KEYS, "name", "input"),
         _ => (LEGACY_KEYS, "event", "data"),
     };
-    let field = |key: &str| o.entries.iter().find(|(k, _)| k == key).map(|(_, v)| arena.get(*v));
+    let field = |key: &str| {
+        o.entries
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| arena.get(*v))
+    };
     let string = |key: &str| match field(key) {
         Some(Node::Str(s)) if !s.trim().is_empty() => Some(s.clone()),
         _ => None,
@@ -432,7 +446,10 @@ fn interpret(text: &str, arena: &Arena, o: &Obj, form: Form) -> Block {
     let mut seen: Vec<&str> = Vec::new();
     for (k, _) in &o.entries {
         if seen.contains(&k.as_str()) {
-            if !problems.iter().any(|(p, _)| *p == Problem::DuplicateKey(k.clone())) {
+            if !problems
+                .iter()
+                .any(|(p, _)| *p == Problem::DuplicateKey(k.clone()))
+            {
                 problems.push((
                     Problem::DuplicateKey(k.clone()),
                     format!("key `{}` appears twice; write it once", text::clip(k, 40)),
@@ -446,7 +463,9 @@ fn interpret(text: &str, arena: &Arena, o: &Obj, form: Form) -> Block {
                 .map(|n| format!(" (did you mean `{n}`?)"))
                 .unwrap_or_default();
             let expected = match form {
-                Form::ToolUse => "a ksi_tool_use block has exactly `type`, `id`, `name` and `input`",
+                Form::ToolUse => {
+                    "a ksi_tool_use block has exactly `type`, `id`, `name` and `input`"
+                }
                 _ => "a legacy block has `event`, optionally `data` and `id`",
             };
             problems.push((
@@ -467,7 +486,10 @@ fn interpret(text: &str, arena: &Arena, o: &Obj, form: Form) -> Block {
                 "input" => "add the event's arguments as \"input\": {...} (or {} for none)",
                 _ => "add the event to send, e.g. \"event\": \"agent:status\"",
             };
-            problems.push((Problem::MissingField(key), format!("missing `{key}`: {how}")));
+            problems.push((
+                Problem::MissingField(key),
+                format!("missing `{key}`: {how}"),
+            ));
         }
     }
     for (key, optional) in [("id", form == Form::Legacy), (name_key, false)] {
@@ -475,10 +497,16 @@ fn interpret(text: &str, arena: &Arena, o: &Obj, form: Form) -> Block {
             Some(Node::Str(s)) if !s.trim().is_empty() => {}
             None if optional || required.contains(&key) => {}
             Some(other) => {
-                let key: &'static str = if key == "id" { "id" } else if key == "name" { "name" } else { "event" };
+                let key: &'static str = if key == "id" {
+                    "id"
+                } else if key == "name" {
+                    "name"
+                } else {
+                    "event"
+                };
                 let what = match other {
                     Node::Str(_) => "empty".to_string(),
-                    n => format!("{}", describe(n)),
+                    n => describe(n).to_string(),
                 };
                 problems.push((
                     Problem::InvalidField(key),
@@ -587,7 +615,9 @@ fn explain(text: &str, e: &ParseError) -> String {
     match &e.kind {
         ErrorKind::Expected(what) => {
             let fix = match (*what, found) {
-                (_, Some('\'')) => Some("use double quotes (\") around keys and strings, not single quotes"),
+                (_, Some('\'')) => {
+                    Some("use double quotes (\") around keys and strings, not single quotes")
+                }
                 (_, Some('/')) => Some("JSON has no comments"),
                 (_, Some('\\')) => Some("a backslash belongs inside a string"),
                 ("a key", Some('}')) => Some("remove the trailing comma before `}`"),
@@ -618,9 +648,9 @@ fn explain(text: &str, e: &ParseError) -> String {
             Some('\t') => "a tab inside a string (write it as \\t)".into(),
             _ => format!("control character {shown} inside a string (escape it as \\u00XX)"),
         },
-        ErrorKind::BadEscape => format!(
-            "`\\` followed by {shown} is not a JSON escape (write a backslash as \\\\)"
-        ),
+        ErrorKind::BadEscape => {
+            format!("`\\` followed by {shown} is not a JSON escape (write a backslash as \\\\)")
+        }
         ErrorKind::BadUnicodeEscape => "`\\u` must be followed by four hex digits".into(),
         ErrorKind::LoneSurrogate => {
             "a `\\u` escape of half a UTF-16 surrogate pair (write the character itself)".into()
@@ -628,9 +658,9 @@ fn explain(text: &str, e: &ParseError) -> String {
         ErrorKind::LeadingZero => "a number with a leading zero".into(),
         ErrorKind::BadNumber => format!("an incomplete number before {shown}"),
         ErrorKind::BadLiteral(word) => format!("expected `{word}`, found {shown}"),
-        ErrorKind::Eof { inside_string: true } => {
-            "the text ends inside a string (a closing \" is missing)".into()
-        }
+        ErrorKind::Eof {
+            inside_string: true,
+        } => "the text ends inside a string (a closing \" is missing)".into(),
         ErrorKind::Eof { .. } => format!(
             "the text ends before the block is closed (add `{}` at the end)",
             e.open

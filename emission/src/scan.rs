@@ -405,9 +405,8 @@ impl<'t> Parser<'t> {
                             self.lex = Lex::Idle;
                             let raw = &self.text[start + 1..p];
                             let s = if escapes {
-                                unescape(raw).map_err(|(at, kind)| {
-                                    self.error(start + 1 + at, kind)
-                                })?
+                                unescape(raw)
+                                    .map_err(|(at, kind)| self.error(start + 1 + at, kind))?
                             } else {
                                 raw.to_string()
                             };
@@ -439,21 +438,15 @@ impl<'t> Parser<'t> {
                     (Num::Minus, b'0') => Some(Num::Zero),
                     (Num::Minus, b'1'..=b'9') => Some(Num::Int),
                     (Num::Minus, _) => return Err(self.error(p, ErrorKind::BadNumber)),
-                    (Num::Zero, b'0'..=b'9') => {
-                        return Err(self.error(p, ErrorKind::LeadingZero))
-                    }
+                    (Num::Zero, b'0'..=b'9') => return Err(self.error(p, ErrorKind::LeadingZero)),
                     (Num::Zero | Num::Int, b'.') => Some(Num::Dot),
                     (Num::Zero | Num::Int | Num::Frac, b'e' | b'E') => Some(Num::Exp),
                     (Num::Int, b'0'..=b'9') => Some(Num::Int),
                     (Num::Dot | Num::Frac, b'0'..=b'9') => Some(Num::Frac),
                     (Num::Dot, _) => return Err(self.error(p, ErrorKind::BadNumber)),
                     (Num::Exp, b'+' | b'-') => Some(Num::ExpSign),
-                    (Num::Exp | Num::ExpSign | Num::ExpDigits, b'0'..=b'9') => {
-                        Some(Num::ExpDigits)
-                    }
-                    (Num::Exp | Num::ExpSign, _) => {
-                        return Err(self.error(p, ErrorKind::BadNumber))
-                    }
+                    (Num::Exp | Num::ExpSign | Num::ExpDigits, b'0'..=b'9') => Some(Num::ExpDigits),
+                    (Num::Exp | Num::ExpSign, _) => return Err(self.error(p, ErrorKind::BadNumber)),
                     // Zero, Int, Frac, ExpDigits: the number ended before `b`.
                     _ => None,
                 };
@@ -527,7 +520,11 @@ impl<'t> Parser<'t> {
                 Ok(Fed::More)
             }
             (State::CommaOrEnd, _) => {
-                let what = if top.is_obj { "`,` or `}`" } else { "`,` or `]`" };
+                let what = if top.is_obj {
+                    "`,` or `}`"
+                } else {
+                    "`,` or `]`"
+                };
                 Err(self.error(p, ErrorKind::Expected(what)))
             }
             (State::Value | State::ValueOrEnd, _) => {
@@ -545,12 +542,42 @@ impl<'t> Parser<'t> {
                             key: false,
                         }
                     }
-                    b'-' => self.lex = Lex::Num { start: p, st: Num::Minus },
-                    b'0' => self.lex = Lex::Num { start: p, st: Num::Zero },
-                    b'1'..=b'9' => self.lex = Lex::Num { start: p, st: Num::Int },
-                    b't' => self.lex = Lex::Lit { word: "true", pos: 1 },
-                    b'f' => self.lex = Lex::Lit { word: "false", pos: 1 },
-                    b'n' => self.lex = Lex::Lit { word: "null", pos: 1 },
+                    b'-' => {
+                        self.lex = Lex::Num {
+                            start: p,
+                            st: Num::Minus,
+                        }
+                    }
+                    b'0' => {
+                        self.lex = Lex::Num {
+                            start: p,
+                            st: Num::Zero,
+                        }
+                    }
+                    b'1'..=b'9' => {
+                        self.lex = Lex::Num {
+                            start: p,
+                            st: Num::Int,
+                        }
+                    }
+                    b't' => {
+                        self.lex = Lex::Lit {
+                            word: "true",
+                            pos: 1,
+                        }
+                    }
+                    b'f' => {
+                        self.lex = Lex::Lit {
+                            word: "false",
+                            pos: 1,
+                        }
+                    }
+                    b'n' => {
+                        self.lex = Lex::Lit {
+                            word: "null",
+                            pos: 1,
+                        }
+                    }
                     _ => {
                         let what = if top.state == State::ValueOrEnd {
                             "a value or `]`"
@@ -595,7 +622,10 @@ impl<'t> Parser<'t> {
 
     /// A complete value for the innermost container.
     fn value(&mut self, arena: &Arena, id: NodeId, end: usize) -> Result<Fed, ParseError> {
-        let top = self.stack.last_mut().expect("a value is inside a container");
+        let top = self
+            .stack
+            .last_mut()
+            .expect("a value is inside a container");
         top.height = top.height.max(arena.get(id).height());
         if top.is_obj {
             if let Some((start, usize::MAX)) = top.args {
@@ -670,10 +700,16 @@ fn looks_like_block(bytes: &[u8], f: &Frame, arena: &Arena) -> bool {
     }
     // `{` ws quote? `event` quote? ws `:`
     let rest = skip_ws(&head[1..]);
-    let rest = rest.strip_prefix(b"\"").or(rest.strip_prefix(b"'")).unwrap_or(rest);
+    let rest = rest
+        .strip_prefix(b"\"")
+        .or(rest.strip_prefix(b"'"))
+        .unwrap_or(rest);
     match rest.strip_prefix(b"event") {
         Some(rest) => {
-            let rest = rest.strip_prefix(b"\"").or(rest.strip_prefix(b"'")).unwrap_or(rest);
+            let rest = rest
+                .strip_prefix(b"\"")
+                .or(rest.strip_prefix(b"'"))
+                .unwrap_or(rest);
             skip_ws(rest).first() == Some(&b':')
         }
         None => false,
@@ -753,8 +789,7 @@ pub(crate) fn scan_view(text: &str, starts_inside: bool) -> View {
     let mut parser = Parser::new(text);
     let mut in_string = starts_inside;
     let mut backslashes = 0usize;
-    for p in 0..bytes.len() {
-        let b = bytes[p];
+    for (p, &b) in bytes.iter().enumerate() {
         let quote = b == b'"' && backslashes % 2 == 0;
         backslashes = if b == b'\\' { backslashes + 1 } else { 0 };
         if parser.active() {
@@ -840,7 +875,10 @@ mod tests {
     #[test]
     fn finds_objects_in_prose() {
         assert_eq!(tops("a {\"x\": 1} b {} c", false), ["{\"x\":1}", "{}"]);
-        assert_eq!(tops("{{\"a\":[1,{\"b\":2}]}", false), ["{\"a\":[1,{\"b\":2}]}"]);
+        assert_eq!(
+            tops("{{\"a\":[1,{\"b\":2}]}", false),
+            ["{\"a\":[1,{\"b\":2}]}"]
+        );
     }
 
     #[test]

@@ -244,7 +244,10 @@ impl EventSchema {
                     .unwrap_or_default();
                 problems.push((
                     arg.name.clone(),
-                    format!("missing required argument `{}` ({}{about})", arg.name, arg.ty),
+                    format!(
+                        "missing required argument `{}` ({}{about})",
+                        arg.name, arg.ty
+                    ),
                 ));
             }
         }
@@ -348,7 +351,10 @@ pub(crate) fn is_number(s: &str) -> bool {
 }
 
 /// The word closest to a typo, if close enough to be meant.
-pub(crate) fn did_you_mean<'a>(typo: &str, words: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+pub(crate) fn did_you_mean<'a>(
+    typo: &str,
+    words: impl Iterator<Item = &'a str>,
+) -> Option<&'a str> {
     let limit = 2.max(typo.chars().count() / 3);
     words
         .map(|w| (edit_distance(typo, w), w))
@@ -419,13 +425,34 @@ mod tests {
 
     #[test]
     fn string_arguments() {
-        assert!(check(&[("agent_id", "a"), ("progress", "-1.5e3"), ("done", "true"), ("extra", "[1]")]).is_ok());
-        let e = check(&[("progress", "1,5"), ("done", "yes"), ("extra", "{"), ("agentid", "a")]).unwrap_err();
-        assert_eq!(e.arguments(), ["progress", "done", "extra", "agentid", "agent_id"]);
+        assert!(check(&[
+            ("agent_id", "a"),
+            ("progress", "-1.5e3"),
+            ("done", "true"),
+            ("extra", "[1]")
+        ])
+        .is_ok());
+        let e = check(&[
+            ("progress", "1,5"),
+            ("done", "yes"),
+            ("extra", "{"),
+            ("agentid", "a"),
+        ])
+        .unwrap_err();
+        assert_eq!(
+            e.arguments(),
+            ["progress", "done", "extra", "agentid", "agent_id"]
+        );
         let msg = e.to_string();
-        assert!(msg.contains("argument `progress` must be a number, got \"1,5\""), "{msg}");
+        assert!(
+            msg.contains("argument `progress` must be a number, got \"1,5\""),
+            "{msg}"
+        );
         assert!(msg.contains("(did you mean `agent_id`?)"), "{msg}");
-        assert!(msg.contains("missing required argument `agent_id` (string: who reports)"), "{msg}");
+        assert!(
+            msg.contains("missing required argument `agent_id` (string: who reports)"),
+            "{msg}"
+        );
     }
 
     #[test]
@@ -433,7 +460,9 @@ mod tests {
         for ok in ["0", "-0", "12", "1.5", "1e9", "-2.5E-3", "1E+2"] {
             assert!(is_number(ok), "{ok}");
         }
-        for bad in ["", "-", "01", "1.", ".5", "+1", "1e", "NaN", "inf", " 1", "1 ", "0x10"] {
+        for bad in [
+            "", "-", "01", "1.", ".5", "+1", "1e", "NaN", "inf", " 1", "1 ", "0x10",
+        ] {
             assert!(!is_number(bad), "{bad}");
         }
     }

@@ -24,7 +24,10 @@ fn prose() -> impl Strategy<Value = String> {
 
 fn text() -> impl Strategy<Value = String> {
     prop::collection::vec(
-        prop::sample::select(vec!['a', ' ', '{', '}', '[', ']', '"', '\\', '/', ':', ',', '\n', '\t', 'é', '😀', '\u{1}', '\'']),
+        prop::sample::select(vec![
+            'a', ' ', '{', '}', '[', ']', '"', '\\', '/', ':', ',', '\n', '\t', 'é', '😀', '\u{1}',
+            '\'',
+        ]),
         0..10,
     )
     .prop_map(|v| v.into_iter().collect())
@@ -97,7 +100,13 @@ fn block() -> impl Strategy<Value = Block> {
                 .map(|&i| fields[i].as_str())
                 .collect();
             let text = format!("{{{}}}", ordered.join(sep));
-            Block { id, name, input, legacy, text }
+            Block {
+                id,
+                name,
+                input,
+                legacy,
+                text,
+            }
         })
 }
 
@@ -108,12 +117,16 @@ fn block() -> impl Strategy<Value = Block> {
 /// it that block's data, even when that block turns out malformed.
 fn found_once(text: &str, at: usize, b: &Block) -> Result<(), TestCaseError> {
     let blocks = extract(text, &Catalog::new());
-    let ours: Vec<_> = blocks.iter().filter(|x| x.id.as_deref() == Some(&b.id)).collect();
+    let ours: Vec<_> = blocks
+        .iter()
+        .filter(|x| x.id.as_deref() == Some(&b.id))
+        .collect();
     if ours.is_empty() {
         let data_of_another = blocks.iter().any(|x| {
             x.offset < at
                 && at < x.offset + x.len
-                && (text[x.offset..at].contains("\"input\"") || text[x.offset..at].contains("\"data\""))
+                && (text[x.offset..at].contains("\"input\"")
+                    || text[x.offset..at].contains("\"data\""))
         });
         prop_assert!(data_of_another, "not found: {:#?}", blocks);
         return Ok(());

@@ -29,7 +29,9 @@ pub mod bindings {
 #[cfg(target_arch = "wasm32")]
 mod imp {
     use super::bindings::skillhost::skill;
-    use crate::{act::Act, event::BlockOutcome, event::Event, event::Receipt, log::Level, Argument};
+    use crate::{
+        act::Act, event::BlockOutcome, event::Event, event::Receipt, log::Level, Argument,
+    };
 
     #[inline]
     pub fn triggered_act() -> Act {

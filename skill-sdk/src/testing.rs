@@ -556,7 +556,9 @@ impl TestHost {
             .map(|&(name, ty, required)| ArgSchema {
                 name: name.to_owned(),
                 ty: ArgType::parse(ty).unwrap_or_else(|| {
-                    panic!("argument `{name}`: unknown type `{ty}` (string, number, boolean or json)")
+                    panic!(
+                        "argument `{name}`: unknown type `{ty}` (string, number, boolean or json)"
+                    )
                 }),
                 required,
                 description: None,

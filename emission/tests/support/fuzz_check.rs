@@ -79,7 +79,10 @@ fn check_blocks(text: &str, blocks: &[Block], catalog: &Catalog) {
                 }
             }
             Err(r) => {
-                let at = format!("block {i} at byte {} (line {}, column {})", b.offset, b.line, b.column);
+                let at = format!(
+                    "block {i} at byte {} (line {}, column {})",
+                    b.offset, b.line, b.column
+                );
                 assert!(r.message.starts_with(&at), "{:?} vs {at:?}", r.message);
                 if r.problem == Problem::Malformed {
                     assert_eq!(b.form, Form::Malformed);

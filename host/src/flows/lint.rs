@@ -107,6 +107,8 @@ pub fn event_warnings(project: &Project, components: &[Vec<u8>]) -> Vec<Warning>
             });
         }
     }
+    // By place; warnings at one place keep the order above.
+    warnings.sort_by(|a, b| (&a.file, a.line).cmp(&(&b.file, b.line)));
     warnings
 }
 
@@ -155,11 +157,22 @@ event_schemas:
     fn warns_about_events_never_sent_or_subscribed_and_undeclared_subscriptions() {
         let w = warnings(&[b"\0asm ... booking_requested ..."]);
         assert_eq!(w.len(), 4, "{w:#?}");
-        assert!(w[0].starts_with("17: declared event `agent:status` is never sent"), "{w:#?}");
-        assert!(w[1].starts_with("18: declared event `orphan` is never sent"), "{w:#?}");
-        assert!(w[2].starts_with("18: declared event `orphan` has no subscription"), "{w:#?}");
         assert!(
-            w[3].starts_with("9: subscription to undeclared event `agent_stats` (did you mean `agent:status`?)"),
+            w[0].starts_with(
+                "9: subscription to undeclared event `agent_stats` (did you mean `agent:status`?)"
+            ),
+            "{w:#?}"
+        );
+        assert!(
+            w[1].starts_with("17: declared event `agent:status` is never sent"),
+            "{w:#?}"
+        );
+        assert!(
+            w[2].starts_with("18: declared event `orphan` is never sent"),
+            "{w:#?}"
+        );
+        assert!(
+            w[3].starts_with("18: declared event `orphan` has no subscription"),
             "{w:#?}"
         );
     }
@@ -167,8 +180,14 @@ event_schemas:
     #[test]
     fn a_skill_that_names_an_event_or_reads_agent_text_may_send_it() {
         let w = warnings(&[b"... agent:status ..."]);
-        assert!(!w.iter().any(|w| w.contains("`agent:status` is never sent")), "{w:#?}");
-        assert!(w.iter().any(|w| w.contains("`orphan` is never sent")), "{w:#?}");
+        assert!(
+            !w.iter().any(|w| w.contains("`agent:status` is never sent")),
+            "{w:#?}"
+        );
+        assert!(
+            w.iter().any(|w| w.contains("`orphan` is never sent")),
+            "{w:#?}"
+        );
         let w = warnings(&[b"... emit-from-text ..."]);
         assert!(!w.iter().any(|w| w.contains("never sent")), "{w:#?}");
     }

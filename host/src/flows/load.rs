@@ -18,8 +18,8 @@ use marked_yaml::types::MarkedMappingNode;
 use marked_yaml::{LoaderOptions, Node, Span};
 
 use super::model::{
-    ArgSchema, ArgType, Catalog, ComponentSource, DeclaredEvent, EventSchema, Flow,
-    InterruptMode, Project, Scope, Skill, SkillSelector, StateField, Subscription,
+    ArgSchema, ArgType, Catalog, ComponentSource, DeclaredEvent, EventSchema, Flow, InterruptMode,
+    Project, Scope, Skill, SkillSelector, StateField, Subscription,
 };
 
 /// The optional project file in the project directory.
@@ -2121,7 +2121,10 @@ event_schemas:
         let flow = &loaded.flows[0];
         assert_eq!(flow.event_schemas.len(), 1);
         assert_eq!(flow.event_schemas[0].line, 3);
-        let schema = loaded.declared_events.get("agent:status").expect("declared");
+        let schema = loaded
+            .declared_events
+            .get("agent:status")
+            .expect("declared");
         assert_eq!(schema.description.as_deref(), Some("An agent reports."));
         let args: Vec<(&str, ArgType, bool)> = schema
             .arguments
@@ -2165,13 +2168,41 @@ event_schemas:
 ",
         );
         let expect = [
-            (4, "event_schemas[0].argumnets", "unknown key `argumnets` (did you mean `arguments`?)"),
-            (8, "event_schemas[1].arguments[0].type", "invalid value `integer`; expected one of: string, number, boolean, json"),
-            (9, "event_schemas[1].arguments[1].name", "duplicate argument name `a` (first at line 7)"),
-            (10, "event_schemas[1].arguments[1].required", "invalid value `yes`; expected one of: true, false"),
-            (11, "event_schemas[1].arguments[2].name", "missing required key `name`"),
-            (13, "event_schemas[1].arguments[3].requird", "unknown key `requird` (did you mean `required`?)"),
-            (14, "event_schemas[2].idn", "duplicate declared event idn `e` (first at line 3)"),
+            (
+                4,
+                "event_schemas[0].argumnets",
+                "unknown key `argumnets` (did you mean `arguments`?)",
+            ),
+            (
+                8,
+                "event_schemas[1].arguments[0].type",
+                "invalid value `integer`; expected one of: string, number, boolean, json",
+            ),
+            (
+                9,
+                "event_schemas[1].arguments[1].name",
+                "duplicate argument name `a` (first at line 7)",
+            ),
+            (
+                10,
+                "event_schemas[1].arguments[1].required",
+                "invalid value `yes`; expected one of: true, false",
+            ),
+            (
+                11,
+                "event_schemas[1].arguments[2].name",
+                "missing required key `name`",
+            ),
+            (
+                13,
+                "event_schemas[1].arguments[3].requird",
+                "unknown key `requird` (did you mean `required`?)",
+            ),
+            (
+                14,
+                "event_schemas[2].idn",
+                "duplicate declared event idn `e` (first at line 3)",
+            ),
             (15, "event_schemas[3].idn", "missing required key `idn`"),
         ];
         for (line, field, text) in expect {
@@ -2182,7 +2213,9 @@ event_schemas:
 
     #[test]
     fn flows_may_declare_the_same_event_alike_but_not_differently() {
-        let same = STATUS_SCHEMA.replace("StatusFlow", "Other").replace("who", "the agent");
+        let same = STATUS_SCHEMA
+            .replace("StatusFlow", "Other")
+            .replace("who", "the agent");
         let dir = project(&[("a.yaml", STATUS_SCHEMA), ("b.yaml", &same)]);
         assert_eq!(load(&dir).declared_events.iter().count(), 1);
 

@@ -71,9 +71,17 @@ And a typo: {"type": "ksi_tool_use", "id": "ksiu_x", "name": "agent:stats", "inp
             .field("rejected", "0")
             .declare_event(
                 "agent:status",
-                &[("agent_id", "string", true), ("status", "string", true), ("progress", "number", false), ("details", "json", false)],
+                &[
+                    ("agent_id", "string", true),
+                    ("status", "string", true),
+                    ("progress", "number", false),
+                    ("details", "json", false),
+                ],
             )
-            .declare_event("state:entity:update", &[("id", "string", true), ("properties", "json", true)])
+            .declare_event(
+                "state:entity:update",
+                &[("id", "string", true), ("properties", "json", true)],
+            )
             .matches("agent:status", 1)
             .matches("state:entity:update", 1)
     }
@@ -86,9 +94,15 @@ And a typo: {"type": "ksi_tool_use", "id": "ksiu_x", "name": "agent:stats", "inp
         let sent: Vec<&str> = done.events.iter().map(|e| e.idn.as_str()).collect();
         assert_eq!(sent, ["agent:status", "state:entity:update"]);
         assert_eq!(done.events[0].arg("progress"), Some("0.8"));
-        assert_eq!(done.events[1].arg("properties"), Some(r#"{"records_processed":25000}"#));
+        assert_eq!(
+            done.events[1].arg("properties"),
+            Some(r#"{"records_processed":25000}"#)
+        );
         let feedback = done.reply_texts()[0];
-        assert!(feedback.starts_with("Event blocks: 2 sent, 1 rejected.\n"), "{feedback}");
+        assert!(
+            feedback.starts_with("Event blocks: 2 sent, 1 rejected.\n"),
+            "{feedback}"
+        );
         assert!(
             feedback.contains("unknown event `agent:stats` (did you mean `agent:status`?)"),
             "{feedback}"
@@ -121,7 +135,10 @@ And a typo: {"type": "ksi_tool_use", "id": "ksiu_x", "name": "agent:stats", "inp
 
     #[test]
     fn a_reply_without_blocks_says_so() {
-        let done = host().next("user_message").arg("text", "Just prose {here}.").run(super::run);
+        let done = host()
+            .next("user_message")
+            .arg("text", "Just prose {here}.")
+            .run(super::run);
         assert_eq!(done.reply_texts(), ["No event blocks found."]);
     }
 }
