@@ -20,4 +20,6 @@ pub mod tracker;
 pub mod versions;
 
 pub use event::{ActorRef, Receipt, Submission};
+/// Finding and checking the event blocks agents write (`emit-from-text`).
+pub use skillhost_emission as emission;
 pub use host::{Host, HostConfig};
