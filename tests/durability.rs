@@ -102,3 +102,45 @@ fn acknowledged_events_are_applied_exactly_once_across_an_abrupt_stop() {
         "the first host finished everything before it stopped"
     );
 }
+
+#[test]
+fn attributes_and_memory_survive_a_restart() {
+    let dir = write_project(&["idn: Profile
+skills:
+  - idn: P
+    crate: profile
+events:
+  - idn: user_message
+    skill_idn: P
+"]);
+    let say = |text: &str| user("user_message", "ada").arg("text", text);
+    let rt = runtime();
+    rt.block_on(async {
+        let host = start(dir.path()).await;
+        host.submit_and_settle(say("my name is Ada")).await.unwrap();
+        host.submit_and_settle(say("visits")).await.unwrap();
+    });
+    drop(rt);
+    let rt = runtime();
+    rt.block_on(async {
+        let host = start(dir.path()).await;
+        host.submit_and_settle(say("who am i")).await.unwrap();
+        host.submit_and_settle(say("visits")).await.unwrap();
+        let ada = host.actor("sandbox", "sandbox", "ada").await.unwrap();
+        let replies: Vec<String> = host
+            .messages(&ada.id)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(
+            replies,
+            [
+                "Nice to meet you, Ada.",
+                "visit #1",
+                "You are Ada; I remember 5 messages.",
+                "visit #2"
+            ]
+        );
+    });
+}

@@ -147,6 +147,45 @@ async fn broadcast_reaches_the_global_instance() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn profile_remembers_the_user_through_attributes_and_memory() {
+    let t = sample_host().await;
+    let api = |text: &str, who: &str| {
+        Submission::from_user("user_message", "api", "web", who).arg("text", text)
+    };
+    t.send(api("my name is Ada", "ada")).await;
+    t.send(api("who am i", "ada")).await;
+    t.send(api("visits", "ada")).await;
+    t.send(api("visits", "bo")).await;
+    t.send(api("who am i", "bo")).await;
+    let ada = t.host.actor("api", "web", "ada").await.unwrap();
+    let bo = t.host.actor("api", "web", "bo").await.unwrap();
+    let texts = |id: &str| -> Vec<String> {
+        t.host
+            .messages(id)
+            .unwrap()
+            .into_iter()
+            .map(|m| m.text)
+            .collect()
+    };
+    assert_eq!(
+        texts(&ada.id),
+        [
+            "Nice to meet you, Ada.",
+            "You are Ada; I remember 3 messages.",
+            "visit #1"
+        ]
+    );
+    // The project attribute is shared; the name is Ada's alone.
+    assert_eq!(
+        texts(&bo.id),
+        [
+            "visit #2",
+            "I don't know your name yet; I remember 3 messages."
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn agent_reply_sends_the_events_of_a_model_reply_and_replies_feedback() {
     let t = sample_host().await;
     let model_reply = r#"Analysis under way.

@@ -23,6 +23,34 @@ pub enum Output {
 /// skills workspace, in release mode for `wasm32-wasip2`. Cargo skips what is
 /// up to date, so this is cheap to call before every start.
 pub fn build_skills(project: &Project, output: Output) -> Result<()> {
+    build_skills_with(project, output, &mut |_| {})
+}
+
+/// What a build reports as it goes.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    /// A workspace's build starts with these crates.
+    Started {
+        workspace: PathBuf,
+        crates: Vec<String>,
+    },
+    /// A crate's component is ready (`fresh`: it was already up to date).
+    Built {
+        name: String,
+        path: PathBuf,
+        fresh: bool,
+        /// 1-based position among the crates of this workspace.
+        index: usize,
+        total: usize,
+    },
+}
+
+/// [`build_skills`], calling `progress` as each workspace starts and each component is ready.
+pub fn build_skills_with(
+    project: &Project,
+    output: Output,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<()> {
     let mut crates: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
     for flow in &project.flows {
         for skill in &flow.skills {
@@ -37,17 +65,37 @@ pub fn build_skills(project: &Project, output: Output) -> Result<()> {
     for (workspace, mut names) in crates {
         names.sort();
         names.dedup();
-        build_workspace(&workspace, &names, output)?;
+        progress(Progress::Started {
+            workspace: workspace.clone(),
+            crates: names.clone(),
+        });
+        build_workspace_with(&workspace, &names, output, progress)?;
     }
     Ok(())
 }
 
 /// Builds the given crates of one skills workspace (all members if `crates` is empty).
 pub fn build_workspace(workspace: &Path, crates: &[String], output: Output) -> Result<()> {
+    build_workspace_with(workspace, crates, output, &mut |_| {})
+}
+
+/// [`build_workspace`], reporting each component as cargo finishes it.
+pub fn build_workspace_with(
+    workspace: &Path,
+    crates: &[String],
+    output: Output,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<()> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace)
-        .args(["build", "--release", "--target", TARGET]);
+    cmd.current_dir(workspace).args([
+        "build",
+        "--release",
+        "--target",
+        TARGET,
+        // Artifacts as JSON on stdout (for progress); diagnostics rendered on stderr.
+        "--message-format=json-render-diagnostics",
+    ]);
     for name in crates {
         cmd.args(["-p", name]);
     }
@@ -64,16 +112,41 @@ pub fn build_workspace(workspace: &Path, crates: &[String], output: Output) -> R
     ] {
         cmd.env_remove(var);
     }
-    let result = match output {
-        Output::Inherit => cmd
-            .stdout(Stdio::inherit())
-            .stderr(Stdio::inherit())
-            .status()
-            .map(|s| (s, String::new())),
-        Output::Captured => cmd
-            .output()
-            .map(|o| (o.status, String::from_utf8_lossy(&o.stderr).into_owned())),
-    };
+    cmd.stdout(Stdio::piped()).stderr(match output {
+        Output::Inherit => Stdio::inherit(),
+        Output::Captured => Stdio::piped(),
+    });
+    let result = (|| {
+        let mut child = cmd.spawn()?;
+        // Read stderr on a thread so a chatty build cannot block on a full pipe.
+        let stderr = child.stderr.take().map(|mut e| {
+            std::thread::spawn(move || {
+                let mut s = String::new();
+                let _ = std::io::Read::read_to_string(&mut e, &mut s);
+                s
+            })
+        });
+        if let Some(stdout) = child.stdout.take() {
+            let total = crates.len();
+            let mut index = 0;
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+                let Ok(line) = line else { break };
+                if let Some((name, path, fresh)) = component_artifact(&line) {
+                    index += 1;
+                    progress(Progress::Built {
+                        name,
+                        path,
+                        fresh,
+                        index,
+                        total: total.max(index),
+                    });
+                }
+            }
+        }
+        let status = child.wait()?;
+        let log = stderr.and_then(|h| h.join().ok()).unwrap_or_default();
+        Ok::<_, std::io::Error>((status, log))
+    })();
     let (status, log) =
         result.with_context(|| format!("running cargo in {}", workspace.display()))?;
     if !status.success() {
@@ -93,4 +166,21 @@ pub fn build_workspace(workspace: &Path, crates: &[String], output: Output) -> R
         );
     }
     Ok(())
+}
+
+/// A `compiler-artifact` message of cargo for a `.wasm` component: name, path, fresh.
+fn component_artifact(line: &str) -> Option<(String, PathBuf, bool)> {
+    let v: serde_json::Value = serde_json::from_str(line).ok()?;
+    if v.get("reason")?.as_str()? != "compiler-artifact" {
+        return None;
+    }
+    let path = v
+        .get("filenames")?
+        .as_array()?
+        .iter()
+        .filter_map(|f| f.as_str())
+        .find(|f| f.ends_with(".wasm"))?;
+    let name = v.get("target")?.get("name")?.as_str()?.to_string();
+    let fresh = v.get("fresh").and_then(|f| f.as_bool()).unwrap_or(false);
+    Some((name, PathBuf::from(path), fresh))
 }

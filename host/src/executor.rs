@@ -16,6 +16,7 @@ use tokio::sync::broadcast;
 use crate::bus::EventBus;
 use crate::event::{new_id, Event};
 use crate::flows::{InterruptMode, Project, Skill};
+use crate::metrics::Metrics;
 use crate::router::Route;
 use crate::runtime::{RunControl, RunEnv, RunResult, Runtime, SkillRun};
 use crate::store::{InstanceKey, Message, Outcome, RunRecord, Store};
@@ -75,6 +76,7 @@ pub struct ExecutorDeps {
     pub replies: broadcast::Sender<Message>,
     pub max_depth: u32,
     pub versions: Arc<Versions>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// How often a run whose shared reads went stale is tried before it fails.
@@ -166,7 +168,14 @@ impl Executor {
             uninterruptible: d.event.uninterruptible,
         });
         let this = self.clone();
-        tokio::spawn(async move { this.execute(d, control).await });
+        let span = tracing::info_span!(
+            parent: None, "run", event = %d.event.id, idn = %d.event.idn,
+            instance = %d.route.instance, skill = %d.skill.idn, mode = d.mode().as_str(),
+        );
+        tokio::spawn(tracing::Instrument::instrument(
+            async move { this.execute(d, control).await },
+            span,
+        ));
     }
 
     async fn execute(self: Arc<Self>, d: Dispatch, control: Arc<RunControl>) {
@@ -294,11 +303,13 @@ impl Executor {
                 self.deps.tracker.done(&id);
             }
         }
+        self.deps.metrics.record_run(&record);
         Ok(Outcome::Ok)
     }
 
     /// Records how a dispatch ended (without effects) and removes its queue entry.
     async fn finish(&self, dispatch: i64, record: RunRecord) -> Outcome {
+        self.deps.metrics.record_run(&record);
         let outcome = record.outcome.clone();
         if let Err(e) = self.deps.store.finish_dispatch(dispatch, record).await {
             // The entry stays queued in the store and runs again after a restart.

@@ -12,7 +12,9 @@ use tokio::sync::{broadcast, mpsc};
 use crate::bus::{EventBus, MemoryBus};
 use crate::event::{new_id, ActorRef, Audience, Event, Receipt, Submission};
 use crate::executor::{Dispatch, Executor, ExecutorDeps};
-use crate::flows::{Project, Scope, Skill};
+use crate::flows::{Project, Skill};
+use crate::metrics::{Gauges, Metrics};
+use crate::reload::Reloader;
 use crate::router::{self, Route};
 use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::{
@@ -40,13 +42,16 @@ impl Default for HostConfig {
 
 /// A running skillhost.
 pub struct Host {
-    project: Arc<RwLock<Arc<Project>>>,
+    pub(crate) project: Arc<RwLock<Arc<Project>>>,
     store: Arc<dyn Store>,
     bus: Arc<dyn EventBus>,
     tracker: Arc<Tracker>,
     executor: Arc<Executor>,
     replies: broadcast::Sender<Message>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+    pub(crate) runtime: Arc<Runtime>,
+    pub(crate) metrics: Arc<Metrics>,
+    pub(crate) reloader: Reloader,
 }
 
 impl Host {
@@ -65,8 +70,11 @@ impl Host {
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new());
         let tracker = Arc::new(Tracker::default());
         let (replies, _) = broadcast::channel(1024);
+        let metrics = Arc::new(Metrics::new());
+        let reloader = Reloader::new(&project.read().unwrap_or_else(|e| e.into_inner()));
         let executor = Executor::new(ExecutorDeps {
-            runtime,
+            runtime: runtime.clone(),
+            metrics: metrics.clone(),
             store: store.clone(),
             bus: bus.clone(),
             tracker: tracker.clone(),
@@ -84,6 +92,7 @@ impl Host {
             project.clone(),
             store.clone(),
             admit_tx,
+            metrics.clone(),
         ));
         let dispatcher_task = tokio::spawn(dispatch_admissions(
             admit_rx,
@@ -98,6 +107,9 @@ impl Host {
             executor,
             replies,
             tasks: vec![router_task, dispatcher_task],
+            runtime,
+            metrics,
+            reloader,
         })
     }
 
@@ -155,6 +167,7 @@ impl Host {
         if let Some(first) = self.store.accept_event(&event, matched).await? {
             return Ok(first);
         }
+        self.metrics.event_in();
         let receipt = Receipt {
             event_id: event.id.clone(),
             matched,
@@ -179,6 +192,36 @@ impl Host {
         self.settled(&receipt.event_id).await;
         self.trace(&receipt.event_id)?
             .context("a settled event has no trace")
+    }
+
+    /// Whether an accepted event and everything it led to have finished
+    /// (`false` while any of that work is pending).
+    pub fn is_settled(&self, event_id: &str) -> bool {
+        !self.tracker.is_open(event_id)
+    }
+
+    /// The host's counters, and its gauges in Prometheus text.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
+    /// The gauges read now: per flow running instances and queued events, open events.
+    pub fn gauges(&self) -> Gauges {
+        let mut flows: std::collections::BTreeMap<String, (usize, usize)> = self
+            .project()
+            .flows
+            .iter()
+            .map(|f| (f.idn.clone(), (0, 0)))
+            .collect();
+        for (key, n) in self.executor.busy_instances() {
+            let e = flows.entry(key.flow).or_default();
+            e.0 += 1;
+            e.1 += n.saturating_sub(1);
+        }
+        Gauges {
+            flows: flows.into_iter().map(|(f, (r, q))| (f, r, q)).collect(),
+            open_events: self.tracker.open_events(),
+        }
     }
 
     /// Waits until nothing is in flight.
@@ -212,7 +255,7 @@ impl Host {
             .await
     }
 
-    /// Lets an actor share another persona's flow instances, attributes and memory.
+    /// Lets an actor share another persona's flow instances and attributes.
     pub async fn link_actor(&self, actor_id: &str, persona_id: &str) -> Result<()> {
         self.store.link_actor(actor_id, persona_id).await
     }
@@ -236,14 +279,6 @@ impl Host {
             .state(&key)?
             .or_else(|| def.default_value.clone())
             .unwrap_or_default())
-    }
-
-    /// Whether a state field is per persona.
-    pub fn is_user_scoped(&self, flow: &str, field: &str) -> bool {
-        self.project()
-            .flow(flow)
-            .and_then(|f| f.state_field(field))
-            .is_some_and(|f| f.scope == Scope::User)
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -298,8 +333,14 @@ async fn route_events(
     project: Arc<RwLock<Arc<Project>>>,
     store: Arc<dyn Store>,
     admissions: mpsc::UnboundedSender<Admission>,
+    metrics: Arc<Metrics>,
 ) {
     while let Some(event) = events.recv().await {
+        let span = tracing::info_span!(
+            "event", id = %event.id, idn = %event.idn, depth = event.depth,
+            parent = event.parent.as_deref().unwrap_or(""),
+        );
+        let _entered = span.enter();
         let project = project.read().unwrap_or_else(|e| e.into_inner()).clone();
         let mut admitted = Vec::new();
         let mut new = Vec::new();
@@ -316,7 +357,11 @@ async fn route_events(
                     });
                     admitted.push((route, skill));
                 }
-                Err(reason) => refused.push(refused_record(&event, &route, reason)),
+                Err(reason) => {
+                    let record = refused_record(&event, &route, reason);
+                    metrics.record_run(&record);
+                    refused.push(record);
+                }
             }
         }
         let pending = store.route_event(&event.id, new, refused);

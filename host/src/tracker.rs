@@ -107,6 +107,11 @@ impl Tracker {
         let _ = rx.wait_for(|n| *n == 0).await;
     }
 
+    /// Whether an event is accepted and not yet settled.
+    pub fn is_open(&self, id: &str) -> bool {
+        self.lock().contains_key(id)
+    }
+
     pub fn open_events(&self) -> usize {
         *self.open.borrow()
     }

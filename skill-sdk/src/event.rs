@@ -4,7 +4,8 @@ use crate::{sys, Argument, Error, Result};
 
 /// An event to send, built step by step and sent with [`send`](Event::send).
 ///
-/// By default it goes to the current actor on connector `system`. Sent
+/// By default it goes to the current actor on connector `system` (from a
+/// global act, which has no current actor, it stays global). Sent
 /// events are delivered when the run returns `Ok`, after its state writes and
 /// in the order they were sent; a failed run delivers none.
 ///
@@ -57,7 +58,9 @@ pub struct Receipt {
 }
 
 impl Event {
-    /// An event with the given idn, for the current actor.
+    /// An event with the given idn, for the current actor; from a global
+    /// act, which has none, for the global instances (the events of a
+    /// global run stay global).
     ///
     /// ```
     /// # use skill_sdk::prelude::*;
@@ -65,6 +68,10 @@ impl Event {
     /// let done = TestHost::new("x").actor("u1").run(|_| Event::new("count").send().map(drop));
     /// assert_eq!(done.events[0].idn, "count");
     /// assert!(done.events[0].actor_ids.is_empty()); // empty: the current actor
+    /// assert!(!done.events[0].global);
+    ///
+    /// let done = TestHost::new("tick").global().run(|_| Event::new("count").send().map(drop));
+    /// assert!(done.events[0].global);
     /// ```
     pub fn new(idn: &str) -> Self {
         Event {
@@ -164,7 +171,8 @@ impl Event {
     }
 
     /// Sends it. Errors: an empty idn, an unknown actor, a chain of events
-    /// deeper than the host's limit.
+    /// deeper than the host's limit. (No target actors on a global act is
+    /// not an error: the event goes to the global instances.)
     ///
     /// ```
     /// # use skill_sdk::prelude::*;

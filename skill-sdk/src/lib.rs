@@ -2,9 +2,13 @@
 //! WebAssembly components.
 //!
 //! A skill is a function that the host runs once per *triggered act* (an
-//! event that one of the flow's subscriptions matched). It reads the act,
-//! reads and writes the state of its flow instance, sends events and replies
-//! to the user. Nothing else is reachable from inside the sandbox.
+//! event that one of the flow's subscriptions matched). It reads the act
+//! ([`act`]), reads and writes the state of its flow instance ([`state`]),
+//! sends events ([`Event`]) and replies to the user ([`reply`]). It can also
+//! ask who the user, their actor and the agent are ([`identity`]), read and
+//! write persona and project attributes ([`attributes`]), and read the
+//! conversation so far ([`memory`]). Nothing else is reachable from inside
+//! the sandbox.
 //!
 //! ```
 //! use skill_sdk::prelude::*;
@@ -40,8 +44,11 @@
 #![warn(missing_docs)]
 
 pub mod act;
+pub mod attributes;
 pub mod event;
+pub mod identity;
 pub mod log;
+pub mod memory;
 pub mod state;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
@@ -67,7 +74,9 @@ pub use event::{emit_from_text, feedback, BlockOutcome, Event, Receipt};
 pub mod prelude {
     pub use crate::act::{self, parameter, Act};
     pub use crate::event::{emit_from_text, feedback, BlockOutcome, Event, Receipt};
-    pub use crate::{log, reply, reply_to, skill, state, Argument, Error, Result};
+    pub use crate::{
+        attributes, identity, log, memory, reply, reply_to, skill, state, Argument, Error, Result,
+    };
 }
 
 /// One argument of an event: a name and a string value, as in Newo.

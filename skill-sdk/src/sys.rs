@@ -20,6 +20,10 @@ pub mod bindings {
             "skillhost:skill/events@0.1.0/system-event": crate::event::Event,
             "skillhost:skill/events@0.1.0/receipt": crate::event::Receipt,
             "skillhost:skill/events@0.1.0/block-outcome": crate::event::BlockOutcome,
+            "skillhost:skill/identity@0.1.0/user": crate::identity::User,
+            "skillhost:skill/identity@0.1.0/actor": crate::identity::Actor,
+            "skillhost:skill/identity@0.1.0/agent": crate::identity::Agent,
+            "skillhost:skill/memory@0.1.0/turn": crate::memory::Turn,
             "skillhost:skill/log@0.1.0/level": crate::log::Level,
         },
         generate_all,
@@ -29,6 +33,8 @@ pub mod bindings {
 #[cfg(target_arch = "wasm32")]
 mod imp {
     use super::bindings::skillhost::skill;
+    use crate::identity::{Actor, Agent, User};
+    use crate::memory::Turn;
     use crate::{
         act::Act, event::BlockOutcome, event::Event, event::Receipt, log::Level, Argument,
     };
@@ -64,6 +70,45 @@ mod imp {
     #[inline]
     pub fn send_message(text: &str, actor_ids: &[String]) -> Result<(), String> {
         skill::messages::send_message(text, actor_ids)
+    }
+    #[inline]
+    pub fn get_user() -> Option<User> {
+        skill::identity::get_user()
+    }
+    #[inline]
+    pub fn get_actor() -> Option<Actor> {
+        skill::identity::get_actor()
+    }
+    #[inline]
+    pub fn get_agent() -> Agent {
+        skill::identity::get_agent()
+    }
+    #[inline]
+    pub fn get_persona_attribute(
+        persona_id: Option<&str>,
+        field: &str,
+    ) -> Result<Option<String>, String> {
+        skill::attributes::get_persona_attribute(persona_id, field)
+    }
+    #[inline]
+    pub fn set_persona_attribute(
+        persona_id: Option<&str>,
+        field: &str,
+        value: &str,
+    ) -> Result<(), String> {
+        skill::attributes::set_persona_attribute(persona_id, field, value)
+    }
+    #[inline]
+    pub fn get_project_attribute(field: &str) -> Option<String> {
+        skill::attributes::get_project_attribute(field)
+    }
+    #[inline]
+    pub fn set_project_attribute(field: &str, value: &str) -> Result<(), String> {
+        skill::attributes::set_project_attribute(field, value)
+    }
+    #[inline]
+    pub fn get_memory(count: u32) -> Vec<Turn> {
+        skill::memory::get_memory(count)
     }
     #[inline]
     pub fn log(level: Level, message: &str) {

@@ -3,9 +3,12 @@
 //! On every target but `wasm32`, the SDK's calls go to the [`TestHost`] whose
 //! [`run`](TestHost::run) is in progress on the current thread. It behaves
 //! like the real host where a skill can tell: state fields must be declared
-//! and read as their default until set, writes and sent events are kept only
-//! when the run returns `Ok`, replies and events to "the current actor" need
-//! one. It records everything the skill did in a [`Run`].
+//! and read as their default until set; state and attribute writes are read
+//! back at once and kept only when the run returns `Ok`; a reply to "the
+//! current actor" needs one, while an event sent from a global act without
+//! target actors stays global; persona attributes without a persona id need
+//! a user; memory holds the triggering `user_message`, earlier turns and the
+//! run's own replies. It records everything the skill did in a [`Run`].
 //!
 //! ```
 //! use skill_sdk::prelude::*;
@@ -32,17 +35,24 @@ use skillhost_emission::{ArgSchema, ArgType, Catalog, EventSchema};
 
 use crate::act::Act;
 use crate::event::{BlockOutcome, Event, Receipt};
+use crate::identity::{Actor, Agent, User};
 use crate::log::Level;
+use crate::memory::Turn;
 use crate::{Argument, Result};
+
+/// Most turns [`memory::get`](crate::memory::get) returns, as on the real host.
+const MAX_MEMORY: usize = 1000;
 
 /// A simulated host with one flow instance: the act to deliver, the skill's
 /// parameters and the instance's declared state.
 ///
 /// Build it with the methods that take and return `self`, then call
 /// [`run`](TestHost::run) as often as needed; state written by successful
-/// runs carries over. Defaults: integration and connector `sandbox`, actor
-/// `user-1`, persona `persona-1`, flow `TestFlow`, skill `TestSkill`, event
-/// id `evt-1`, depth 0, timestamp `2025-01-01T00:00:00Z`.
+/// runs carries over, and so do attributes and memory. Defaults: integration
+/// and connector `sandbox`, actor `user-1` (external id `user-1`), persona
+/// `persona-1`, flow `TestFlow`, skill `TestSkill`, agent `agent`, event id
+/// `evt-1`, depth 0, timestamp `2025-01-01T00:00:00Z`; no attributes, no
+/// memory.
 ///
 /// ```
 /// use skill_sdk::prelude::*;
@@ -72,13 +82,25 @@ pub struct TestHost {
     next_act: u64,
     /// Declared events, checked like the real host checks them.
     catalog: Catalog,
+    /// The actor's channel: integration, connector, external id (`None`:
+    /// the actor id).
+    actor_integration: String,
+    actor_connector: String,
+    actor_external_id: Option<String>,
+    agent_name: String,
+    /// Committed attributes: `(persona id, field)` and project fields.
+    persona_attributes: BTreeMap<(String, String), String>,
+    project_attributes: BTreeMap<String, String>,
+    /// Committed conversation turns of every actor, oldest first.
+    turns: Vec<Turn>,
 }
 
 /// What one [`TestHost::run`] did.
 ///
-/// `replies`, `events` and `writes` are what the skill *attempted*; the real
-/// host delivers them only when `result` is `Ok` (and so does the test host
-/// keep the writes only then). `logs` are always kept.
+/// `replies`, `events`, `writes` and `attribute_writes` are what the skill
+/// *attempted*; the real host delivers them only when `result` is `Ok` (and
+/// so does the test host keep the writes, and the replies as memory, only
+/// then). `logs` are always kept.
 ///
 /// ```
 /// use skill_sdk::prelude::*;
@@ -103,8 +125,60 @@ pub struct Run {
     pub events: Vec<SentEvent>,
     /// State writes `(field, value)`, in order.
     pub writes: Vec<(String, String)>,
+    /// Persona and project attribute writes, in order.
+    pub attribute_writes: Vec<AttributeWrite>,
     /// Log lines, in order.
     pub logs: Vec<LogLine>,
+}
+
+/// An attribute write, made with [`attributes::set_persona`],
+/// [`set_persona_of`](crate::attributes::set_persona_of) or
+/// [`set_project`](crate::attributes::set_project).
+///
+/// [`attributes::set_persona`]: crate::attributes::set_persona
+///
+/// ```
+/// use skill_sdk::prelude::*;
+/// use skill_sdk::testing::{AttributeOwner, AttributeWrite, TestHost};
+///
+/// let done = TestHost::new("x").run(|_| {
+///     attributes::set_persona("name", "Ada")?;
+///     attributes::set_project("open", "yes")
+/// });
+/// assert_eq!(done.attribute_writes, [
+///     AttributeWrite {
+///         owner: AttributeOwner::Persona("persona-1".into()),
+///         field: "name".into(),
+///         value: "Ada".into(),
+///     },
+///     AttributeWrite { owner: AttributeOwner::Project, field: "open".into(), value: "yes".into() },
+/// ]);
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AttributeWrite {
+    /// Whose attribute, with "the current user's persona" resolved.
+    pub owner: AttributeOwner,
+    /// The attribute name.
+    pub field: String,
+    /// The value written.
+    pub value: String,
+}
+
+/// Whose attribute an [`AttributeWrite`] changes.
+///
+/// ```
+/// use skill_sdk::prelude::*;
+/// use skill_sdk::testing::{AttributeOwner, TestHost};
+///
+/// let done = TestHost::new("x").persona("p-1").run(|_| attributes::set_persona("k", "v"));
+/// assert_eq!(done.attribute_writes[0].owner, AttributeOwner::Persona("p-1".into()));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AttributeOwner {
+    /// A persona, by id.
+    Persona(String),
+    /// The project.
+    Project,
 }
 
 /// A reply sent with [`reply`](crate::reply) or [`reply_to`](crate::reply_to).
@@ -144,9 +218,11 @@ pub struct SentEvent {
     pub arguments: Vec<Argument>,
     /// The connector, if the skill set one (else the host uses `system`).
     pub connector_idn: Option<String>,
-    /// The target actors as the skill gave them (empty: the current actor).
+    /// The target actors as the skill gave them (empty: the current actor,
+    /// or, from a global act, the global instances).
     pub actor_ids: Vec<String>,
-    /// Sent to the global instances.
+    /// Sent to the global instances: with [`Event::global`], or from a
+    /// global act without target actors (a global run's events stay global).
     pub global: bool,
     /// Uninterruptible.
     pub uninterruptible: bool,
@@ -223,6 +299,47 @@ impl Run {
         self.replies.iter().map(|r| r.text.as_str()).collect()
     }
 
+    /// The attribute writes to persona `persona_id`, as `(field, value)`, in
+    /// order.
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let done = TestHost::new("x").run(|_| {
+    ///     attributes::set_persona("name", "Ada")?;
+    ///     attributes::set_persona_of("p-2", "name", "Bob")?;
+    ///     attributes::set_project("name", "Shop")
+    /// });
+    /// assert_eq!(done.persona_writes("persona-1"), [("name", "Ada")]);
+    /// assert_eq!(done.persona_writes("p-2"), [("name", "Bob")]);
+    /// ```
+    pub fn persona_writes(&self, persona_id: &str) -> Vec<(&str, &str)> {
+        self.attribute_writes
+            .iter()
+            .filter(|w| matches!(&w.owner, AttributeOwner::Persona(p) if p == persona_id))
+            .map(|w| (w.field.as_str(), w.value.as_str()))
+            .collect()
+    }
+
+    /// The project attribute writes, as `(field, value)`, in order.
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let done = TestHost::new("x").run(|_| {
+    ///     attributes::set_project("visits", "1")?;
+    ///     attributes::set_project("visits", "2")
+    /// });
+    /// assert_eq!(done.project_writes(), [("visits", "1"), ("visits", "2")]);
+    /// ```
+    pub fn project_writes(&self) -> Vec<(&str, &str)> {
+        self.attribute_writes
+            .iter()
+            .filter(|w| w.owner == AttributeOwner::Project)
+            .map(|w| (w.field.as_str(), w.value.as_str()))
+            .collect()
+    }
+
     /// The first sent event with this idn.
     ///
     /// ```
@@ -274,6 +391,13 @@ impl TestHost {
             reject_events: None,
             next_act: 2,
             catalog: Catalog::new(),
+            actor_integration: "sandbox".to_owned(),
+            actor_connector: "sandbox".to_owned(),
+            actor_external_id: None,
+            agent_name: "agent".to_owned(),
+            persona_attributes: BTreeMap::new(),
+            project_attributes: BTreeMap::new(),
+            turns: Vec::new(),
         }
     }
 
@@ -299,7 +423,8 @@ impl TestHost {
         self
     }
 
-    /// Sets the integration the event comes from.
+    /// Sets the integration the event comes from, which is also that of the
+    /// actor's channel (see [`identity::actor`](crate::identity::actor)).
     ///
     /// ```
     /// # use skill_sdk::testing::TestHost;
@@ -307,10 +432,12 @@ impl TestHost {
     /// ```
     pub fn integration(mut self, integration_idn: &str) -> Self {
         self.act.integration_idn = integration_idn.to_owned();
+        self.actor_integration = integration_idn.to_owned();
         self
     }
 
-    /// Sets the connector the event comes through.
+    /// Sets the connector the event comes through, which is also that of the
+    /// actor's channel.
     ///
     /// ```
     /// # use skill_sdk::testing::TestHost;
@@ -318,17 +445,201 @@ impl TestHost {
     /// ```
     pub fn connector(mut self, connector_idn: &str) -> Self {
         self.act.connector_idn = connector_idn.to_owned();
+        self.actor_connector = connector_idn.to_owned();
         self
     }
 
-    /// Sets the actor the event concerns.
+    /// Sets the actor the event concerns. On a global act it also gives the
+    /// act the default persona `persona-1` (every actor has a persona).
     ///
     /// ```
     /// # use skill_sdk::testing::TestHost;
     /// assert_eq!(TestHost::new("x").actor("u9").act().actor_id(), Some("u9"));
+    /// assert_eq!(TestHost::new("x").global().actor("u9").act().persona_id(), Some("persona-1"));
     /// ```
     pub fn actor(mut self, actor_id: &str) -> Self {
         self.act.actor_id = Some(actor_id.to_owned());
+        if self.act.persona_id.is_none() {
+            self.act.persona_id = Some("persona-1".to_owned());
+        }
+        self
+    }
+
+    /// Sets the actor's id on its channel, which
+    /// [`identity::actor`](crate::identity::actor) reports as `external_id`
+    /// (default: the actor id).
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let done = TestHost::new("x").actor_external_id("ann").run(|_| {
+    ///     reply(&identity::actor().unwrap().external_id)
+    /// });
+    /// assert_eq!(done.reply_texts(), ["ann"]);
+    /// ```
+    pub fn actor_external_id(mut self, external_id: &str) -> Self {
+        self.actor_external_id = Some(external_id.to_owned());
+        self
+    }
+
+    /// Sets the agent's name, as `agent_name` in `skillhost.yaml` would
+    /// (default `agent`); it is also the agent's id.
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let done = TestHost::new("x").agent_name("Ava").run(|_| reply(&identity::agent().id));
+    /// assert_eq!(done.reply_texts(), ["Ava"]);
+    /// ```
+    pub fn agent_name(mut self, name: &str) -> Self {
+        self.agent_name = name.to_owned();
+        self
+    }
+
+    /// Sets the user's name: the persona attribute `name` of the act's
+    /// persona (so call it after [`persona`](TestHost::persona)).
+    ///
+    /// # Panics
+    ///
+    /// On a global act, which has no persona.
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let done = TestHost::new("x").user_name("Ada").run(|_| {
+    ///     assert_eq!(attributes::persona("name")?.as_deref(), Some("Ada"));
+    ///     reply(&identity::user().unwrap().name.unwrap())
+    /// });
+    /// assert_eq!(done.reply_texts(), ["Ada"]);
+    /// ```
+    pub fn user_name(self, name: &str) -> Self {
+        self.persona_attribute("name", name)
+    }
+
+    /// Sets an attribute of the act's persona, as if an earlier run had set
+    /// it (so call it after [`persona`](TestHost::persona)).
+    ///
+    /// # Panics
+    ///
+    /// On a global act, which has no persona: use
+    /// [`persona_attribute_of`](TestHost::persona_attribute_of).
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let host = TestHost::new("x").persona("p-1").persona_attribute("plan", "gold");
+    /// assert_eq!(host.persona_value("p-1", "plan"), Some("gold"));
+    /// ```
+    pub fn persona_attribute(self, field: &str, value: &str) -> Self {
+        let persona = self.act.persona_id.clone().expect(
+            "TestHost::persona_attribute: the act is global and has no persona; \
+             use persona_attribute_of",
+        );
+        self.persona_attribute_of(&persona, field, value)
+    }
+
+    /// Sets an attribute of any persona, as if an earlier run had set it.
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let done = TestHost::new("x").global().persona_attribute_of("p-2", "plan", "gold").run(|_| {
+    ///     reply_to(["u2"], &attributes::persona_of("p-2", "plan")?.unwrap())
+    /// });
+    /// assert_eq!(done.reply_texts(), ["gold"]);
+    /// ```
+    pub fn persona_attribute_of(mut self, persona_id: &str, field: &str, value: &str) -> Self {
+        self.persona_attributes
+            .insert((persona_id.to_owned(), field.to_owned()), value.to_owned());
+        self
+    }
+
+    /// Sets an attribute of the project, as if an earlier run had set it.
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let done = TestHost::new("x").project_attribute("hours", "9-17").run(|_| {
+    ///     reply(&attributes::project("hours").unwrap_or_default())
+    /// });
+    /// assert_eq!(done.reply_texts(), ["9-17"]);
+    /// ```
+    pub fn project_attribute(mut self, field: &str, value: &str) -> Self {
+        self.project_attributes
+            .insert(field.to_owned(), value.to_owned());
+        self
+    }
+
+    /// Adds an earlier message of the current actor to memory (after the
+    /// turns added so far).
+    ///
+    /// # Panics
+    ///
+    /// On a global act, which has no actor: use [`turn`](TestHost::turn).
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let done = TestHost::new("tick").user_turn("hello").run(|_| {
+    ///     let turns = memory::get(10);
+    ///     assert!(turns[0].is_user());
+    ///     reply(&turns[0].text)
+    /// });
+    /// assert_eq!(done.reply_texts(), ["hello"]);
+    /// ```
+    pub fn user_turn(self, text: &str) -> Self {
+        self.actor_turn("user_message", text)
+    }
+
+    /// Adds an earlier reply to the current actor to memory (after the turns
+    /// added so far).
+    ///
+    /// # Panics
+    ///
+    /// On a global act, which has no actor: use [`turn`](TestHost::turn).
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let host = TestHost::new("x").user_turn("hi").agent_turn("Hello!");
+    /// let kinds: Vec<&str> = host.turns().iter().map(|t| t.kind.as_str()).collect();
+    /// assert_eq!(kinds, ["user_message", "agent_message"]);
+    /// ```
+    pub fn agent_turn(self, text: &str) -> Self {
+        self.actor_turn("agent_message", text)
+    }
+
+    fn actor_turn(self, kind: &str, text: &str) -> Self {
+        let actor_id = self.act.actor_id.clone().unwrap_or_else(|| {
+            panic!("TestHost: a {kind} turn needs an actor, and the act is global; use turn")
+        });
+        let turn = Turn {
+            kind: kind.to_owned(),
+            actor_id,
+            text: text.to_owned(),
+            event_id: format!("mem-{}", self.turns.len() + 1),
+            timestamp: self.act.timestamp.clone(),
+        };
+        self.turn(turn)
+    }
+
+    /// Adds any turn to memory, e.g. of another actor (after the turns added
+    /// so far). [`memory::get`](crate::memory::get) returns the current
+    /// actor's.
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::memory::Turn;
+    /// # use skill_sdk::testing::TestHost;
+    /// let other = Turn { kind: "user_message".into(), actor_id: "u2".into(), text: "psst".into(), ..Turn::default() };
+    /// let done = TestHost::new("tick").actor("u1").turn(other).run(|_| {
+    ///     assert!(memory::get(10).is_empty());
+    ///     Ok(())
+    /// });
+    /// assert!(done.is_ok());
+    /// ```
+    pub fn turn(mut self, turn: Turn) -> Self {
+        self.turns.push(turn);
         self
     }
 
@@ -648,9 +959,59 @@ impl TestHost {
         Some(self.values.get(field).unwrap_or(default))
     }
 
+    /// The committed value of a persona's attribute; `None` if never set.
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let mut host = TestHost::new("x");
+    /// host.run(|_| attributes::set_persona("name", "Ada"));
+    /// assert_eq!(host.persona_value("persona-1", "name"), Some("Ada"));
+    /// assert_eq!(host.persona_value("persona-1", "other"), None);
+    /// ```
+    pub fn persona_value(&self, persona_id: &str, field: &str) -> Option<&str> {
+        self.persona_attributes
+            .get(&(persona_id.to_owned(), field.to_owned()))
+            .map(String::as_str)
+    }
+
+    /// The committed value of a project attribute; `None` if never set.
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let mut host = TestHost::new("x");
+    /// host.run(|_| attributes::set_project("visits", "1"));
+    /// assert_eq!(host.project_value("visits"), Some("1"));
+    /// ```
+    pub fn project_value(&self, field: &str) -> Option<&str> {
+        self.project_attributes.get(field).map(String::as_str)
+    }
+
+    /// The committed conversation turns of every actor, oldest first: those
+    /// added with [`user_turn`](TestHost::user_turn) and the like, each
+    /// `user_message` act a run was given (with its `text` argument), the
+    /// replies of successful runs and the `user_message` events they sent.
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let mut host = TestHost::new("user_message").arg("text", "hi");
+    /// host.run(|_| reply("hello"));
+    /// let turns: Vec<(&str, &str)> =
+    ///     host.turns().iter().map(|t| (t.kind.as_str(), t.text.as_str())).collect();
+    /// assert_eq!(turns, [("user_message", "hi"), ("agent_message", "hello")]);
+    /// ```
+    pub fn turns(&self) -> &[Turn] {
+        &self.turns
+    }
+
     /// Runs a skill function on the act, as the exported `run` would, and
-    /// records what it did. State writes are committed only if it returns
-    /// `Ok`. A panic propagates (the real host records a trap).
+    /// records what it did. State and attribute writes are committed, and
+    /// replies and sent `user_message` events become memory, only if it
+    /// returns `Ok`. A `user_message` act with an actor is in memory from
+    /// the start, as the real host records it when accepting the event. A
+    /// panic propagates (the real host records a trap).
     ///
     /// ```
     /// # use skill_sdk::prelude::*;
@@ -663,6 +1024,7 @@ impl TestHost {
     /// assert_eq!(done.reply_texts(), ["got hello"]);
     /// ```
     pub fn run(&mut self, skill: impl FnOnce(Act) -> Result<()>) -> Run {
+        self.record_user_message();
         let session = Session {
             host: self.clone(),
             sent: 0,
@@ -671,6 +1033,7 @@ impl TestHost {
                 replies: Vec::new(),
                 events: Vec::new(),
                 writes: Vec::new(),
+                attribute_writes: Vec::new(),
                 logs: Vec::new(),
             },
         };
@@ -694,10 +1057,81 @@ impl TestHost {
         drop(guard);
         if result.is_ok() {
             self.values = session.host.values;
+            self.persona_attributes = session.host.persona_attributes;
+            self.project_attributes = session.host.project_attributes;
+            self.commit_turns(&session.run);
         }
         let mut run = session.run;
         run.result = result;
         run
+    }
+
+    /// The real host records a `user_message` for an actor as a turn when it
+    /// accepts the event, before any run: once per event.
+    fn record_user_message(&mut self) {
+        if let Some(turn) = user_turn_of(&self.act) {
+            let known = self
+                .turns
+                .iter()
+                .any(|t| t.is_user() && t.event_id == turn.event_id && t.actor_id == turn.actor_id);
+            if !known {
+                self.turns.push(turn);
+            }
+        }
+    }
+
+    /// A successful run's replies, and the `user_message` events it sent to
+    /// actors, become turns.
+    fn commit_turns(&mut self, run: &Run) {
+        let act = &self.act;
+        let mut turns = Vec::new();
+        for reply in &run.replies {
+            for actor_id in &reply.actor_ids {
+                turns.push(agent_turn(act, actor_id, &reply.text));
+            }
+        }
+        for sent in &run.events {
+            let to = if sent.global {
+                None
+            } else {
+                sent.actor_ids.first().or(act.actor_id.as_ref())
+            };
+            if let (true, Some(actor_id)) = (sent.idn == "user_message", to) {
+                turns.push(Turn {
+                    kind: "user_message".to_owned(),
+                    actor_id: actor_id.clone(),
+                    text: sent.arg("text").unwrap_or_default().to_owned(),
+                    event_id: sent.event_id.clone(),
+                    timestamp: act.timestamp.clone(),
+                });
+            }
+        }
+        self.turns.extend(turns);
+    }
+}
+
+/// The turn a `user_message` act for an actor records.
+fn user_turn_of(act: &Act) -> Option<Turn> {
+    if act.event_idn != "user_message" {
+        return None;
+    }
+    Some(Turn {
+        kind: "user_message".to_owned(),
+        actor_id: act.actor_id.clone()?,
+        text: act.arg("text").unwrap_or_default().to_owned(),
+        event_id: act.event_id.clone(),
+        timestamp: act.timestamp.clone(),
+    })
+}
+
+/// The turn a reply to an actor records.
+fn agent_turn(act: &Act, actor_id: &str, text: &str) -> Turn {
+    Turn {
+        kind: "agent_message".to_owned(),
+        actor_id: actor_id.to_owned(),
+        text: text.to_owned(),
+        event_id: act.event_id.clone(),
+        timestamp: act.timestamp.clone(),
     }
 }
 
@@ -705,6 +1139,36 @@ struct Session {
     host: TestHost,
     sent: u32,
     run: Run,
+}
+
+impl Session {
+    /// Buffers an attribute write: read back at once, committed on `Ok`.
+    fn write_attribute(
+        &mut self,
+        owner: AttributeOwner,
+        field: &str,
+        value: &str,
+    ) -> core::result::Result<(), String> {
+        if field.is_empty() {
+            return Err("attribute name is empty".to_owned());
+        }
+        match &owner {
+            AttributeOwner::Persona(p) => self
+                .host
+                .persona_attributes
+                .insert((p.clone(), field.to_owned()), value.to_owned()),
+            AttributeOwner::Project => self
+                .host
+                .project_attributes
+                .insert(field.to_owned(), value.to_owned()),
+        };
+        self.run.attribute_writes.push(AttributeWrite {
+            owner,
+            field: field.to_owned(),
+            value: value.to_owned(),
+        });
+        Ok(())
+    }
 }
 
 thread_local! {
@@ -722,9 +1186,22 @@ fn with<R>(f: impl FnOnce(&mut Session) -> R) -> R {
     })
 }
 
-fn undeclared(field: &str) -> String {
-    format!("undeclared state field `{field}`")
+/// The real host's error for an undeclared state field.
+fn undeclared(host: &TestHost, field: &str) -> String {
+    let declared: Vec<&str> = host.fields.iter().map(|(n, _)| n.as_str()).collect();
+    let declared = if declared.is_empty() {
+        "none".to_owned()
+    } else {
+        declared.join(", ")
+    };
+    format!(
+        "state field `{field}` is not declared in flow `{}` (declared: {declared})",
+        host.act.flow_idn
+    )
 }
+
+/// The real host's error for a persona attribute without a persona.
+const NO_PERSONA: &str = "no persona: this run handles a global event; pass a persona id";
 
 /// The native side of the host calls (see `sys`).
 pub(crate) mod backend {
@@ -778,14 +1255,14 @@ pub(crate) mod backend {
             s.host
                 .value(field)
                 .map(str::to_owned)
-                .ok_or_else(|| undeclared(field))
+                .ok_or_else(|| undeclared(&s.host, field))
         })
     }
 
     pub fn state_set(field: &str, value: &str) -> core::result::Result<(), String> {
         with(|s| {
             if s.host.value(field).is_none() {
-                return Err(undeclared(field));
+                return Err(undeclared(&s.host, field));
             }
             s.host.values.insert(field.to_owned(), value.to_owned());
             s.run.writes.push((field.to_owned(), value.to_owned()));
@@ -835,8 +1312,8 @@ pub(crate) mod backend {
             if let Some(e) = &s.host.reject_events {
                 return Err(e.clone());
             }
-            if event.event_idn.is_empty() {
-                return Err("empty event idn".to_owned());
+            if event.event_idn.trim().is_empty() {
+                return Err("event idn is empty".to_owned());
             }
             let arguments: Vec<(String, String)> = event
                 .arguments
@@ -847,11 +1324,10 @@ pub(crate) mod backend {
                 .catalog
                 .check(&event.event_idn, &arguments)
                 .map_err(|e| e.to_string())?;
-            if !event.global && event.actor_ids.is_empty() && s.host.act.actor_id.is_none() {
-                return Err(
-                    "no current actor: the act is global; name actors or send globally".to_owned(),
-                );
-            }
+            // Without target actors an event goes to the current actor; a
+            // global act has none, so its events stay global.
+            let global =
+                event.global || (event.actor_ids.is_empty() && s.host.act.actor_id.is_none());
             s.sent += 1;
             let event_id = format!("{}.{}", s.host.act.event_id, s.sent);
             let matched = s
@@ -867,7 +1343,7 @@ pub(crate) mod backend {
                 arguments: event.arguments.clone(),
                 connector_idn: event.connector_idn.clone(),
                 actor_ids: event.actor_ids.clone(),
-                global: event.global,
+                global,
                 uninterruptible: event.uninterruptible,
             });
             Ok(Receipt { event_id, matched })
@@ -880,9 +1356,9 @@ pub(crate) mod backend {
                 match &s.host.act.actor_id {
                     Some(a) => vec![a.clone()],
                     None => {
-                        return Err(
-                            "no current actor: the act is global; reply to named actors".to_owned()
-                        )
+                        return Err("no actor to reply to: this run handles a global event; \
+                                    pass actor ids"
+                            .to_owned())
                     }
                 }
             } else {
@@ -893,6 +1369,100 @@ pub(crate) mod backend {
                 actor_ids,
             });
             Ok(())
+        })
+    }
+
+    pub fn get_user() -> Option<User> {
+        with(|s| {
+            let act = &s.host.act;
+            act.actor_id.as_ref()?;
+            let persona_id = act.persona_id.clone().unwrap_or_default();
+            let name = s.host.persona_value(&persona_id, "name").map(str::to_owned);
+            Some(User { persona_id, name })
+        })
+    }
+
+    pub fn get_actor() -> Option<Actor> {
+        with(|s| {
+            let h = &s.host;
+            let id = h.act.actor_id.clone()?;
+            Some(Actor {
+                persona_id: h.act.persona_id.clone().unwrap_or_default(),
+                integration_idn: h.actor_integration.clone(),
+                connector_idn: h.actor_connector.clone(),
+                external_id: h.actor_external_id.clone().unwrap_or_else(|| id.clone()),
+                id,
+            })
+        })
+    }
+
+    pub fn get_agent() -> Agent {
+        with(|s| Agent {
+            id: s.host.agent_name.clone(),
+            name: s.host.agent_name.clone(),
+        })
+    }
+
+    /// The persona an attribute call is about, as the real host resolves it.
+    fn persona_of(s: &Session, persona_id: Option<&str>) -> core::result::Result<String, String> {
+        match persona_id.or(s.host.act.persona_id.as_deref()) {
+            Some(p) if !p.is_empty() => Ok(p.to_owned()),
+            _ => Err(NO_PERSONA.to_owned()),
+        }
+    }
+
+    pub fn get_persona_attribute(
+        persona_id: Option<&str>,
+        field: &str,
+    ) -> core::result::Result<Option<String>, String> {
+        with(|s| {
+            let persona = persona_of(s, persona_id)?;
+            Ok(s.host.persona_value(&persona, field).map(str::to_owned))
+        })
+    }
+
+    pub fn set_persona_attribute(
+        persona_id: Option<&str>,
+        field: &str,
+        value: &str,
+    ) -> core::result::Result<(), String> {
+        with(|s| {
+            let persona = persona_of(s, persona_id)?;
+            s.write_attribute(AttributeOwner::Persona(persona), field, value)
+        })
+    }
+
+    pub fn get_project_attribute(field: &str) -> Option<String> {
+        with(|s| s.host.project_value(field).map(str::to_owned))
+    }
+
+    pub fn set_project_attribute(field: &str, value: &str) -> core::result::Result<(), String> {
+        with(|s| s.write_attribute(AttributeOwner::Project, field, value))
+    }
+
+    pub fn get_memory(count: u32) -> Vec<Turn> {
+        with(|s| {
+            let act = &s.host.act;
+            let Some(actor_id) = &act.actor_id else {
+                return Vec::new();
+            };
+            let count = (count as usize).min(MAX_MEMORY);
+            let committed = s
+                .host
+                .turns
+                .iter()
+                .filter(|t| t.actor_id == *actor_id)
+                .cloned();
+            let own = s
+                .run
+                .replies
+                .iter()
+                .flat_map(|r| r.actor_ids.iter().map(move |a| (a, &r.text)))
+                .filter(|(a, _)| *a == actor_id)
+                .map(|(a, text)| agent_turn(act, a, text));
+            let mut turns: Vec<Turn> = committed.chain(own).collect();
+            let skip = turns.len().saturating_sub(count);
+            turns.split_off(skip)
         })
     }
 
@@ -939,14 +1509,234 @@ mod tests {
     #[test]
     fn global_acts_have_no_current_actor() {
         let done = TestHost::new("x").global().run(|_| {
-            assert!(reply("hi").is_err());
-            assert!(Event::new("e").send().is_err());
+            assert_eq!(
+                reply("hi").unwrap_err().message(),
+                "no actor to reply to: this run handles a global event; pass actor ids"
+            );
+            Event::new("e").send()?; // no actor to send to: stays global
             Event::new("e").global().send()?;
             Event::new("e").to_actor("u2").send()?;
             reply_to(["u2"], "hi")
         });
         assert!(done.is_ok(), "{:?}", done.result);
-        assert_eq!(done.events.len(), 2);
+        let audiences: Vec<(bool, &[String])> = done
+            .events
+            .iter()
+            .map(|e| (e.global, e.actor_ids.as_slice()))
+            .collect();
+        assert_eq!(
+            audiences,
+            [
+                (true, &[][..]),
+                (true, &[][..]),
+                (false, &["u2".to_string()][..])
+            ]
+        );
+        // Delivered back, the event sent without actors runs globally.
+        let host = TestHost::new("x").global().deliver(&done.events[0]);
+        assert!(host.act().is_global());
+        // From an act with an actor, it goes to that actor.
+        let done = TestHost::new("x").run(|_| Event::new("e").send().map(drop));
+        assert!(!done.events[0].global);
+    }
+
+    #[test]
+    fn errors_match_the_real_host() {
+        let done = TestHost::new("x")
+            .flow("F")
+            .field("a", "")
+            .field("b", "")
+            .run(|_| {
+                assert_eq!(
+                    state::get("nope").unwrap_err().message(),
+                    "state field `nope` is not declared in flow `F` (declared: a, b)"
+                );
+                assert_eq!(
+                    Event::new("  ").send().unwrap_err().message(),
+                    "event idn is empty"
+                );
+                assert_eq!(
+                    attributes::set_project("", "v").unwrap_err().message(),
+                    "attribute name is empty"
+                );
+                Ok(())
+            });
+        assert!(done.is_ok(), "{:?}", done.result);
+        let done = TestHost::new("x").run(|_| state::set("nope", "1"));
+        assert_eq!(
+            done.error(),
+            Some("state field `nope` is not declared in flow `TestFlow` (declared: none)")
+        );
+    }
+
+    #[test]
+    fn global_acts_have_no_user_actor_persona_or_memory() {
+        let mut host = TestHost::new("x")
+            .global()
+            .persona_attribute_of("p-2", "name", "Bob")
+            .project_attribute("k", "v");
+        let done = host.run(|_| {
+            assert_eq!(identity::user(), None);
+            assert_eq!(identity::actor(), None);
+            assert_eq!(identity::agent().name, "agent");
+            let no_persona = "no persona: this run handles a global event; pass a persona id";
+            assert_eq!(
+                attributes::persona("name").unwrap_err().message(),
+                no_persona
+            );
+            assert_eq!(
+                attributes::set_persona("name", "x").unwrap_err().message(),
+                no_persona
+            );
+            assert_eq!(
+                attributes::persona_of("p-2", "name")?.as_deref(),
+                Some("Bob")
+            );
+            attributes::set_persona_of("p-2", "name", "Rob")?;
+            assert_eq!(attributes::project("k").as_deref(), Some("v"));
+            assert!(memory::get(10).is_empty());
+            Ok(())
+        });
+        assert!(done.is_ok(), "{:?}", done.result);
+        assert_eq!(done.persona_writes("p-2"), [("name", "Rob")]);
+        assert_eq!(host.persona_value("p-2", "name"), Some("Rob"));
+    }
+
+    #[test]
+    fn attribute_writes_are_read_back_and_kept_only_on_ok() {
+        let mut host = TestHost::new("x")
+            .user_name("Ada")
+            .project_attribute("n", "1");
+        let done = host.run(|_| {
+            attributes::set_persona("name", "Eve")?;
+            attributes::set_project("n", "2")?;
+            assert_eq!(identity::user().unwrap().name.as_deref(), Some("Eve"));
+            assert_eq!(
+                attributes::persona_of("persona-1", "name")?.as_deref(),
+                Some("Eve")
+            );
+            assert_eq!(attributes::project("n").as_deref(), Some("2"));
+            Err(Error::new("stop"))
+        });
+        assert_eq!(done.attribute_writes.len(), 2);
+        assert_eq!(host.persona_value("persona-1", "name"), Some("Ada"));
+        assert_eq!(host.project_value("n"), Some("1"));
+        let done = host.run(|_| {
+            assert_eq!(identity::user().unwrap().name.as_deref(), Some("Ada"));
+            attributes::set_project("n", "3")
+        });
+        assert!(done.is_ok());
+        assert_eq!(host.project_value("n"), Some("3"));
+    }
+
+    #[test]
+    fn memory_follows_the_conversation() {
+        let mut host = TestHost::new("user_message")
+            .actor("u1")
+            .arg("text", "one")
+            .turn(crate::memory::Turn {
+                kind: "user_message".into(),
+                actor_id: "u2".into(),
+                text: "other actor".into(),
+                ..Default::default()
+            });
+        let texts = |turns: Vec<crate::memory::Turn>| -> Vec<String> {
+            turns.into_iter().map(|t| t.text).collect()
+        };
+        let done = host.run(|_| {
+            assert_eq!(texts(memory::get(50)), ["one"]);
+            reply("r1")?;
+            reply_to(["u2"], "to u2")?;
+            reply_to(["u1", "u1"], "twice")?;
+            assert_eq!(texts(memory::get(50)), ["one", "r1", "twice", "twice"]);
+            assert_eq!(texts(memory::get(2)), ["twice", "twice"]);
+            assert!(memory::get(0).is_empty());
+            Ok(())
+        });
+        assert!(done.is_ok(), "{:?}", done.result);
+        // Running the same act again does not record its message twice; a
+        // failed run's replies are not remembered.
+        let done = host.run(|_| {
+            reply("lost")?;
+            Err(Error::new("stop"))
+        });
+        assert!(!done.is_ok());
+        let mut host = host.next("user_message").arg("text", "two");
+        let done = host.run(|_| {
+            let turns = memory::get(50);
+            assert_eq!(texts(turns.clone()), ["one", "r1", "twice", "twice", "two"]);
+            assert!(turns[4].is_user() && turns[1].is_agent());
+            assert_eq!(turns[4].event_id, "evt-2");
+            assert_eq!(turns[1].event_id, "evt-1");
+            Event::new("user_message")
+                .arg("text", "relayed")
+                .to_actor("u2")
+                .send()?;
+            Ok(())
+        });
+        assert!(done.is_ok(), "{:?}", done.result);
+        let u2: Vec<&str> = host
+            .turns()
+            .iter()
+            .filter(|t| t.actor_id == "u2")
+            .map(|t| t.text.as_str())
+            .collect();
+        assert_eq!(u2, ["other actor", "to u2", "relayed"]);
+        // Not a user message: nothing recorded for the act itself.
+        let mut host = host.next("tick");
+        let before = host.turns().len();
+        assert!(host.run(|_| Ok(())).is_ok());
+        assert_eq!(host.turns().len(), before);
+    }
+
+    #[test]
+    fn memory_is_capped_like_the_host() {
+        let mut host = TestHost::new("tick");
+        for i in 0..1005 {
+            host = host.user_turn(&i.to_string());
+        }
+        let done = host.run(|_| {
+            let turns = memory::get(u32::MAX);
+            assert_eq!(turns.len(), 1000);
+            assert_eq!(turns[0].text, "5");
+            Ok(())
+        });
+        assert!(done.is_ok(), "{:?}", done.result);
+    }
+
+    #[test]
+    fn identity_reports_the_actor_and_its_channel() {
+        let done = TestHost::new("x")
+            .actor("a-1")
+            .persona("p-1")
+            .integration("newo_chat")
+            .connector("web")
+            .run(|_| {
+                let actor = identity::actor().unwrap();
+                assert_eq!(
+                    actor,
+                    identity::Actor {
+                        id: "a-1".into(),
+                        persona_id: "p-1".into(),
+                        integration_idn: "newo_chat".into(),
+                        connector_idn: "web".into(),
+                        external_id: "a-1".into(),
+                    }
+                );
+                assert_eq!(identity::user().unwrap().persona_id, "p-1");
+                Event::new("ping").send().map(drop)
+            });
+        assert!(done.is_ok(), "{:?}", done.result);
+        // A system event delivered to the actor keeps the actor's channel.
+        let done = TestHost::new("x")
+            .integration("newo_chat")
+            .deliver(&done.events[0])
+            .run(|act| {
+                assert_eq!(act.integration(), "system");
+                assert_eq!(identity::actor().unwrap().integration_idn, "newo_chat");
+                Ok(())
+            });
+        assert!(done.is_ok(), "{:?}", done.result);
     }
 
     #[test]

@@ -131,3 +131,35 @@ pub fn only_outcome(trace: &Trace) -> &Outcome {
     assert_eq!(trace.runs.len(), 1, "expected one run: {trace:#?}");
     &trace.runs[0].outcome
 }
+
+/// The `skillhost` binary, built once per test process with the cargo that
+/// runs the tests (into the same target directory), so tests run the real
+/// command. Integration tests outside the host package get no
+/// `CARGO_BIN_EXE_skillhost`, hence this.
+pub fn skillhost_bin() -> PathBuf {
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let out = std::process::Command::new(cargo)
+            .current_dir(repo())
+            .args([
+                "build",
+                "-p",
+                "skillhost",
+                "--bin",
+                "skillhost",
+                "--message-format=json-render-diagnostics",
+            ])
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("running cargo build for the skillhost binary");
+        assert!(out.status.success(), "building the skillhost binary failed");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "skillhost")
+            .find_map(|v| v["executable"].as_str().map(PathBuf::from))
+            .expect("cargo reported no skillhost executable")
+    })
+    .clone()
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use skillhost::compile::{self, Output};
+use skillhost::api::views::TraceView;
 use skillhost::store::{MemoryStore, Message};
 use skillhost::{ActorRef, Host, HostConfig, Submission};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -19,9 +19,8 @@ const SETTLE_WAIT: Duration = Duration::from_secs(3);
 pub async fn run(dir: PathBuf, say: Vec<String>, user: String, build: bool) -> Result<()> {
     let project = super::load(&dir)?;
     if build {
-        eprintln!("building skills of {} ...", dir.display());
         let p = project.clone();
-        tokio::task::spawn_blocking(move || compile::build_skills(&p, Output::Inherit)).await??;
+        tokio::task::spawn_blocking(move || super::build(&p)).await??;
     }
     let subs: usize = project.flows.iter().map(|f| f.subscriptions.len()).sum();
     let skills: usize = project.flows.iter().map(|f| f.skills.len()).sum();
@@ -107,7 +106,7 @@ pub async fn run(dir: PathBuf, say: Vec<String>, user: String, build: bool) -> R
             continue;
         }
         if let Some(trace) = host.trace(&receipt.event_id)? {
-            for l in render::tree(&trace).lines() {
+            for l in render::tree(&TraceView::from(&trace)).lines() {
                 println!("  {l}");
             }
         }

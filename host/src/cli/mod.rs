@@ -1,34 +1,104 @@
 //! Command-line interface: parse arguments, call the library, print results.
 
 mod chat;
+mod client;
+mod new;
 mod render;
+mod serve;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
-use skillhost::compile::{self, Output};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use skillhost::compile::{self, Output, Progress};
 use skillhost::flows::{lint, load_project, Project};
 use skillhost::runtime::{Runtime, RuntimeConfig};
+use skillhost::store::StoreSpec;
+
+/// The address `run` listens on and `send` / `trace` talk to by default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:7411";
+pub const DEFAULT_SERVER: &str = "http://127.0.0.1:7411";
 
 #[derive(Parser)]
 #[command(
     name = "skillhost",
     version,
-    about = "Run event-driven agent skills as sandboxed WebAssembly components"
+    about = "Run event-driven agent skills as sandboxed WebAssembly components",
+    after_help = "Start with `skillhost run flows` (serve the sample project) and, in another terminal,\n\
+                  `skillhost send echo --arg text=hello --actor ann`. Each command has --help with examples."
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
     /// Log filter (tracing env-filter syntax), e.g. `info` or `skillhost=debug,skill=info`.
-    #[arg(long, global = true, env = "SKILLHOST_LOG", default_value = "warn")]
-    log: String,
+    /// Default: `info` for `run`, `warn` otherwise.
+    #[arg(long, global = true, env = "SKILLHOST_LOG")]
+    log: Option<String>,
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, with the current spans (event, run).
+    Json,
 }
 
 #[derive(Subcommand)]
 enum Command {
-    /// Talk to a project as a user on the `sandbox` integration.
+    /// Serve a project: the HTTP API, with hot reload of flows and components.
+    ///
+    /// Builds the project's skill crates, compiles every component, opens the
+    /// store and serves the HTTP API (see /v1/openapi.json). Flow files and
+    /// component files are watched: a change is validated, compiled and swapped
+    /// in atomically; a broken edit is refused with its errors logged and the
+    /// old version keeps serving. Runs in flight finish on the old version.
+    ///
+    /// Binding to an address other than loopback requires a bearer token
+    /// (--token or SKILLHOST_TOKEN); with a token every request is checked.
+    ///
+    /// Examples:
+    ///   skillhost run flows
+    ///   skillhost run flows --store memory --listen 127.0.0.1:8080
+    ///   SKILLHOST_TOKEN=s3cret skillhost run flows --listen 0.0.0.0:7411
+    ///   skillhost run flows --log skillhost=debug,skill=info --log-format json
+    #[command(verbatim_doc_comment)]
+    Run(RunArgs),
+    /// Validate a project: flows, and every component against the skill world.
+    ///
+    /// Prints every problem with file:line and exits non-zero if there is any.
+    /// A component that imports something the host does not provide is named
+    /// with the import. Also warns (without failing) about declared events
+    /// that nothing sends or nothing subscribes to, and subscriptions to
+    /// undeclared events.
+    ///
+    /// Example:
+    ///   skillhost check flows
+    #[command(verbatim_doc_comment)]
+    Check {
+        /// The project directory (flow YAML files).
+        project: PathBuf,
+    },
+    /// Submit an event to a running host and print what it led to.
+    ///
+    /// Prints the receipt, then (after the event and everything it caused have
+    /// settled) the tree of runs: which subscriptions matched, which skills
+    /// ran and how they ended, the replies they sent and the events they sent.
+    ///
+    /// Examples:
+    ///   skillhost send echo --arg text=hello --actor ann
+    ///   skillhost send user_message --arg "text=book a table for two" --actor ann
+    ///   skillhost send count --actor ann --integration web --connector chat
+    ///   skillhost send nightly_report                     # a global event
+    ///   skillhost send echo --arg text=hi --actor ann --json
+    #[command(verbatim_doc_comment)]
+    Send(SendArgs),
+    /// Talk to a project as a user on the `sandbox` integration, in-process.
     ///
     /// Each line you type becomes a `user_message` event; the agent's replies
     /// and the trace of what ran are printed. A line `/event IDN k=v ...` sends
@@ -51,35 +121,181 @@ enum Command {
         #[arg(long)]
         no_build: bool,
     },
-    /// Validate a project: flows, and every component against the skill world.
+    /// Draw the causation tree of an event on a running host.
     ///
-    /// Prints every problem with file:line and exits non-zero if there is any.
-    /// Also warns (without failing) about declared events that nothing sends
-    /// or nothing subscribes to, and subscriptions to undeclared events.
+    /// Every event it led to and every skill run, with outcome and duration.
+    ///
+    /// Examples:
+    ///   skillhost trace 01990c4e-1b2a-7c3d-9e4f-5a6b7c8d9e0f
+    ///   skillhost trace 01990c4e-1b2a-7c3d-9e4f-5a6b7c8d9e0f --server http://10.0.0.5:7411 --token s3cret
+    #[command(verbatim_doc_comment)]
+    Trace(TraceArgs),
+    /// Create something new from a template.
     ///
     /// Example:
-    ///   skillhost check flows
+    ///   skillhost new skill greeter --dir skills
     #[command(verbatim_doc_comment)]
-    Check { project: PathBuf },
+    New {
+        #[command(subcommand)]
+        what: NewCommand,
+    },
     /// Compile the project's skill crates to wasm32-wasip2 components.
     ///
-    /// Example:
+    /// Shows each component as it is ready, then where it is.
+    ///
+    /// Examples:
     ///   skillhost build flows
+    ///   skillhost build            # the project in the current directory
     #[command(verbatim_doc_comment)]
     Build {
+        /// The project directory.
         #[arg(default_value = ".")]
         project: PathBuf,
     },
 }
 
+#[derive(Subcommand)]
+enum NewCommand {
+    /// Scaffold a skill crate from the SDK that builds to a component as is.
+    ///
+    /// Creates DIR/NAME with a `cdylib` crate depending on `skill-sdk`, a skill
+    /// that replies to what it receives, and a native unit test. If DIR/Cargo.toml
+    /// is a workspace the crate is added to its members; otherwise the crate is
+    /// its own workspace.
+    ///
+    /// Examples:
+    ///   skillhost new skill greeter --dir skills
+    ///   skillhost new skill greeter --sdk ../skillhost/skill-sdk
+    #[command(verbatim_doc_comment)]
+    Skill {
+        /// The crate name: lowercase letters, digits, `_` and `-`, starting with a letter.
+        name: String,
+        /// Where to create the crate (a skills workspace, usually).
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+        /// The skill SDK crate to depend on (default: found next to DIR or this build of skillhost).
+        #[arg(long)]
+        sdk: Option<PathBuf>,
+    },
+}
+
+#[derive(Args)]
+pub struct RunArgs {
+    /// The project directory (flow YAML files).
+    pub project: PathBuf,
+    /// Address to serve the HTTP API on; port 0 picks a free port.
+    #[arg(long, default_value = DEFAULT_LISTEN)]
+    pub listen: String,
+    /// Where to keep events, state and replies: `sqlite:PATH` or `memory`.
+    #[arg(long, default_value = "sqlite:./skillhost.db")]
+    pub store: StoreSpec,
+    /// Require `Authorization: Bearer TOKEN` on every request (required off loopback).
+    #[arg(long, env = "SKILLHOST_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Do not build the project's skill crates first.
+    #[arg(long)]
+    pub no_build: bool,
+    /// Do not watch the project for changes.
+    #[arg(long)]
+    pub no_watch: bool,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub max_body: usize,
+}
+
+/// Where a running host is.
+#[derive(Args, Clone)]
+pub struct ServerArgs {
+    /// The host's base URL.
+    #[arg(long, env = "SKILLHOST_SERVER", default_value = DEFAULT_SERVER)]
+    pub server: String,
+    /// Bearer token, if the host requires one.
+    #[arg(long, env = "SKILLHOST_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+}
+
+#[derive(Args)]
+pub struct SendArgs {
+    /// The event idn.
+    pub idn: String,
+    /// An argument, `name=value`; repeat for more (order is kept).
+    #[arg(long = "arg", short = 'a', value_name = "NAME=VALUE", value_parser = parse_arg)]
+    pub args: Vec<(String, String)>,
+    /// The user's id on the channel; the actor is created if new. Without
+    /// --actor or --actor-id the event is global.
+    #[arg(long, value_name = "EXT_ID", conflicts_with = "actor_id")]
+    pub actor: Option<String>,
+    /// An actor id the host already knows.
+    #[arg(long)]
+    pub actor_id: Option<String>,
+    /// The integration the event comes from [default: sandbox, or with
+    /// --actor-id the actor's own].
+    #[arg(long)]
+    pub integration: Option<String>,
+    /// The connector the event comes from [default: sandbox, or with
+    /// --actor-id the actor's own].
+    #[arg(long)]
+    pub connector: Option<String>,
+    /// Makes the submission idempotent: the same id is accepted once.
+    #[arg(long)]
+    pub external_event_id: Option<String>,
+    /// The run this event starts cannot be interrupted.
+    #[arg(long)]
+    pub uninterruptible: bool,
+    /// Seconds to wait for the event to settle; 0 prints only the receipt.
+    #[arg(long, default_value_t = 30.0)]
+    pub wait: f64,
+    /// Print the event as JSON (GET /v1/events/{id}) instead of a tree.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Args)]
+pub struct TraceArgs {
+    /// The event id (from `send` or a receipt).
+    pub event_id: String,
+    /// Seconds to wait for the event to settle first.
+    #[arg(long, default_value_t = 0.0)]
+    pub wait: f64,
+    /// Print the event as JSON instead of a tree.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+fn parse_arg(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new(&cli.log))
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    let default_log = match cli.command {
+        Command::Run(_) => "info",
+        _ => "warn",
+    };
+    let filter = tracing_subscriber::EnvFilter::new(cli.log.as_deref().unwrap_or(default_log));
+    match cli.log_format {
+        LogFormat::Text => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init(),
+    }
     let result = match cli.command {
+        Command::Run(args) => tokio_main(serve::run(args)),
         Command::Chat {
             project,
             say,
@@ -87,9 +303,12 @@ pub fn main() -> ExitCode {
             no_build,
         } => tokio_main(chat::run(project, say, user, !no_build)),
         Command::Check { project } => check(&project),
-        Command::Build { project } => {
-            load(&project).and_then(|p| compile::build_skills(&p, Output::Inherit))
-        }
+        Command::Send(args) => tokio_main(client::send(args)),
+        Command::Trace(args) => tokio_main(client::trace(args)),
+        Command::New {
+            what: NewCommand::Skill { name, dir, sdk },
+        } => new::skill(&name, &dir, sdk.as_deref()),
+        Command::Build { project } => load(&project).and_then(|p| build(&p)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -116,6 +335,41 @@ pub fn load(dir: &Path) -> Result<Project> {
             dir.display()
         )
     })
+}
+
+/// Builds a project's skill crates, showing each component as it is ready (on stderr).
+pub fn build(project: &Project) -> Result<()> {
+    let started = Instant::now();
+    let mut built = 0;
+    compile::build_skills_with(project, Output::Inherit, &mut |p| match p {
+        Progress::Started { workspace, crates } => eprintln!(
+            "building {} skill crate(s) in {} for {}: {}",
+            crates.len(),
+            workspace.display(),
+            compile::TARGET,
+            crates.join(", ")
+        ),
+        Progress::Built {
+            name,
+            path,
+            fresh,
+            index,
+            total,
+        } => {
+            built += 1;
+            let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            eprintln!(
+                "  [{index}/{total}] {name:<16} {} {} ({} KiB)",
+                if fresh { "up to date" } else { "built     " },
+                path.display(),
+                size.div_ceil(1024)
+            );
+        }
+    })?;
+    if built > 0 {
+        eprintln!("{built} component(s) ready in {:.1?}", started.elapsed());
+    }
+    Ok(())
 }
 
 fn check(dir: &Path) -> Result<()> {

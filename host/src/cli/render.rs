@@ -1,9 +1,11 @@
-//! Terminal rendering of causation trees.
+//! Terminal rendering of causation trees and replies.
 
-use skillhost::store::{Outcome, RunRecord, Trace};
+use std::time::Duration;
+
+use skillhost::api::views::{EventView, RunView, TraceView};
 
 /// Draws an event, its runs and the events each run sent, as a tree.
-pub fn tree(trace: &Trace) -> String {
+pub fn tree(trace: &TraceView) -> String {
     let mut out = String::new();
     out.push_str(&event_line(trace));
     out.push('\n');
@@ -11,11 +13,11 @@ pub fn tree(trace: &Trace) -> String {
     out
 }
 
-fn event_line(t: &Trace) -> String {
+fn event_line(t: &TraceView) -> String {
     format!("{} {} (matched {})", t.idn, short(&t.event_id), t.matched)
 }
 
-fn runs(t: &Trace, indent: &str, out: &mut String) {
+fn runs(t: &TraceView, indent: &str, out: &mut String) {
     let n = t.runs.len();
     for (i, run) in t.runs.iter().enumerate() {
         let last = i + 1 == n;
@@ -25,7 +27,7 @@ fn runs(t: &Trace, indent: &str, out: &mut String) {
             run_line(run)
         ));
         let child_indent = format!("{indent}{}", if last { "   " } else { "│  " });
-        let children: Vec<&Trace> = t
+        let children: Vec<&TraceView> = t
             .children
             .iter()
             .filter(|c| run.sent_events.contains(&c.event_id))
@@ -46,16 +48,59 @@ fn runs(t: &Trace, indent: &str, out: &mut String) {
     }
 }
 
-fn run_line(r: &RunRecord) -> String {
+fn run_line(r: &RunView) -> String {
     let skill = r.skill.as_deref().unwrap_or("?");
-    let what = match &r.outcome {
-        Outcome::Ok => format!("ok in {:.1?}", r.duration),
-        Outcome::Failed(why) => format!("FAILED in {:.1?}: {why}", r.duration),
-        Outcome::Interrupted(why) => format!("{why} after {:.1?}", r.duration),
-        Outcome::Dropped(why) => format!("dropped: {why}"),
-        Outcome::Refused(why) => format!("refused: {why}"),
+    let took = Duration::from_secs_f64((r.duration_ms / 1e3).max(0.0));
+    let why = r.reason.as_deref().unwrap_or("");
+    let what = match r.outcome.as_str() {
+        "ok" => format!("ok in {took:.1?}"),
+        "failed" => format!("FAILED in {took:.1?}: {why}"),
+        "interrupted" => format!("{why} after {took:.1?}"),
+        other => format!("{other}: {why}"),
     };
-    format!("{}/{skill} [{}] {what}", r.instance.flow, r.interrupt_mode)
+    format!("{}/{skill} [{}] {what}", r.flow, r.interrupt_mode)
+}
+
+/// What `send` and `trace` print: the tree, then the replies and the events sent.
+pub fn event(e: &EventView) -> String {
+    let mut out = tree(&e.trace);
+    if !e.replies.is_empty() {
+        out.push_str("replies:\n");
+        for m in &e.replies {
+            let who = e
+                .actors
+                .iter()
+                .find(|a| a.id == m.actor_id)
+                .map_or(short(&m.actor_id), |a| a.external_id.as_str());
+            out.push_str(&format!("  {who} <- {}/{}: {}\n", m.flow, m.skill, m.text));
+        }
+    }
+    let sent: Vec<&TraceView> = descendants(&e.trace);
+    if !sent.is_empty() {
+        out.push_str("events sent:\n");
+        for t in sent {
+            out.push_str(&format!(
+                "  {} {} (depth {}, matched {})\n",
+                t.idn, t.event_id, t.depth, t.matched
+            ));
+        }
+    }
+    if !e.is_settled() {
+        out.push_str(&format!(
+            "still pending; follow it with `skillhost trace {}`\n",
+            e.event_id
+        ));
+    }
+    out
+}
+
+fn descendants(t: &TraceView) -> Vec<&TraceView> {
+    let mut out = Vec::new();
+    for c in &t.children {
+        out.push(c);
+        out.extend(descendants(c));
+    }
+    out
 }
 
 /// The tail of a UUID is enough to tell events apart on screen.

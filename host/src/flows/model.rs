@@ -8,7 +8,7 @@ use std::sync::Arc;
 pub use skillhost_emission::{ArgSchema, ArgType, Catalog, EventSchema};
 
 /// A loaded, validated project: every flow of a project directory.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Project {
     /// The project directory as given.
     pub root: PathBuf,
@@ -32,7 +32,7 @@ impl Project {
 }
 
 /// One flow file.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flow {
     pub idn: String,
     pub title: Option<String>,
@@ -48,7 +48,7 @@ pub struct Flow {
 }
 
 /// An event declared in a flow file, with where.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeclaredEvent {
     pub schema: EventSchema,
     /// Line of the declaration in its flow file.
@@ -65,7 +65,7 @@ impl Flow {
 }
 
 /// A skill entry of a flow: a name and the component that implements it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skill {
     pub idn: String,
     pub title: Option<String>,
@@ -99,7 +99,7 @@ impl ComponentSource {
 }
 
 /// An event subscription, with exactly Newo's keys.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Subscription {
     /// The event idn it matches.
     pub idn: String,
@@ -161,7 +161,7 @@ impl InterruptMode {
 }
 
 /// A declared state field.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateField {
     pub idn: String,
     pub title: Option<String>,

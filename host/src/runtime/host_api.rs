@@ -124,9 +124,15 @@ impl SkillRun {
     }
 
     fn attribute_owner(&self, persona_id: Option<String>) -> Result<AttributeOwner, String> {
-        match persona_id.or_else(|| self.actor.as_ref().map(|a| a.persona_id.clone())) {
-            Some(p) if !p.is_empty() => Ok(AttributeOwner::Persona(p)),
-            _ => Err("no persona: this run handles a global event; pass a persona id".into()),
+        match persona_id {
+            Some(p) if p.is_empty() => Err("persona id is empty".into()),
+            Some(p) => Ok(AttributeOwner::Persona(p)),
+            None => match &self.actor {
+                Some(a) => Ok(AttributeOwner::Persona(a.persona_id.clone())),
+                None => {
+                    Err("no persona: this run handles a global event; pass a persona id".into())
+                }
+            },
         }
     }
 
@@ -446,10 +452,11 @@ impl identity::Host for RunState {
         let Some(actor) = self.run.actor.clone() else {
             return Ok(None);
         };
+        // No error channel here: a failed read must not look like "no name".
         let name = self
             .run
             .read_attribute(AttributeOwner::Persona(actor.persona_id.clone()), "name")
-            .unwrap_or_default();
+            .map_err(wasmtime::Error::msg)?;
         Ok(Some(identity::User {
             persona_id: actor.persona_id,
             name,
@@ -504,10 +511,11 @@ impl attributes::Host for RunState {
     }
 
     fn get_project_attribute(&mut self, field: String) -> Trappable<Option<String>> {
-        Ok(self
-            .run
+        // No error channel here: a failed read must not look like "never set",
+        // or a counter would restart from zero.
+        self.run
             .read_attribute(AttributeOwner::Project, &field)
-            .unwrap_or_default())
+            .map_err(wasmtime::Error::msg)
     }
 
     fn set_project_attribute(
@@ -532,7 +540,7 @@ impl memory::Host for RunState {
             .env
             .store
             .memory(&actor.id, count)
-            .unwrap_or_default()
+            .map_err(|e| wasmtime::Error::msg(format!("reading memory: {e:#}")))?
             .into_iter()
             .map(|a| memory::Turn {
                 kind: a.kind,

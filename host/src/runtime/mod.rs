@@ -123,6 +123,12 @@ impl WasiView for RunState {
     }
 }
 
+/// A compiled component, checked against the skill world, not yet in use.
+pub struct Prepared {
+    path: PathBuf,
+    pre: SkillPre<RunState>,
+}
+
 /// Compiled skills and the engine that runs them.
 pub struct Runtime {
     engine: Engine,
@@ -187,29 +193,66 @@ impl Runtime {
     pub fn load(&self, path: &Path) -> Result<()> {
         let bytes =
             std::fs::read(path).with_context(|| format!("reading component {}", path.display()))?;
-        if !wasmparser_is_component(&bytes) {
+        let prepared = self.prepare(path, &bytes)?;
+        self.install(vec![prepared]);
+        Ok(())
+    }
+
+    /// Compiles a component and checks it against the skill world without
+    /// putting it in use: see [`Runtime::install`].
+    pub fn prepare(&self, path: &Path, bytes: &[u8]) -> Result<Prepared> {
+        if !wasmparser_is_component(bytes) {
             anyhow::bail!(
                 "{}: not a WebAssembly component (a core module or another file); build skills for wasm32-wasip2",
                 path.display()
             );
         }
-        let component = Component::new(&self.engine, &bytes)
+        let component = Component::new(&self.engine, bytes)
             .map_err(|e| anyhow!("{}: compiling: {e:#}", path.display()))?;
-        let pre = self
-            .linker
-            .instantiate_pre(&component)
-            .map_err(|e| anyhow!("{}: {e:#}", path.display()))?;
+        let unprovided: Vec<String> = component
+            .component_type()
+            .imports(&self.engine)
+            .map(|(name, _)| name)
+            .filter(|name| !is_provided(name))
+            .map(|name| format!("`{name}`"))
+            .collect();
+        if !unprovided.is_empty() {
+            anyhow::bail!(
+                "{}: imports {}, which the host does not provide ({PROVIDED})",
+                path.display(),
+                unprovided.join(", ")
+            );
+        }
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| {
+            let e = format!("{e:#}");
+            if e.contains("not found in the linker") {
+                anyhow!(
+                    "{}: {e}: the host does not provide it ({PROVIDED})",
+                    path.display()
+                )
+            } else {
+                anyhow!("{}: {e}", path.display())
+            }
+        })?;
         let pre = SkillPre::new(pre).map_err(|e| {
             anyhow!(
                 "{}: does not export the skill world's `run`: {e:#}",
                 path.display()
             )
         })?;
-        self.components
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(path.to_path_buf(), pre);
-        Ok(())
+        Ok(Prepared {
+            path: path.to_path_buf(),
+            pre,
+        })
+    }
+
+    /// Puts prepared components in use, all at once: runs that start from now
+    /// on use them; runs already started finish on the version they began with.
+    pub fn install(&self, prepared: Vec<Prepared>) {
+        let mut components = self.components.write().unwrap_or_else(|e| e.into_inner());
+        for p in prepared {
+            components.insert(p.path, p.pre);
+        }
     }
 
     pub fn is_loaded(&self, path: &Path) -> bool {
@@ -311,6 +354,15 @@ fn describe_trap(e: &wasmtime::Error, stderr: &MemoryOutputPipe) -> String {
     } else {
         format!("panic: {} ({trap})", panic.trim())
     }
+}
+
+/// What a skill component may import.
+const PROVIDED: &str = "a skill may import the skill world `skillhost:skill@0.1.0` and WASI 0.2";
+
+/// Whether an import name is one of the families the linker serves; anything
+/// else is named in the error (the linker would accept an empty instance).
+fn is_provided(name: &str) -> bool {
+    name.starts_with("skillhost:skill/") || name.starts_with("wasi:")
 }
 
 /// The component-model layer byte: components are `\0asm` with version 0x0d and layer 1.

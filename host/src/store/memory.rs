@@ -65,9 +65,6 @@ impl Inner {
                 .or_default()
                 .push(event.id.clone());
         }
-        if let Some(act) = super::user_act(event) {
-            self.acts.push(act);
-        }
         self.event_order.push(event.id.clone());
         self.events.insert(
             event.id.clone(),
@@ -205,6 +202,10 @@ impl Store for MemoryStore {
             }
         }
         inner.record_event(event, matched);
+        // Only a user's own message is a turn of the conversation.
+        if let Some(act) = super::user_act(event) {
+            inner.acts.push(act);
+        }
         ready(Ok(None))
     }
 

@@ -256,7 +256,7 @@ pub trait Store: Send + Sync + 'static {
     fn actor_for(&self, integration: &str, connector: &str, external_id: &str) -> Pending<Actor>;
 
     /// Moves an actor to another persona, so that several actors (one person
-    /// on several channels) share flow instances, attributes and memory.
+    /// on several channels) share flow instances and attributes.
     fn link_actor(&self, actor_id: &str, persona_id: &str) -> Pending<()>;
 
     /// Accepts an event from outside (the inbox). A `user_message` with an

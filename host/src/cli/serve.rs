@@ -1,0 +1,139 @@
+//! `skillhost run`: serve a project over HTTP, with hot reload.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use skillhost::api::{self, ApiConfig};
+use skillhost::flows::{Project, SkillSelector};
+use skillhost::reload::summary;
+use skillhost::store::{self, StoreSpec};
+use skillhost::{watch, Host, HostConfig};
+
+use super::RunArgs;
+
+/// How long in-flight work may take to finish on shutdown.
+const DRAIN: Duration = Duration::from_secs(5);
+
+pub async fn run(args: RunArgs) -> Result<()> {
+    let addr: SocketAddr = args.listen.parse().with_context(|| {
+        format!(
+            "--listen `{}`: expected IP:PORT, e.g. 127.0.0.1:7411",
+            args.listen
+        )
+    })?;
+    let token = args.token.filter(|t| !t.is_empty());
+    if !addr.ip().is_loopback() && token.is_none() {
+        bail!(
+            "--listen {addr} is not a loopback address: anyone who can reach it could drive the host, \
+             so a bearer token is required (--token TOKEN or SKILLHOST_TOKEN)"
+        );
+    }
+
+    let project = super::load(&args.project)?;
+    // Before the (possibly long) build, so a bad store fails fast.
+    let store = store::open(&args.store)?;
+    if !args.no_build {
+        let p = project.clone();
+        tokio::task::spawn_blocking(move || super::build(&p)).await??;
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))?;
+    let bound = listener.local_addr()?;
+    let loaded = describe(&project);
+    let host = Arc::new(Host::start(project, store, HostConfig::default()).await?);
+    let _watcher = if args.no_watch {
+        None
+    } else {
+        Some(watch::watch(host.clone(), watch::DEFAULT_DEBOUNCE)?)
+    };
+
+    let app = api::router(
+        host.clone(),
+        ApiConfig {
+            token,
+            max_body: args.max_body,
+        },
+    );
+
+    println!(
+        "skillhost {} serving {} (store: {})",
+        env!("CARGO_PKG_VERSION"),
+        args.project.display(),
+        match &args.store {
+            StoreSpec::Memory => "memory".to_string(),
+            StoreSpec::Sqlite(p) => format!("sqlite:{}", p.display()),
+        }
+    );
+    print!("{loaded}");
+    if !args.no_watch {
+        println!("watching flow files and components: changes are reloaded");
+    }
+    // Tests and scripts wait for this line.
+    println!("listening on http://{bound}");
+
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        let _ = stop_rx.wait_for(|s| *s).await;
+    });
+    let mut server = std::pin::pin!(std::future::IntoFuture::into_future(server));
+    tokio::select! {
+        r = &mut server => return r.context("serving"),
+        () = shutdown_signal() => {}
+    }
+    eprintln!("shutting down: finishing work in flight (at most {DRAIN:?})");
+    let _ = stop_tx.send(true);
+    // Open streams (SSE) would hold a graceful shutdown forever: bound it.
+    let _ = tokio::time::timeout(DRAIN, async {
+        let _ = (&mut server).await;
+        host.idle().await;
+    })
+    .await;
+    Ok(())
+}
+
+/// What was loaded: flows, skills and subscriptions, one flow per line.
+fn describe(project: &Project) -> String {
+    let (flows, skills, subscriptions) = summary(project);
+    let mut out =
+        format!("loaded {flows} flow(s), {skills} skill(s), {subscriptions} subscription(s):\n");
+    for f in &project.flows {
+        let subs: Vec<String> = f
+            .subscriptions
+            .iter()
+            .map(|s| {
+                let skill = match &s.skill {
+                    SkillSelector::Skill(k) => k.clone(),
+                    SkillSelector::FromState(field) => format!("<state {field}>"),
+                };
+                format!("{} -> {skill} [{}]", s.idn, s.interrupt_mode.as_str())
+            })
+            .collect();
+        out.push_str(&format!("  {:<18} {}\n", f.idn, subs.join(", ")));
+    }
+    out
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
