@@ -184,3 +184,58 @@ async fn profile_remembers_the_user_through_attributes_and_memory() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agent_reply_sends_the_events_of_a_model_reply_and_replies_feedback() {
+    let t = sample_host().await;
+    let model_reply = r#"Analysis under way.
+```json
+{"type": "ksi_tool_use", "id": "ksiu_status_001", "name": "agent:status",
+ "input": {"agent_id": "analyzer_123", "status": "processing", "progress": 0.8}}
+```
+```json
+{"type": "ksi_tool_use", "id": "ksiu_state_001", "name": "state:entity:update",
+ "input": {"id": "analysis_session_123", "properties": {"records_processed": 25000, "insights_found": 7}}}
+```
+{"type": "ksi_tool_use", "id": "ksiu_x", "name": "composition:create_component", "input": {"name": "p"}}"#;
+    // Messages from the `llm` integration are a model's replies.
+    let from_model = Submission::from_user("user_message", "llm", "llm", "model-1");
+    let trace = t.send(from_model.arg("text", model_reply)).await;
+    assert_eq!(
+        runs(&trace),
+        [
+            "AgentReplyFlow/ReplySkill ok",
+            "AgentStatusFlow/StatusSkill ok",
+            "EntityStateFlow/EntitySkill ok"
+        ],
+        "{trace:#?}"
+    );
+    let model = t.host.actor("llm", "llm", "model-1").await.unwrap();
+    let state =
+        |flow: &str, field: &str| t.host.state(flow, Some(&model.persona_id), field).unwrap();
+    assert_eq!(state("AgentStatusFlow", "status"), "processing");
+    assert_eq!(state("AgentStatusFlow", "progress"), "0.8");
+    assert_eq!(
+        state("EntityStateFlow", "properties"),
+        r#"{"records_processed":25000,"insights_found":7}"#
+    );
+    assert_eq!(state("AgentReplyFlow", "rejected"), "1");
+    let feedback = t.host.messages(&model.id).unwrap();
+    assert_eq!(feedback.len(), 1);
+    let feedback = &feedback[0].text;
+    assert!(
+        feedback.starts_with("Event blocks: 2 sent, 1 rejected.\n"),
+        "{feedback}"
+    );
+    assert!(
+        feedback.contains(
+            "unknown event `composition:create_component`; the events this project accepts: "
+        ),
+        "{feedback}"
+    );
+    // The sandbox user's plain messages still go to BookingFlow only.
+    let trace = t
+        .send(say("user_message", "ann", &[("text", "book a table")]))
+        .await;
+    assert_eq!(trace.runs[0].instance.flow, "BookingFlow");
+}

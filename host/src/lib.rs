@@ -30,3 +30,5 @@ pub mod watch;
 
 pub use event::{ActorRef, Receipt, Submission, SubmissionError};
 pub use host::{Host, HostConfig};
+/// Finding and checking the event blocks agents write (`emit-from-text`).
+pub use skillhost_emission as emission;

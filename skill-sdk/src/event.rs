@@ -189,3 +189,168 @@ impl Event {
         sys::send_event(&self).map_err(Error::host)
     }
 }
+
+/// What [`emit_from_text`] did with one event block it found in the text.
+///
+/// ```
+/// use skill_sdk::prelude::*;
+/// use skill_sdk::testing::TestHost;
+///
+/// let done = TestHost::new("x").run(|_| {
+///     let found = emit_from_text(r#"ok {"type": "ksi_tool_use", "id": "k1", "name": "ping", "input": {}}"#);
+///     assert_eq!(found[0].offset, 3);
+///     assert_eq!(found[0].id.as_deref(), Some("k1"));
+///     assert!(found[0].is_sent());
+///     Ok(())
+/// });
+/// assert_eq!(done.events[0].idn, "ping");
+/// ```
+// The field names and types are those of the WIT record `events.block-outcome`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BlockOutcome {
+    /// The block's position among the blocks of the text, from 0.
+    pub index: u32,
+    /// Byte offset of the block's `{` in the text.
+    pub offset: u32,
+    /// The block's length in bytes (for a malformed block, up to the error).
+    pub length: u32,
+    /// The block's `id`, when it has a string one.
+    pub id: Option<String>,
+    /// The event idn (`name`, or `event` in the older form), when readable.
+    pub name: Option<String>,
+    /// Sent: the new event's receipt. Rejected: a message for the model
+    /// (which block, where, what is wrong, how to fix it).
+    pub outcome: core::result::Result<Receipt, String>,
+}
+
+impl BlockOutcome {
+    /// Whether the block was sent.
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// TestHost::new("x").run(|_| {
+    ///     assert!(!emit_from_text("{'event': 'ping'}")[0].is_sent());
+    ///     Ok(())
+    /// });
+    /// ```
+    pub fn is_sent(&self) -> bool {
+        self.outcome.is_ok()
+    }
+
+    /// The receipt of a sent block.
+    pub fn receipt(&self) -> Option<&Receipt> {
+        self.outcome.as_ref().ok()
+    }
+
+    /// Why a block was rejected.
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// TestHost::new("x").run(|_| {
+    ///     let found = emit_from_text(r#"{"type": "ksi_tool_use", "id": "a", "name": "ping"}"#);
+    ///     let why = found[0].rejection().unwrap();
+    ///     assert!(why.starts_with("block 0 at byte 0 (line 1, column 1) [id `a`, event `ping`]: missing `input`"), "{why}");
+    ///     Ok(())
+    /// });
+    /// ```
+    pub fn rejection(&self) -> Option<&str> {
+        self.outcome.as_ref().err().map(String::as_str)
+    }
+}
+
+impl core::fmt::Display for BlockOutcome {
+    /// A sent block: `block 0 at byte 3 [id `k1`, event `ping`]: sent as
+    /// event <id>, matched 1 subscription(s)`; a rejected one: its message.
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match &self.outcome {
+            Ok(r) => {
+                write!(f, "block {} at byte {}", self.index, self.offset)?;
+                match (&self.id, &self.name) {
+                    (Some(id), Some(name)) => write!(f, " [id `{id}`, event `{name}`]")?,
+                    (None, Some(name)) => write!(f, " [event `{name}`]")?,
+                    _ => {}
+                }
+                write!(
+                    f,
+                    ": sent as event {}, matched {} subscription(s)",
+                    r.event_id, r.matched
+                )
+            }
+            Err(message) => f.write_str(message),
+        }
+    }
+}
+
+/// Structured event emission: finds every event block in `text` (an agent's
+/// reply) and sends each valid one as [`Event::send`] would, to the current
+/// actor, delivered when the run returns `Ok`. Returns one outcome per block
+/// found, in text order; rejected blocks carry a message for the model.
+///
+/// A block is `{"type": "ksi_tool_use", "id": ID, "name": IDN, "input":
+/// {ARGS}}` or the older `{"event": IDN, "data": {ARGS}}`, anywhere in the
+/// text: bare, in ```` ```json ```` fences, in arrays, nested in other JSON.
+/// String values become arguments as they are, other values JSON-encoded.
+///
+/// ~~~
+/// use skill_sdk::prelude::*;
+/// use skill_sdk::testing::TestHost;
+///
+/// let model_reply = r#"Working on it.
+/// ```json
+/// {"type": "ksi_tool_use", "id": "ksiu_1", "name": "agent:status",
+///  "input": {"agent_id": "a1", "status": "processing", "progress": 0.8}}
+/// ```
+/// {"type": "ksi_tool_use", "id": "ksiu_2", "name": "agent:status", "input": {"progress": "high"}}"#;
+///
+/// let mut host = TestHost::new("user_message")
+///     .declare_event("agent:status", &[("agent_id", "string", true), ("status", "string", true), ("progress", "number", false)])
+///     .matches("agent:status", 1);
+/// let done = host.run(|_| {
+///     let outcomes = emit_from_text(model_reply);
+///     assert!(outcomes[0].is_sent());
+///     assert!(outcomes[1].rejection().unwrap().contains("argument `progress` must be a number"));
+///     reply_feedback(&outcomes)
+/// });
+/// assert_eq!(done.events.len(), 1);
+/// assert_eq!(done.events[0].arg("progress"), Some("0.8"));
+/// assert!(done.reply_texts()[0].starts_with("Event blocks: 1 sent, 1 rejected."));
+/// # fn reply_feedback(o: &[BlockOutcome]) -> Result<()> { reply(&feedback(o)) }
+/// ~~~
+#[inline]
+pub fn emit_from_text(text: &str) -> Vec<BlockOutcome> {
+    sys::emit_from_text(text)
+}
+
+/// A summary of [`emit_from_text`]'s outcomes to show the model: counts,
+/// then one line per block.
+///
+/// ```
+/// use skill_sdk::prelude::*;
+/// use skill_sdk::testing::TestHost;
+///
+/// TestHost::new("x").event_id("e").run(|_| {
+///     let text = feedback(&emit_from_text(r#"{"event": "ping"} {"event": ""}"#));
+///     assert_eq!(text, "Event blocks: 1 sent, 1 rejected.\n\
+///         - block 0 at byte 0 [event `ping`]: sent as event e.1, matched 0 subscription(s)\n\
+///         - block 1 at byte 18 (line 1, column 19): `event` must be a non-empty string, not empty; near `{\"event\": \"\"}`");
+///     assert_eq!(feedback(&[]), "No event blocks found.");
+///     Ok(())
+/// });
+/// ```
+pub fn feedback(outcomes: &[BlockOutcome]) -> String {
+    if outcomes.is_empty() {
+        return "No event blocks found.".to_owned();
+    }
+    let sent = outcomes.iter().filter(|o| o.is_sent()).count();
+    let mut text = format!(
+        "Event blocks: {sent} sent, {} rejected.",
+        outcomes.len() - sent
+    );
+    for o in outcomes {
+        text.push_str("\n- ");
+        text.push_str(&o.to_string());
+    }
+    text
+}

@@ -58,7 +58,7 @@ mod sys;
 
 pub use act::{parameter, Act};
 pub use error::{Error, Result};
-pub use event::{Event, Receipt};
+pub use event::{emit_from_text, feedback, BlockOutcome, Event, Receipt};
 
 /// Everything a skill usually needs, for `use skill_sdk::prelude::*;`.
 ///
@@ -73,7 +73,7 @@ pub use event::{Event, Receipt};
 /// ```
 pub mod prelude {
     pub use crate::act::{self, parameter, Act};
-    pub use crate::event::{Event, Receipt};
+    pub use crate::event::{emit_from_text, feedback, BlockOutcome, Event, Receipt};
     pub use crate::{
         attributes, identity, log, memory, reply, reply_to, skill, state, Argument, Error, Result,
     };

@@ -19,6 +19,7 @@ pub mod bindings {
             "skillhost:skill/types@0.1.0/act": crate::act::Act,
             "skillhost:skill/events@0.1.0/system-event": crate::event::Event,
             "skillhost:skill/events@0.1.0/receipt": crate::event::Receipt,
+            "skillhost:skill/events@0.1.0/block-outcome": crate::event::BlockOutcome,
             "skillhost:skill/identity@0.1.0/user": crate::identity::User,
             "skillhost:skill/identity@0.1.0/actor": crate::identity::Actor,
             "skillhost:skill/identity@0.1.0/agent": crate::identity::Agent,
@@ -34,7 +35,9 @@ mod imp {
     use super::bindings::skillhost::skill;
     use crate::identity::{Actor, Agent, User};
     use crate::memory::Turn;
-    use crate::{act::Act, event::Event, event::Receipt, log::Level, Argument};
+    use crate::{
+        act::Act, event::BlockOutcome, event::Event, event::Receipt, log::Level, Argument,
+    };
 
     #[inline]
     pub fn triggered_act() -> Act {
@@ -59,6 +62,10 @@ mod imp {
     #[inline]
     pub fn send_event(event: &Event) -> Result<Receipt, String> {
         skill::events::send_system_event(event)
+    }
+    #[inline]
+    pub fn emit_from_text(text: &str) -> Vec<BlockOutcome> {
+        skill::events::emit_from_text(text)
     }
     #[inline]
     pub fn send_message(text: &str, actor_ids: &[String]) -> Result<(), String> {

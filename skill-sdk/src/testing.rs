@@ -31,8 +31,10 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
+use skillhost_emission::{ArgSchema, ArgType, Catalog, EventSchema};
+
 use crate::act::Act;
-use crate::event::{Event, Receipt};
+use crate::event::{BlockOutcome, Event, Receipt};
 use crate::identity::{Actor, Agent, User};
 use crate::log::Level;
 use crate::memory::Turn;
@@ -78,6 +80,8 @@ pub struct TestHost {
     matches: Vec<(String, u32)>,
     reject_events: Option<String>,
     next_act: u64,
+    /// Declared events, checked like the real host checks them.
+    catalog: Catalog,
     /// The actor's channel: integration, connector, external id (`None`:
     /// the actor id).
     actor_integration: String,
@@ -386,6 +390,7 @@ impl TestHost {
             matches: Vec::new(),
             reject_events: None,
             next_act: 2,
+            catalog: Catalog::new(),
             actor_integration: "sandbox".to_owned(),
             actor_connector: "sandbox".to_owned(),
             actor_external_id: None,
@@ -836,6 +841,48 @@ impl TestHost {
         self
     }
 
+    /// Declares an event as a flow's `event_schemas` would: its arguments as
+    /// `(name, type, required)`, type one of `string`, `number`, `boolean`,
+    /// `json`. Sent events that are declared must then match, and once any
+    /// event is declared, [`emit_from_text`](crate::event::emit_from_text)
+    /// accepts only declared ones, as on the real host.
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let done = TestHost::new("x").declare_event("ping", &[("n", "number", true)]).run(|_| {
+    ///     let e = Event::new("ping").arg("n", "many").send().unwrap_err();
+    ///     assert_eq!(e.message(), "arguments of `ping` do not match its schema: argument `n` must be a number, got \"many\"");
+    ///     Event::new("ping").arg("n", "2").send().map(drop)
+    /// });
+    /// assert!(done.is_ok());
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// On an unknown type name.
+    pub fn declare_event(mut self, idn: &str, arguments: &[(&str, &str, bool)]) -> Self {
+        let arguments = arguments
+            .iter()
+            .map(|&(name, ty, required)| ArgSchema {
+                name: name.to_owned(),
+                ty: ArgType::parse(ty).unwrap_or_else(|| {
+                    panic!(
+                        "argument `{name}`: unknown type `{ty}` (string, number, boolean or json)"
+                    )
+                }),
+                required,
+                description: None,
+            })
+            .collect();
+        self.catalog.insert(EventSchema {
+            idn: idn.to_owned(),
+            description: None,
+            arguments,
+        });
+        self
+    }
+
     /// Replaces the act with a new event for the same instance: the new idn,
     /// no arguments, a fresh event id (`evt-2`, `evt-3`, ...). State,
     /// parameters, actor, integration and connector stay.
@@ -1224,13 +1271,59 @@ pub(crate) mod backend {
     }
 
     pub fn send_event(event: &Event) -> core::result::Result<Receipt, String> {
+        with(|s| send(s, event))
+    }
+
+    pub fn emit_from_text(text: &str) -> Vec<BlockOutcome> {
         with(|s| {
+            let blocks = skillhost_emission::extract(text, &s.host.catalog);
+            blocks
+                .into_iter()
+                .map(|mut block| {
+                    let outcome = match &block.verdict {
+                        Ok(()) => {
+                            let mut event = Event::new(block.name.as_deref().unwrap_or_default());
+                            for (name, value) in &block.arguments {
+                                event = event.arg(name, value);
+                            }
+                            send(s, &event).map_err(|reason| {
+                                block.refuse(&reason);
+                                block.to_string()
+                            })
+                        }
+                        Err(rejection) => Err(rejection.message.clone()),
+                    };
+                    let u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+                    BlockOutcome {
+                        index: u32(block.index),
+                        offset: u32(block.offset),
+                        length: u32(block.len),
+                        id: block.id,
+                        name: block.name,
+                        outcome,
+                    }
+                })
+                .collect()
+        })
+    }
+
+    fn send(s: &mut Session, event: &Event) -> core::result::Result<Receipt, String> {
+        {
             if let Some(e) = &s.host.reject_events {
                 return Err(e.clone());
             }
             if event.event_idn.trim().is_empty() {
                 return Err("event idn is empty".to_owned());
             }
+            let arguments: Vec<(String, String)> = event
+                .arguments
+                .iter()
+                .map(|a| (a.name.clone(), a.value.clone()))
+                .collect();
+            s.host
+                .catalog
+                .check(&event.event_idn, &arguments)
+                .map_err(|e| e.to_string())?;
             // Without target actors an event goes to the current actor; a
             // global act has none, so its events stay global.
             let global =
@@ -1254,7 +1347,7 @@ pub(crate) mod backend {
                 uninterruptible: event.uninterruptible,
             });
             Ok(Receipt { event_id, matched })
-        })
+        }
     }
 
     pub fn send_message(text: &str, actor_ids: &[String]) -> core::result::Result<(), String> {

@@ -724,6 +724,7 @@ mod tests {
             skills_workspace: None,
             agent_name: None,
             flows: Vec::new(),
+            declared_events: Default::default(),
         };
         let store = Arc::new(crate::store::MemoryStore::new());
         let host = Host::start(project, store, crate::HostConfig::default())

@@ -13,7 +13,7 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use skillhost::compile::{self, Output, Progress};
-use skillhost::flows::{load_project, Project};
+use skillhost::flows::{lint, load_project, Project};
 use skillhost::runtime::{Runtime, RuntimeConfig};
 use skillhost::store::StoreSpec;
 
@@ -73,7 +73,9 @@ enum Command {
     ///
     /// Prints every problem with file:line and exits non-zero if there is any.
     /// A component that imports something the host does not provide is named
-    /// with the import.
+    /// with the import. Also warns (without failing) about declared events
+    /// that nothing sends or nothing subscribes to, and subscriptions to
+    /// undeclared events.
     ///
     /// Example:
     ///   skillhost check flows
@@ -377,6 +379,7 @@ fn check(dir: &Path) -> Result<()> {
         ..Default::default()
     })?;
     let mut problems = Vec::new();
+    let mut components = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for flow in &project.flows {
         for skill in &flow.skills {
@@ -402,17 +405,25 @@ fn check(dir: &Path) -> Result<()> {
                 ));
             } else if let Err(e) = runtime.load_skill(skill) {
                 problems.push(format!("{at}: {e:#}"));
+            } else {
+                components.push(std::fs::read(&path)?);
             }
         }
     }
     if !problems.is_empty() {
         anyhow::bail!("{} problem(s):\n{}", problems.len(), problems.join("\n"));
     }
+    let warnings = lint::event_warnings(&project, &components);
+    for warning in &warnings {
+        println!("warning: {warning}");
+    }
     let subs: usize = project.flows.iter().map(|f| f.subscriptions.len()).sum();
     let skills: usize = project.flows.iter().map(|f| f.skills.len()).sum();
+    let events = project.declared_events.iter().count();
     println!(
-        "ok: {} flows, {skills} skills, {subs} subscriptions",
-        project.flows.len()
+        "ok: {} flows, {skills} skills, {subs} subscriptions, {events} declared events, {} warning(s)",
+        project.flows.len(),
+        warnings.len()
     );
     Ok(())
 }

@@ -18,8 +18,8 @@ use marked_yaml::types::MarkedMappingNode;
 use marked_yaml::{LoaderOptions, Node, Span};
 
 use super::model::{
-    ComponentSource, Flow, InterruptMode, Project, Scope, Skill, SkillSelector, StateField,
-    Subscription,
+    ArgSchema, ArgType, Catalog, ComponentSource, DeclaredEvent, EventSchema, Flow, InterruptMode,
+    Project, Scope, Skill, SkillSelector, StateField, Subscription,
 };
 use crate::limits::{parse_bytes, parse_duration, Limit, LimitOverrides, LimitValue, Unit};
 
@@ -43,6 +43,11 @@ const INTERRUPT_MODES: &[(&str, InterruptMode)] = &[
     ("cancel", InterruptMode::Cancel),
 ];
 const SCOPES: &[(&str, Scope)] = &[("user", Scope::User), ("agent", Scope::Agent)];
+/// The keys of an `event_schemas` entry and of one of its arguments. The key
+/// is not Newo's `events`, which are subscriptions.
+const EVENT_SCHEMA_KEYS: &[&str] = &["idn", "description", "arguments"];
+const ARGUMENT_KEYS: &[&str] = &["name", "type", "required", "description"];
+const BOOLEANS: &[(&str, bool)] = &[("true", true), ("false", false)];
 const SELECTORS: &[(&str, Selector)] = &[
     ("skill_idn", Selector::SkillIdn),
     ("skill_idn_from_state", Selector::FromState),
@@ -128,6 +133,7 @@ pub fn load_project(dir: &Path) -> Result<Project, LoadErrors> {
         flows.extend(flow.map(Arc::new));
     }
     ensure_unique_flow_idns(&flow_idns, &mut errors);
+    let declared_events = catalog(&flows, &mut errors);
 
     if errors.is_empty() {
         Ok(Project {
@@ -135,6 +141,7 @@ pub fn load_project(dir: &Path) -> Result<Project, LoadErrors> {
             skills_workspace: workspace.path(),
             agent_name,
             flows,
+            declared_events,
         })
     } else {
         // Stable sort: within a line, keep the order the checks ran in.
@@ -290,6 +297,55 @@ fn ensure_unique_flow_idns(idns: &[(&Path, Text)], errors: &mut Vec<LoadError>) 
     }
 }
 
+/// The project's declared events. Several flows may declare the same event
+/// (each lists what it accepts) but must agree on its arguments; the error
+/// sits on the later declaration and names the earlier one.
+fn catalog(flows: &[Arc<Flow>], errors: &mut Vec<LoadError>) -> Catalog {
+    let mut catalog = Catalog::new();
+    let mut first: HashMap<&str, (&Path, usize)> = HashMap::new();
+    for flow in flows {
+        for (i, declared) in flow.event_schemas.iter().enumerate() {
+            let schema = &declared.schema;
+            match catalog.get(&schema.idn) {
+                None => {
+                    first.insert(&schema.idn, (&flow.file, declared.line));
+                    catalog.insert(schema.clone());
+                }
+                Some(earlier) if same_arguments(earlier, schema) => {}
+                Some(_) => {
+                    let (file, line) = first[schema.idn.as_str()];
+                    errors.push(LoadError {
+                        file: flow.file.clone(),
+                        line: Some(declared.line),
+                        field: format!("event_schemas[{i}]"),
+                        message: format!(
+                            "event `{}` is declared with other arguments in {}; \
+                             every declaration of an event must agree on its arguments",
+                            schema.idn,
+                            location(file, Some(line))
+                        ),
+                    });
+                }
+            }
+        }
+    }
+    catalog
+}
+
+/// Same argument names, types and required flags, in any order.
+fn same_arguments(a: &EventSchema, b: &EventSchema) -> bool {
+    let key = |s: &EventSchema| {
+        let mut v: Vec<(String, ArgType, bool)> = s
+            .arguments
+            .iter()
+            .map(|a| (a.name.clone(), a.ty, a.required))
+            .collect();
+        v.sort_by(|x, y| x.0.cmp(&y.0));
+        v
+    };
+    key(a) == key(b)
+}
+
 fn location(file: &Path, line: Option<usize>) -> String {
     match line {
         Some(line) => format!("{}:{line}", file.display()),
@@ -360,6 +416,7 @@ fn flow(
         .iter()
         .map(|item| subscription(item, &known, r))
         .collect();
+    let event_schemas = event_schemas(obj, r);
 
     Some(Flow {
         idn: idn.ok()?.value,
@@ -369,7 +426,53 @@ fn flow(
         skills: skills.into_iter().collect::<Option<_>>()?,
         subscriptions: subscriptions.into_iter().collect::<Option<_>>()?,
         state_fields: state_fields.into_iter().collect::<Option<_>>()?,
+        event_schemas: event_schemas?,
     })
+}
+
+/// `event_schemas: [{idn, description, arguments: [{name, type, required,
+/// description}]}]`: the events this flow accepts. Closed key sets, so a
+/// misspelt `requird` is an error rather than an optional argument.
+fn event_schemas(obj: &Obj, r: &mut Report) -> Option<Vec<DeclaredEvent>> {
+    let mut idns = Vec::new();
+    let mut declared = Vec::new();
+    for item in list(obj, "event_schemas", r) {
+        reject_unknown_keys(&item, EVENT_SCHEMA_KEYS, r);
+        let idn = required_name(&item, "idn", r);
+        idns.extend(idn.clone().ok());
+        let description = text(&item, "description", r);
+        let mut names = Vec::new();
+        let mut arguments = Vec::new();
+        for arg in list(&item, "arguments", r) {
+            reject_unknown_keys(&arg, ARGUMENT_KEYS, r);
+            let name = required_name(&arg, "name", r);
+            let ty = choice(&arg, "type", &ArgType::ALL, ArgType::String, r);
+            let required = choice(&arg, "required", BOOLEANS, false, r);
+            let description = text(&arg, "description", r);
+            names.extend(name.clone().ok());
+            arguments.push((|| {
+                Some(ArgSchema {
+                    name: name.ok()?.value,
+                    ty: ty.ok()?,
+                    required: required.ok()?,
+                    description: description.ok()?.map(|t| t.value),
+                })
+            })());
+        }
+        ensure_unique(&names, "argument name", r);
+        declared.push((|| {
+            Some(DeclaredEvent {
+                schema: EventSchema {
+                    idn: idn.ok()?.value,
+                    description: description.ok()?.map(|t| t.value),
+                    arguments: arguments.into_iter().collect::<Option<_>>()?,
+                },
+                line: item.line().unwrap_or(0),
+            })
+        })());
+    }
+    ensure_unique(&idns, "declared event idn", r);
+    declared.into_iter().collect()
 }
 
 /// A skill entry; unknown keys are ignored (Newo's `prompt_script`, `model`, ...).
@@ -2141,5 +2244,145 @@ state_fields:
         assert_eq!(did_you_mean("priority", SUBSCRIPTION_KEYS), None);
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
+    }
+
+    const STATUS_SCHEMA: &str = "\
+idn: StatusFlow
+event_schemas:
+  - idn: agent:status
+    description: An agent reports.
+    arguments:
+      - name: agent_id
+        type: string
+        required: true
+        description: who
+      - name: progress
+        type: number
+      - name: note
+";
+
+    #[test]
+    fn loads_event_schemas_into_the_project_catalog() {
+        let dir = project(&[("status.yaml", STATUS_SCHEMA)]);
+        let loaded = load(&dir);
+        let flow = &loaded.flows[0];
+        assert_eq!(flow.event_schemas.len(), 1);
+        assert_eq!(flow.event_schemas[0].line, 3);
+        let schema = loaded
+            .declared_events
+            .get("agent:status")
+            .expect("declared");
+        assert_eq!(schema.description.as_deref(), Some("An agent reports."));
+        let args: Vec<(&str, ArgType, bool)> = schema
+            .arguments
+            .iter()
+            .map(|a| (a.name.as_str(), a.ty, a.required))
+            .collect();
+        assert_eq!(
+            args,
+            [
+                ("agent_id", ArgType::String, true),
+                ("progress", ArgType::Number, false),
+                // Type defaults to string, required to false.
+                ("note", ArgType::String, false),
+            ]
+        );
+        assert_eq!(schema.arguments[0].description.as_deref(), Some("who"));
+        // A project without declarations has an empty catalog.
+        let dir = project(&[("f.yaml", "idn: F\n")]);
+        assert!(load(&dir).declared_events.is_empty());
+    }
+
+    #[test]
+    fn reports_bad_event_schemas_with_their_line() {
+        let (dir, errors) = flow_errors(
+            "\
+idn: F
+event_schemas:
+  - idn: e
+    argumnets: []
+  - idn: f
+    arguments:
+      - name: a
+        type: integer
+      - name: a
+        required: yes
+      - type: string
+      - name: b
+        requird: true
+  - idn: e
+  - description: no idn
+",
+        );
+        let expect = [
+            (
+                4,
+                "event_schemas[0].argumnets",
+                "unknown key `argumnets` (did you mean `arguments`?)",
+            ),
+            (
+                8,
+                "event_schemas[1].arguments[0].type",
+                "invalid value `integer`; expected one of: string, number, boolean, json",
+            ),
+            (
+                9,
+                "event_schemas[1].arguments[1].name",
+                "duplicate argument name `a` (first at line 7)",
+            ),
+            (
+                10,
+                "event_schemas[1].arguments[1].required",
+                "invalid value `yes`; expected one of: true, false",
+            ),
+            (
+                11,
+                "event_schemas[1].arguments[2].name",
+                "missing required key `name`",
+            ),
+            (
+                13,
+                "event_schemas[1].arguments[3].requird",
+                "unknown key `requird` (did you mean `required`?)",
+            ),
+            (
+                14,
+                "event_schemas[2].idn",
+                "duplicate declared event idn `e` (first at line 3)",
+            ),
+            (15, "event_schemas[3].idn", "missing required key `idn`"),
+        ];
+        for (line, field, text) in expect {
+            assert_error(&errors, &dir, "flow.yaml", Some(line), field, text);
+        }
+        assert_eq!(errors.len(), expect.len(), "{}", LoadErrors(errors.clone()));
+    }
+
+    #[test]
+    fn flows_may_declare_the_same_event_alike_but_not_differently() {
+        let same = STATUS_SCHEMA
+            .replace("StatusFlow", "Other")
+            .replace("who", "the agent");
+        let dir = project(&[("a.yaml", STATUS_SCHEMA), ("b.yaml", &same)]);
+        assert_eq!(load(&dir).declared_events.iter().count(), 1);
+
+        let different = STATUS_SCHEMA
+            .replace("StatusFlow", "Other")
+            .replace("type: number", "type: string");
+        let dir = project(&[("a.yaml", STATUS_SCHEMA), ("b.yaml", &different)]);
+        let errors = errors(&dir);
+        let first = dir.path().join("a.yaml");
+        assert_error(
+            &errors,
+            &dir,
+            "b.yaml",
+            Some(3),
+            "event_schemas[0]",
+            &format!(
+                "event `agent:status` is declared with other arguments in {}:3",
+                first.display()
+            ),
+        );
+        assert_eq!(errors.len(), 1);
     }
 }

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use crate::limits::LimitOverrides;
+pub use skillhost_emission::{ArgSchema, ArgType, Catalog, EventSchema};
 
 /// A loaded, validated project: every flow of a project directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,6 +20,10 @@ pub struct Project {
     pub agent_name: Option<String>,
     /// Flows in a stable order: by file path, then by position in the file.
     pub flows: Vec<Arc<Flow>>,
+    /// Every event the flows declare (`event_schemas`). When it is not
+    /// empty, sent events that are declared must match their schema, and
+    /// events extracted from agent text must be declared.
+    pub declared_events: Catalog,
 }
 
 impl Project {
@@ -39,6 +44,16 @@ pub struct Flow {
     /// Event subscriptions in declaration order.
     pub subscriptions: Vec<Subscription>,
     pub state_fields: Vec<StateField>,
+    /// The events this flow declares (`event_schemas`), in file order.
+    pub event_schemas: Vec<DeclaredEvent>,
+}
+
+/// An event declared in a flow file, with where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredEvent {
+    pub schema: EventSchema,
+    /// Line of the declaration in its flow file.
+    pub line: usize,
 }
 
 impl Flow {

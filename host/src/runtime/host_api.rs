@@ -268,6 +268,14 @@ impl SkillRun {
         if e.event_idn.trim().is_empty() {
             return Err("event idn is empty".into());
         }
+        let arguments: Vec<(String, String)> =
+            e.arguments.into_iter().map(|a| (a.name, a.value)).collect();
+        // A declared event must match its schema; undeclared ones go unchecked.
+        self.env
+            .project
+            .declared_events
+            .check(&e.event_idn, &arguments)
+            .map_err(|errors| errors.to_string())?;
         let depth = self.event.depth + 1;
         if depth > self.env.max_depth {
             return Err(format!(
@@ -291,7 +299,7 @@ impl SkillRun {
         let event = Event {
             id: new_id(),
             idn: e.event_idn,
-            arguments: e.arguments.into_iter().map(|a| (a.name, a.value)).collect(),
+            arguments,
             integration_idn: SYSTEM.into(),
             connector_idn: e.connector_idn.unwrap_or_else(|| SYSTEM.into()),
             audience,
@@ -309,6 +317,54 @@ impl SkillRun {
         };
         self.effects.events.push((event, matched));
         Ok(receipt)
+    }
+
+    /// Structured event emission: every event block of `text`, the valid
+    /// ones sent exactly as `send-system-event` sends (to the current actor,
+    /// buffered with the run, same depth limit and schema checks).
+    fn emit_from_text(&mut self, text: &str) -> Vec<events::BlockOutcome> {
+        let blocks = skillhost_emission::extract(text, &self.env.project.declared_events);
+        let mut outcomes = Vec::with_capacity(blocks.len());
+        for mut block in blocks {
+            let outcome = match block.verdict {
+                Ok(()) => {
+                    let event = events::SystemEvent {
+                        event_idn: block.name.clone().unwrap_or_default(),
+                        connector_idn: None,
+                        actor_ids: Vec::new(),
+                        global: false,
+                        uninterruptible: false,
+                        arguments: block
+                            .arguments
+                            .iter()
+                            .map(|(name, value)| types::Argument {
+                                name: name.clone(),
+                                value: value.clone(),
+                            })
+                            .collect(),
+                    };
+                    self.send_event(event).map_err(|reason| {
+                        block.refuse(&reason);
+                        block.to_string()
+                    })
+                }
+                Err(ref rejection) => Err(rejection.message.clone()),
+            };
+            if let Err(message) = &outcome {
+                let (flow, skill, event) = (&self.flow.idn, &self.skill.idn, &self.event.id);
+                tracing::debug!(target: "skill", %flow, %skill, %event, "event block rejected: {message}");
+            }
+            let u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+            outcomes.push(events::BlockOutcome {
+                index: u32(block.index),
+                offset: u32(block.offset),
+                length: u32(block.len),
+                id: block.id,
+                name: block.name,
+                outcome,
+            });
+        }
+        outcomes
     }
 
     fn act_field(&self, name: &str) -> Option<String> {
@@ -450,6 +506,10 @@ impl events::Host for RunState {
     ) -> Trappable<Result<events::Receipt, String>> {
         self.run.check_send(&event)?;
         Ok(self.run.send_event(event))
+    }
+
+    fn emit_from_text(&mut self, text: String) -> Trappable<Vec<events::BlockOutcome>> {
+        Ok(self.run.emit_from_text(&text))
     }
 }
 

@@ -30,6 +30,7 @@
 //! | `send_to:A1,A2:IDN[:ARGS]` | send it to actors A1, A2 |
 //! | `send_connector:CONN:IDN[:ARGS]` | send it to the current actor on connector CONN |
 //! | `send_report:IDN[:ARGS]` | send it to the current actor, then reply `sent matched=<n>`, or on error reply `send error: <error>` and go on |
+//! | `emit:TEXT` | `emit_from_text(TEXT)` (the event blocks in TEXT, which may contain `:` but not `;`), then reply the `feedback` summary |
 //! | `spin` | loop forever with no host calls |
 //! | `busy:N` | N iterations of busy work, no host calls |
 //! | `fail:REASON` | fail the run with REASON |
@@ -128,6 +129,7 @@ fn exec(act: &Act, op: &str) -> Result<()> {
                 .ok_or_else(|| bad("expected CONN:IDN[:ARGS]"))?;
             event(spec).connector(connector).send().map(drop)
         }
+        "emit" => reply(&feedback(&emit_from_text(need()?))),
         "send_report" => match event(need()?).send() {
             Ok(receipt) => reply(&format!("sent matched={}", receipt.matched)),
             Err(e) => reply(&format!("send error: {}", e.message())),
