@@ -66,7 +66,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 
-pub use schema::{ArgErrors, ArgSchema, ArgType, Catalog, EventSchema, JsonKind};
+pub use schema::{did_you_mean, ArgErrors, ArgSchema, ArgType, Catalog, EventSchema, JsonKind};
 
 use scan::{Arena, ErrorKind, Node, NodeId, Obj, ParseError, View};
 

@@ -351,10 +351,7 @@ pub(crate) fn is_number(s: &str) -> bool {
 }
 
 /// The word closest to a typo, if close enough to be meant.
-pub(crate) fn did_you_mean<'a>(
-    typo: &str,
-    words: impl Iterator<Item = &'a str>,
-) -> Option<&'a str> {
+pub fn did_you_mean<'a>(typo: &str, words: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let limit = 2.max(typo.chars().count() / 3);
     words
         .map(|w| (edit_distance(typo, w), w))

@@ -1108,28 +1108,7 @@ fn reject_unknown_keys(obj: &Obj, allowed: &[&str], r: &mut Report) {
 
 /// The allowed word closest to a typo, if it is close enough to be meant.
 fn did_you_mean<'a>(typo: &str, allowed: &[&'a str]) -> Option<&'a str> {
-    let limit = 2.max(typo.chars().count() / 3);
-    allowed
-        .iter()
-        .map(|word| (edit_distance(typo, word), *word))
-        .filter(|(distance, _)| *distance <= limit)
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, word)| word)
-}
-
-/// Levenshtein distance over chars.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let substitute = previous[j] + usize::from(ca != *cb);
-            current.push(substitute.min(previous[j + 1] + 1).min(current[j] + 1));
-        }
-        previous = current;
-    }
-    previous[b.len()]
+    skillhost_emission::did_you_mean(typo, allowed.iter().copied())
 }
 
 /// Names must be unique within their list; later ones are reported.
@@ -2242,8 +2221,6 @@ state_fields:
             Some("skill_idn")
         );
         assert_eq!(did_you_mean("priority", SUBSCRIPTION_KEYS), None);
-        assert_eq!(edit_distance("", "abc"), 3);
-        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 
     const STATUS_SCHEMA: &str = "\
