@@ -4,7 +4,8 @@
 //! Run it with `cargo run --release --manifest-path bench/Cargo.toml`
 //! (`-- --quick` for a short smoke run).
 
-mod throughput;
+mod dispatch;
+mod floor;
 mod workload;
 
 use clap::Parser;
@@ -15,6 +16,21 @@ struct Args {
     /// A short run that proves the harness works; its figures are noisy.
     #[arg(long)]
     quick: bool,
+    /// Run only one workload, for a profiler (e.g. valgrind --tool=callgrind):
+    /// `floor` or `host` (trivial skill, in-memory, 1 worker).
+    #[arg(long, value_name = "WORKLOAD")]
+    profile: Option<String>,
+    /// Events for --profile.
+    #[arg(long, default_value_t = 20_000)]
+    events: usize,
+}
+
+/// How much work each row does.
+pub struct Scale {
+    /// Events per throughput measurement.
+    pub events: usize,
+    /// Measurements per row; the best is reported.
+    pub repeats: usize,
 }
 
 /// One line of the result table.
@@ -27,9 +43,23 @@ pub struct Row {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let scale = if args.quick { 1 } else { 10 };
+    let scale = if args.quick {
+        Scale {
+            events: 2_000,
+            repeats: 1,
+        }
+    } else {
+        Scale {
+            events: 20_000,
+            repeats: 3,
+        }
+    };
+    workload::build_skills()?;
+    if let Some(workload) = args.profile {
+        return dispatch::profile(&workload, args.events);
+    }
     let mut rows = Vec::new();
-    rows.extend(throughput::durable_vs_memory(scale)?);
+    dispatch::rows(&scale, &mut rows)?;
     print_table(&rows);
     Ok(())
 }
@@ -38,6 +68,9 @@ fn print_table(rows: &[Row]) {
     println!("| benchmark | result | reference (same run) | ratio |");
     println!("| --- | --- | --- | --- |");
     for r in rows {
-        println!("| {} | {} | {} | {} |", r.name, r.value, r.reference, r.ratio);
+        println!(
+            "| {} | {} | {} | {} |",
+            r.name, r.value, r.reference, r.ratio
+        );
     }
 }

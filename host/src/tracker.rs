@@ -19,15 +19,16 @@ struct Node {
 
 pub struct Tracker {
     nodes: Mutex<HashMap<String, Node>>,
-    /// Number of unsettled events.
-    open: watch::Sender<usize>,
+    /// Whether nothing is in flight. Changed only when that flips, so a
+    /// waiter on [`Tracker::idle`] is not woken for every event.
+    idle: watch::Sender<bool>,
 }
 
 impl Default for Tracker {
     fn default() -> Self {
         Tracker {
             nodes: Mutex::new(HashMap::new()),
-            open: watch::channel(0).0,
+            idle: watch::channel(true).0,
         }
     }
 }
@@ -56,7 +57,12 @@ impl Tracker {
                 waiters: Vec::new(),
             },
         );
-        self.open.send_replace(nodes.len());
+        self.set_idle(nodes.is_empty());
+    }
+
+    fn set_idle(&self, idle: bool) {
+        self.idle
+            .send_if_modified(|v| std::mem::replace(v, idle) != idle);
     }
 
     /// Adds pending dispatches to an open event.
@@ -84,7 +90,7 @@ impl Tracker {
             }
             current = node.parent;
         }
-        self.open.send_replace(nodes.len());
+        self.set_idle(nodes.is_empty());
     }
 
     /// Waits until an event and all it led to are settled (at once if unknown or settled).
@@ -103,8 +109,8 @@ impl Tracker {
 
     /// Waits until no event is in flight.
     pub async fn idle(&self) {
-        let mut rx = self.open.subscribe();
-        let _ = rx.wait_for(|n| *n == 0).await;
+        let mut rx = self.idle.subscribe();
+        let _ = rx.wait_for(|idle| *idle).await;
     }
 
     /// Whether an event is accepted and not yet settled.
@@ -113,6 +119,6 @@ impl Tracker {
     }
 
     pub fn open_events(&self) -> usize {
-        *self.open.borrow()
+        self.lock().len()
     }
 }
