@@ -1,7 +1,7 @@
 //! The floor: the same component on bare wasmtime, with nothing else.
 //!
 //! Same engine settings that matter for instantiation (pooling allocator,
-//! copy-on-write memory images), a fresh `Store` and WASI context per event,
+//! copy-on-write memory images, slot reset by dirty-page scan), a fresh `Store` and WASI context per event,
 //! `InstancePre::instantiate_async` and a call of `run`. No epoch
 //! interruption, no limits, no routing, no store: what any wasmtime embedder
 //! pays per event, so the host's rows can be read as overhead over this.
@@ -44,11 +44,11 @@ impl Floor {
             .total_tables(concurrency * 8)
             .total_stacks(concurrency)
             .max_memory_size(256 << 20);
-        if let Ok(k) = std::env::var("BENCH_KEEP") {
-            let k: usize = k.parse().unwrap();
-            pool.linear_memory_keep_resident(k)
-                .table_keep_resident(k.min(1 << 16));
-        }
+        // The host's slot reset (see skillhost's runtime): copy back dirty
+        // pages rather than `madvise`, where the kernel can scan for them.
+        pool.pagemap_scan(wasmtime::Enabled::Auto)
+            .linear_memory_keep_resident(skillhost::runtime::KEEP_RESIDENT)
+            .table_keep_resident(skillhost::runtime::KEEP_RESIDENT);
         let mut config = Config::new();
         // The host's memory layout (see skillhost's runtime), so both pay the
         // same for memory setup and reset.

@@ -8,6 +8,11 @@ mod dispatch;
 mod floor;
 mod workload;
 
+/// The same allocator as the `skillhost` binary (host/src/main.rs), so the
+/// figures are the shipped binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use clap::Parser;
 
 #[derive(Parser)]

@@ -8,7 +8,7 @@
 //! queue entry: nothing is dropped silently, nothing runs twice. A failed run
 //! also sends a [`SKILL_FAILED`] event that flows may subscribe to.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -17,6 +17,7 @@ use tokio::sync::broadcast;
 use crate::bus::EventBus;
 use crate::event::{new_id, Audience, Event, SYSTEM};
 use crate::flows::{InterruptMode, Project, Skill};
+use crate::hash::HashMap;
 use crate::metrics::Metrics;
 use crate::router::Route;
 use crate::runtime::{RunControl, RunEnv, RunResult, Runtime, SkillRun};
@@ -36,7 +37,7 @@ pub struct Dispatch {
     pub id: i64,
     pub event: Arc<Event>,
     pub route: Route,
-    pub skill: Skill,
+    pub skill: Arc<Skill>,
 }
 
 impl Dispatch {
@@ -98,7 +99,7 @@ impl Executor {
     pub fn new(deps: ExecutorDeps) -> Arc<Self> {
         Arc::new(Executor {
             deps,
-            slots: Mutex::new(HashMap::new()),
+            slots: Mutex::new(HashMap::default()),
         })
     }
 
@@ -201,7 +202,7 @@ impl Executor {
             let result = self
                 .deps
                 .runtime
-                .run(&d.skill.component.wasm_path(), run, control.clone())
+                .run(&d.skill.wasm, run, control.clone())
                 .await;
             let record = |outcome| d.record(outcome, started_at, clock.elapsed());
             break match result {

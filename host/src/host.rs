@@ -419,7 +419,7 @@ async fn route_events(
 /// One event's routing, on its way to durability.
 struct Admission {
     event: Arc<Event>,
-    admitted: Vec<(Route, Skill)>,
+    admitted: Vec<(Route, Arc<Skill>)>,
     pending: Pending<Vec<QueuedDispatch>>,
 }
 
@@ -545,7 +545,7 @@ fn rebuild(
     store: &dyn Store,
     project: &Project,
     q: &QueuedDispatch,
-) -> Result<(Route, Skill), String> {
+) -> Result<(Route, Arc<Skill>), String> {
     let flow = project.flow(&q.instance.flow).ok_or_else(|| {
         format!(
             "after restart: flow `{}` is no longer in the project",

@@ -17,6 +17,7 @@ pub mod compile;
 pub mod event;
 pub mod executor;
 pub mod flows;
+pub mod hash;
 pub mod host;
 pub mod limits;
 pub mod metrics;

@@ -70,7 +70,7 @@ pub fn count(project: &Project, event: &Event) -> u32 {
 
 /// Picks a route's skill: fixed, or named by a state field of the target
 /// instance as it is now. The error is the reason the dispatch is refused.
-pub fn resolve_skill(store: &dyn Store, route: &Route) -> Result<Skill, String> {
+pub fn resolve_skill(store: &dyn Store, route: &Route) -> Result<Arc<Skill>, String> {
     let flow = &route.flow;
     let idn = match &flow.subscriptions[route.subscription].skill {
         SkillSelector::Skill(idn) => idn.clone(),

@@ -5,10 +5,11 @@
 //! count reaches zero the event is settled, its waiters wake, and its parent's
 //! count drops. This is what lets a caller wait for a whole workflow.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use tokio::sync::{oneshot, watch};
+
+use crate::hash::HashMap;
 
 #[derive(Default)]
 struct Node {
@@ -27,7 +28,7 @@ pub struct Tracker {
 impl Default for Tracker {
     fn default() -> Self {
         Tracker {
-            nodes: Mutex::new(HashMap::new()),
+            nodes: Mutex::new(HashMap::default()),
             idle: watch::channel(true).0,
         }
     }

@@ -393,7 +393,7 @@ fn flow(
     for item in list(obj, "skills", r) {
         let idn = required_name(&item, "idn", r);
         skill_idns.extend(idn.clone().ok());
-        skills.push(skill(&item, idn, flow_dir, workspace, r));
+        skills.push(skill(&item, idn, flow_dir, workspace, r).map(Arc::new));
     }
     ensure_unique(&skill_idns, "skill idn", r);
 
@@ -490,6 +490,7 @@ fn skill(
     Some(Skill {
         idn: idn.ok()?.value,
         title: title.ok()?.map(|t| t.value),
+        wasm: component.as_ref().ok()?.wasm_path(),
         component: component.ok()?,
         parameters,
         limits: limits.ok()?,

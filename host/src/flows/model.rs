@@ -40,7 +40,8 @@ pub struct Flow {
     pub description: Option<String>,
     /// The file it was loaded from.
     pub file: PathBuf,
-    pub skills: Vec<Skill>,
+    /// Shared: every dispatch of a skill holds it, so routing does not copy it.
+    pub skills: Vec<Arc<Skill>>,
     /// Event subscriptions in declaration order.
     pub subscriptions: Vec<Subscription>,
     pub state_fields: Vec<StateField>,
@@ -57,7 +58,7 @@ pub struct DeclaredEvent {
 }
 
 impl Flow {
-    pub fn skill(&self, idn: &str) -> Option<&Skill> {
+    pub fn skill(&self, idn: &str) -> Option<&Arc<Skill>> {
         self.skills.iter().find(|s| s.idn == idn)
     }
     pub fn state_field(&self, idn: &str) -> Option<&StateField> {
@@ -71,6 +72,8 @@ pub struct Skill {
     pub idn: String,
     pub title: Option<String>,
     pub component: ComponentSource,
+    /// The component file, `component.wasm_path()` worked out once at load.
+    pub wasm: PathBuf,
     /// `parameters: [{name, default_value}]`, in declaration order.
     pub parameters: Vec<(String, String)>,
     /// `limits:`: the host's run limits this skill overrides.

@@ -42,7 +42,7 @@ pub struct SkillRun {
     event: Arc<Event>,
     actor: Option<Actor>,
     flow: Arc<Flow>,
-    skill: Skill,
+    skill: Arc<Skill>,
     instance: InstanceKey,
     effects: RunEffects,
     /// Index into `effects.state_writes` by key, for read-your-writes.
@@ -71,7 +71,7 @@ impl SkillRun {
         event: Arc<Event>,
         actor: Option<Actor>,
         flow: Arc<Flow>,
-        skill: Skill,
+        skill: Arc<Skill>,
         instance: InstanceKey,
     ) -> Self {
         SkillRun {

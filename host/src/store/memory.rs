@@ -2,7 +2,7 @@
 //! tests and for runs where losing everything on exit is fine. Writes are
 //! applied at once, so their [`Pending`]s are already complete.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use anyhow::Result;
@@ -12,6 +12,7 @@ use super::{
     RunEffects, RunRecord, StateKey, Store,
 };
 use crate::event::{new_id, Actor, Event, Receipt};
+use crate::hash::HashMap;
 
 #[derive(Default)]
 pub struct MemoryStore {
