@@ -49,7 +49,12 @@ pub fn submission_rows(scale: &Scale, max: &Throughput, rows: &mut Vec<Row>) -> 
     let dir = project(&tick_flow("noop", &[]))?;
     let rt = runtime(2);
     let host = rt.block_on(async {
-        let h = start(dir.path(), Arc::new(MemoryStore::new()), HostConfig::default()).await?;
+        let h = start(
+            dir.path(),
+            Arc::new(MemoryStore::new()),
+            HostConfig::default(),
+        )
+        .await?;
         actors(&h, PERSONAS).await?;
         // Warm up: every persona's instance once, at full speed.
         crate::workload::drive(&h, PERSONAS, PERSONAS, 64).await?;
@@ -165,7 +170,12 @@ pub fn interrupt_rows(scale: &Scale, rows: &mut Vec<Row>) -> Result<()> {
     let dir = project(&interrupt_flow())?;
     let rt = runtime(2);
     let (mut stopped, mut started) = rt.block_on(async {
-        let h = start(dir.path(), Arc::new(MemoryStore::new()), HostConfig::default()).await?;
+        let h = start(
+            dir.path(),
+            Arc::new(MemoryStore::new()),
+            HostConfig::default(),
+        )
+        .await?;
         let mut stopped = Vec::with_capacity(iterations);
         let mut started = Vec::with_capacity(iterations);
         for i in 0..iterations + 1 {

@@ -108,13 +108,14 @@ async fn drive(host: &Arc<skillhost::Host>, prefix: &str, n: usize) -> Result<()
         tasks.push(tokio::spawn(async move {
             let mut i = s;
             while i < n {
-                let receipt = host.submit(skillhost::Submission::from_user(
-                    "tick",
-                    "bench",
-                    "bench",
-                    &format!("{prefix}{i}"),
-                ))
-                .await?;
+                let receipt = host
+                    .submit(skillhost::Submission::from_user(
+                        "tick",
+                        "bench",
+                        "bench",
+                        &format!("{prefix}{i}"),
+                    ))
+                    .await?;
                 host.settled(&receipt.event_id).await;
                 if i == 0 {
                     // The state write must have happened for the row to mean anything.

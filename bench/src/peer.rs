@@ -85,7 +85,9 @@ fn reused(plugin: &mut Plugin, events: usize) -> Result<Duration> {
 
 pub fn rows(scale: &Scale, max: &Throughput, rows: &mut Vec<Row>) -> Result<()> {
     let wasm = build_plugin()?;
-    let manifest = Manifest::new([Wasm::file(&wasm)]);
+    // Bytes, not a path: file registration needs extism's `register-filesystem`.
+    let bytes = std::fs::read(&wasm).with_context(|| format!("reading {}", wasm.display()))?;
+    let manifest = Manifest::new([Wasm::data(bytes)]);
     let compiled = PluginBuilder::new(manifest)
         .with_wasi(false)
         .compile()
@@ -104,10 +106,7 @@ pub fn rows(scale: &Scale, max: &Throughput, rows: &mut Vec<Row>) -> Result<()> 
     let host_us = 1e6 / max.memory_1;
     let floor_us = 1e6 / max.floor_1;
     for (what, d) in [
-        (
-            "a new Plugin per event from one CompiledPlugin",
-            best_fresh,
-        ),
+        ("a new Plugin per event from one CompiledPlugin", best_fresh),
         ("one Plugin reused for every event", best_reused),
     ] {
         let per = d.as_secs_f64() * 1e6 / events as f64;
