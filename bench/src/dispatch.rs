@@ -16,8 +16,12 @@ const CLIENTS: usize = 64;
 
 /// Events per second and their reference, kept for the later rows.
 pub struct Throughput {
+    /// In-memory host, 1 worker.
+    pub memory_1: f64,
     /// In-memory host, 2 workers.
     pub memory_2: f64,
+    /// Bare wasmtime, 1 worker.
+    pub floor_1: f64,
 }
 
 pub fn rows(scale: &Scale, rows: &mut Vec<Row>) -> Result<Throughput> {
@@ -103,7 +107,11 @@ pub fn rows(scale: &Scale, rows: &mut Vec<Row>) -> Result<Throughput> {
         reference: format!("host {:.1} µs/event (1 worker)", 1e6 / host[0]),
         ratio: format!("host overhead {:.2}x", floor[0] / host[0]),
     });
-    Ok(Throughput { memory_2: host[1] })
+    Ok(Throughput {
+        memory_1: host[0],
+        memory_2: host[1],
+        floor_1: floor[0],
+    })
 }
 
 /// One workload alone, on one worker, for a profiler.

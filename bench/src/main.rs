@@ -6,6 +6,10 @@
 
 mod dispatch;
 mod floor;
+mod hostcalls;
+mod latency;
+mod memory;
+mod peer;
 mod workload;
 
 /// The same allocator as the `skillhost` binary (host/src/main.rs), so the
@@ -64,9 +68,39 @@ fn main() -> anyhow::Result<()> {
         return dispatch::profile(&workload, args.events);
     }
     let mut rows = Vec::new();
-    dispatch::rows(&scale, &mut rows)?;
+    let max = dispatch::rows(&scale, &mut rows)?;
+    progress(&rows, 0);
+    let mut done = rows.len();
+    type Section<'a> = Box<dyn FnOnce(&mut Vec<Row>) -> anyhow::Result<()> + 'a>;
+    let sections: Vec<Section<'_>> = vec![
+        Box::new(|rows| latency::submission_rows(&scale, &max, rows)),
+        Box::new(|rows| latency::interrupt_rows(&scale, rows)),
+        Box::new(|rows| hostcalls::rows(&scale, &max, rows)),
+        Box::new(|rows| peer::rows(&scale, &max, rows)),
+        Box::new(|rows| memory::rows(&scale, rows)),
+    ];
+    for section in sections {
+        section(&mut rows)?;
+        progress(&rows, done);
+        done = rows.len();
+    }
+    // In the issue's order.
+    rows.sort_by_key(|r| number(&r.name));
     print_table(&rows);
     Ok(())
+}
+
+/// The row's number in the issue: its name's leading integer.
+fn number(name: &str) -> u32 {
+    let digits: String = name.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().unwrap_or(u32::MAX)
+}
+
+/// Rows finished since `from`, on stderr as they complete.
+fn progress(rows: &[Row], from: usize) {
+    for r in &rows[from..] {
+        eprintln!("{} | {} | {} | {}", r.name, r.value, r.reference, r.ratio);
+    }
 }
 
 fn print_table(rows: &[Row]) {
