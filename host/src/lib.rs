@@ -13,6 +13,7 @@
 
 pub mod api;
 pub mod bus;
+pub mod commands;
 pub mod compile;
 pub mod event;
 pub mod executor;
