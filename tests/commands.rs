@@ -262,18 +262,11 @@ async fn a_host_the_flow_does_not_allow_is_refused_with_a_user_error() {
 async fn a_slow_server_is_a_timeout_and_a_closed_port_a_connection_failure() {
     let server = Server::start();
     let t = start(&[&flow(LOOPBACK)]).await;
-    let started = Instant::now();
     t.send(
         go("ann", "command:http:web:send_request:url=$u,timeout=0.3")
             .arg("u", &server.url("/slow")),
     )
     .await;
-    // Well under the server's 5 s.
-    assert!(
-        started.elapsed() < Duration::from_secs(4),
-        "{:?}",
-        started.elapsed()
-    );
     let replies = t.replies("ann").await;
     let error = &replies[1];
     assert!(
@@ -303,10 +296,12 @@ async fn a_slow_server_is_a_timeout_and_a_closed_port_a_connection_failure() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_body_over_the_cap_is_an_error_and_redirects_are_not_followed() {
     let server = Server::start();
-    let mut config = HostConfig::default();
-    config.commands = CommandsConfig {
-        http_body_cap: 1024,
-        ..CommandsConfig::default()
+    let config = HostConfig {
+        commands: CommandsConfig {
+            http_body_cap: 1024,
+            ..CommandsConfig::default()
+        },
+        ..HostConfig::default()
     };
     let t = start_with(&[&flow(LOOPBACK)], config).await;
     t.send(go("ann", "command:http:web:send_request:url=$u").arg("u", &server.url("/big")))
@@ -435,7 +430,7 @@ async fn a_timer_fires_its_event_to_the_persona_that_set_it() {
 async fn setting_a_timer_again_replaces_it_and_enabled_false_cancels_it() {
     let t = start(&[&flow(LOOPBACK)]).await;
     let set = |event: &str| {
-        format!("command:program_timer:c:set_timer:timerName=t,interval=0.4,eventIdn={event}")
+        format!("command:program_timer:c:set_timer:timerName=t,interval=1,eventIdn={event}")
     };
     t.send(go("ann", &set("timer"))).await;
     t.send(go("ann", &set("ping"))).await;
@@ -454,7 +449,7 @@ async fn setting_a_timer_again_replaces_it_and_enabled_false_cancels_it() {
         "command:program_timer:c:set_timer:timerName=t,enabled=false",
     ))
     .await;
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     let replies = t.replies("bob").await;
     assert!(with(&replies, "timerName=").is_empty(), "{replies:#?}");
     let persona = t.persona("bob").await;
@@ -521,8 +516,13 @@ async fn a_repeatable_timer_keeps_its_depth_while_a_rearming_chain_stops_at_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn too_many_timers_for_a_persona_is_an_immediate_error() {
-    let mut config = HostConfig::default();
-    config.commands.max_timers_per_persona = 2;
+    let config = HostConfig {
+        commands: CommandsConfig {
+            max_timers_per_persona: 2,
+            ..CommandsConfig::default()
+        },
+        ..HostConfig::default()
+    };
     let t = start_with(&[&flow(LOOPBACK)], config).await;
     let set =
         |name: &str| format!("command:program_timer:c:set_timer:timerName={name},interval=60");
@@ -689,7 +689,7 @@ skills:
     crate: follow_up
     parameters:
       - name: delay
-        default_value: \"1\"
+        default_value: \"2\"
 events:
   - idn: user_message
     skill_idn: FollowUpSkill
@@ -722,7 +722,7 @@ async fn the_follow_up_nudges_a_quiet_user_once_and_not_after_bye() {
     t.send(user("user_message", "bob").arg("text", "hello"))
         .await;
     t.send(user("user_message", "bob").arg("text", "bye")).await;
-    tokio::time::sleep(Duration::from_millis(2000)).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(t.replies("bob").await, ["You said: hello", "Goodbye!"]);
 }
 

@@ -99,7 +99,7 @@ impl Command {
     /// # use skill_sdk::testing::TestHost;
     /// let done = TestHost::new("x").run(|_| {
     ///     let e = Command::new("launch").integration("rocket").send().unwrap_err();
-    ///     assert!(e.message().starts_with("unknown integration `rocket`"), "{e}");
+    ///     assert!(e.message().starts_with("unknown integration `rocket`"), "{}", e.message());
     ///     Ok(())
     /// });
     /// ```
@@ -155,7 +155,7 @@ impl Command {
     ///     let id = commands::set_timer("t", 0.5).send()?;
     ///     assert_eq!(id, "ev.c1");
     ///     let e = commands::set_timer("t", 0.5).arg("interval", "soon").send().unwrap_err();
-    ///     assert!(e.message().contains("given twice"), "{e}");
+    ///     assert!(e.message().contains("given twice"), "{}", e.message());
     ///     Ok(())
     /// });
     /// assert_eq!(done.commands.len(), 1);

@@ -43,8 +43,13 @@ pub async fn run(args: RunArgs) -> Result<()> {
         .with_context(|| format!("listening on {addr}"))?;
     let bound = listener.local_addr()?;
     let loaded = describe(&project);
-    let mut config = HostConfig::default();
-    config.commands.http_body_cap = args.http_body_cap;
+    let config = HostConfig {
+        commands: skillhost::commands::CommandsConfig {
+            http_body_cap: args.http_body_cap,
+            ..Default::default()
+        },
+        ..HostConfig::default()
+    };
     let host = Arc::new(Host::start(project, store, config).await?);
     let _watcher = if args.no_watch {
         None

@@ -38,7 +38,7 @@ use crate::event::{new_id, Audience, Event};
 use crate::flows::Project;
 use crate::limits::format_bytes;
 use crate::router;
-use crate::store::{Command, RunEffects, Store, TimerChange};
+use crate::store::{Command, RunEffects, Store};
 use crate::tracker::Tracker;
 
 pub use http::AllowedHost;
@@ -527,13 +527,4 @@ pub(crate) fn over_cap(cap: usize) -> String {
          or `CommandsConfig::http_body_cap`); nothing of it is delivered",
         format_bytes(cap)
     )
-}
-
-/// Whether a command's timer change is a cancellation, for logs.
-pub fn describe(c: &Command) -> String {
-    match &c.timer {
-        Some(TimerChange::Set(t)) => format!("set timer `{}`", t.name),
-        Some(TimerChange::Cancel { name, .. }) => format!("cancel timer `{name}`"),
-        None => format!("{} on {}", c.idn, c.integration_idn),
-    }
 }

@@ -1275,6 +1275,70 @@ state_fields:
     }
 
     #[test]
+    fn loads_and_checks_allowed_outbound_hosts() {
+        let flow = |hosts: &str| {
+            format!(
+                "idn: F\nallowed_outbound_hosts: {hosts}\nskills:\n  - idn: S\n    wasm: build/shout.wasm\n"
+            )
+        };
+        let dir = project(&[
+            ("build/shout.wasm", "\0asm"),
+            (
+                "f.yaml",
+                &flow("[\"http://127.0.0.1:*\", \"https://*.example.com\"]"),
+            ),
+        ]);
+        let hosts = &load(&dir).flows[0].allowed_outbound_hosts;
+        let texts: Vec<&str> = hosts.iter().map(|h| h.text.as_str()).collect();
+        assert_eq!(texts, ["http://127.0.0.1:*", "https://*.example.com"]);
+
+        let dir = project(&[
+            ("build/shout.wasm", "\0asm"),
+            (
+                "f.yaml",
+                &flow("\n  - ftp://x\n  - http://ok\n  - [nested]\n  - http://h/path"),
+            ),
+        ]);
+        let found = errors(&dir);
+        assert_eq!(found.len(), 3, "{}", LoadErrors(found.clone()));
+        let field = "allowed_outbound_hosts";
+        assert_error(
+            &found,
+            &dir,
+            "f.yaml",
+            Some(3),
+            &format!("{field}[0]"),
+            "scheme `ftp`",
+        );
+        assert_error(
+            &found,
+            &dir,
+            "f.yaml",
+            Some(5),
+            &format!("{field}[2]"),
+            "expected a string",
+        );
+        assert_error(
+            &found,
+            &dir,
+            "f.yaml",
+            Some(6),
+            &format!("{field}[3]"),
+            "no path",
+        );
+
+        let dir = project(&[("build/shout.wasm", "\0asm"), ("f.yaml", &flow("yes"))]);
+        assert_error(
+            &errors(&dir),
+            &dir,
+            "f.yaml",
+            Some(2),
+            field,
+            "expected a list",
+        );
+    }
+
+    #[test]
     fn loads_plain_layout() {
         let dir = echo_project();
         let project = load(&dir);
