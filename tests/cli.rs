@@ -954,3 +954,16 @@ fn run_keeps_its_data_in_the_sqlite_store_across_a_kill() {
     let second = Server::start(project.path(), &["--store", &spec]);
     assert_eq!(count(&second), ["count is 2"]);
 }
+
+#[test]
+fn run_takes_the_http_body_cap_as_a_size() {
+    let out = run(&["run", "flows", "--http-body-cap", "lots", "--no-build"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--http-body-cap") && err.contains("`lots` is not a size"),
+        "{err}"
+    );
+    let help = text(&run(&["run", "--help"]).stdout);
+    assert!(help.contains("--http-body-cap"), "{help}");
+}

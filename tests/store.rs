@@ -6,8 +6,8 @@ use std::time::{Duration, SystemTime};
 
 use skillhost::event::{new_id, Actor, Audience, Event};
 use skillhost::store::{
-    AttributeOwner, InstanceKey, MemoryStore, Message, NewDispatch, Outcome, RunEffects, RunRecord,
-    SqliteOptions, SqliteStore, StateKey, Store,
+    AttributeOwner, Command, InstanceKey, MemoryStore, Message, NewDispatch, Outcome, RunEffects,
+    RunRecord, SqliteOptions, SqliteStore, StateKey, Store, Timer, TimerChange,
 };
 
 fn event(idn: &str, actor: Option<&Actor>, parent: Option<&str>) -> Event {
@@ -191,6 +191,7 @@ async fn a_commit_applies_every_effect_and_removes_the_entry_at_once(store: Arc<
             skill: "S".into(),
         }],
         events: vec![(child.clone(), 4)],
+        commands: vec![],
     };
     store.commit_run(q[0].id, rec, effects).await.unwrap();
 
@@ -258,6 +259,142 @@ async fn memory_returns_the_last_acts_oldest_first(store: Arc<dyn Store>) {
     assert_eq!(texts, ["m2", "m3", "m4"]);
 }
 
+fn command(parent: &str, actor: &Actor, timer: Option<TimerChange>) -> Command {
+    Command {
+        act_id: new_id(),
+        idn: if timer.is_some() {
+            "set_timer"
+        } else {
+            "send_request"
+        }
+        .into(),
+        integration_idn: if timer.is_some() {
+            "program_timer"
+        } else {
+            "http"
+        }
+        .into(),
+        connector_idn: "c".into(),
+        arguments: vec![("url".into(), "http://127.0.0.1:1/".into())],
+        flow: "F".into(),
+        event_id: parent.into(),
+        depth: 1,
+        actor_id: Some(actor.id.clone()),
+        // Whole milliseconds, as the durable store keeps times.
+        issued_at: SystemTime::UNIX_EPOCH + Duration::from_millis(1_700_000_000_123),
+        timer,
+    }
+}
+
+fn timer(persona: &str, name: &str, due_in_ms: u64, every: Option<u64>) -> Timer {
+    let now_ms = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    Timer {
+        persona: Some(persona.into()),
+        name: name.into(),
+        act_id: new_id(),
+        actor_id: None,
+        event_idn: "timer".into(),
+        connector_idn: "c".into(),
+        due_at: SystemTime::UNIX_EPOCH + Duration::from_millis(now_ms + due_in_ms),
+        every: every.map(Duration::from_millis),
+        parent: "p".into(),
+        depth: 1,
+    }
+}
+
+/// A run commits its timer changes and outbox entries with its other
+/// effects; a timer fires once (a stale read of it fires nothing); an outbox
+/// command completes once, with its result events.
+async fn timers_and_the_outbox_change_only_in_transactions(store: Arc<dyn Store>) {
+    let actor = store.actor_for("sandbox", "sandbox", "u").await.unwrap();
+    let p = actor.persona_id.clone();
+    let inst = instance(&p);
+    let e = event("go", Some(&actor), None);
+    store.accept_event(&e, 1).await.unwrap();
+    let q = store
+        .route_event(&e.id, vec![dispatch(&e.id, &inst, &actor)], vec![])
+        .await
+        .unwrap();
+    let soon = timer(&p, "a", 0, None);
+    let later = timer(&p, "b", 60_000, Some(1000));
+    let http = command(&e.id, &actor, None);
+    let effects = RunEffects {
+        commands: vec![
+            command(&e.id, &actor, Some(TimerChange::Set(soon.clone()))),
+            command(&e.id, &actor, Some(TimerChange::Set(later.clone()))),
+            command(
+                &e.id,
+                &actor,
+                Some(TimerChange::Set(timer(&p, "c", 0, None))),
+            ),
+            command(
+                &e.id,
+                &actor,
+                Some(TimerChange::Cancel {
+                    persona: Some(p.clone()),
+                    name: "c".into(),
+                }),
+            ),
+            http.clone(),
+        ],
+        ..RunEffects::default()
+    };
+    store
+        .commit_run(q[0].id, record(&e.id, &inst, Outcome::Ok), effects)
+        .await
+        .unwrap();
+    let mut names = store.timer_names(Some(&p)).unwrap();
+    names.sort();
+    assert_eq!(names, ["a", "b"]);
+    assert!(store.timer_names(None).unwrap().is_empty());
+    assert_eq!(store.timer(Some(&p), "b").unwrap(), Some(later.clone()));
+    assert_eq!(store.next_timer_due().unwrap(), Some(soon.due_at));
+    let due = store.due_timers(SystemTime::now(), 10).unwrap();
+    assert_eq!(due, std::slice::from_ref(&soon));
+    assert_eq!(store.outbox().unwrap(), std::slice::from_ref(&http));
+
+    // Firing: once; the stale copy fires nothing.
+    let fired = event("timer", Some(&actor), Some(&e.id));
+    assert!(store.fire_timer(&soon, &fired, 1, None).await.unwrap());
+    assert!(!store
+        .fire_timer(&soon, &event("timer", None, None), 1, None)
+        .await
+        .unwrap());
+    assert_eq!(
+        store.unrouted_events().unwrap().last().unwrap().id,
+        fired.id
+    );
+    assert_eq!(store.timer(Some(&p), "a").unwrap(), None);
+    // A repeatable timer moves on.
+    let next = later.due_at + Duration::from_secs(1);
+    assert!(store
+        .fire_timer(&later, &event("timer", None, None), 0, Some(next))
+        .await
+        .unwrap());
+    assert_eq!(store.timer(Some(&p), "b").unwrap().unwrap().due_at, next);
+    assert!(!store
+        .fire_timer(&later, &event("timer", None, None), 0, None)
+        .await
+        .unwrap());
+
+    // Completing: once, with its results.
+    let result = event("result_success", Some(&actor), Some(&e.id));
+    assert!(store
+        .complete_command(&http.act_id, vec![(result.clone(), 1)])
+        .await
+        .unwrap());
+    assert!(!store
+        .complete_command(&http.act_id, vec![(event("x", None, None), 1)])
+        .await
+        .unwrap());
+    assert!(store.outbox().unwrap().is_empty());
+    assert!(store.event(&result.id).unwrap().is_some());
+    assert!(store.children(&e.id).unwrap().contains(&result.id));
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -287,6 +424,7 @@ suite!(
     routing_admits_queue_entries_in_order_and_finishing_removes_them,
     a_commit_applies_every_effect_and_removes_the_entry_at_once,
     memory_returns_the_last_acts_oldest_first,
+    timers_and_the_outbox_change_only_in_transactions,
 );
 
 #[tokio::test]

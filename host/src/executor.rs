@@ -85,6 +85,8 @@ pub struct ExecutorDeps {
     pub max_depth: u32,
     pub versions: Arc<Versions>,
     pub metrics: Arc<Metrics>,
+    /// Executes the commands runs issue.
+    pub commands: Arc<crate::commands::Hub>,
 }
 
 /// How often a run whose shared reads went stale is tried before it fails.
@@ -248,6 +250,7 @@ impl Executor {
                 .clone(),
             max_depth: self.deps.max_depth,
             versions: self.deps.versions.clone(),
+            commands: self.deps.commands.registry().clone(),
         }
     }
 
@@ -260,7 +263,8 @@ impl Executor {
         mut record: RunRecord,
         run: SkillRun,
     ) -> Result<Outcome, Conflict> {
-        let (effects, shared_reads) = run.into_commit();
+        let (mut effects, shared_reads) = run.into_commit();
+        let issued = self.deps.commands.prepare(&d.event.id, &mut effects);
         record.sent_events = effects.events.iter().map(|(e, _)| e.id.clone()).collect();
         let messages = effects.messages.clone();
         let events: Vec<Event> = effects.events.iter().map(|(e, _)| e.clone()).collect();
@@ -278,11 +282,18 @@ impl Executor {
             .collect();
         let store = &self.deps.store;
         let pending =
-            self.deps
+            match self
+                .deps
                 .versions
                 .commit(&shared_reads, shared_writes.iter().cloned(), || {
                     store.commit_run(d.id, record.clone(), effects)
-                })?;
+                }) {
+                Ok(pending) => pending,
+                Err(conflict) => {
+                    self.deps.commands.abandon(issued);
+                    return Err(conflict);
+                }
+            };
         // Open the children before the commit can let anything settle.
         for event in &events {
             self.deps.tracker.open(&event.id, event.parent.as_deref());
@@ -294,6 +305,7 @@ impl Executor {
             for event in &events {
                 self.deps.tracker.done(&event.id);
             }
+            self.deps.commands.abandon(issued);
             record.outcome = Outcome::Failed(format!("committing the run's effects: {e:#}"));
             record.sent_events.clear();
             return Ok(self.finish(d.id, record).await);
@@ -301,6 +313,7 @@ impl Executor {
         for m in messages {
             let _ = self.deps.replies.send(m);
         }
+        self.deps.commands.launch(issued);
         for event in events {
             let id = event.id.clone();
             if let Err(e) = self.deps.bus.publish(Arc::new(event)) {

@@ -29,6 +29,8 @@ pub struct HostConfig {
     pub runtime: RuntimeConfig,
     /// Longest chain of events one outside event may lead to.
     pub max_event_depth: u32,
+    /// Timers and outbound HTTP: limits, body cap, timeouts.
+    pub commands: crate::commands::CommandsConfig,
 }
 
 impl Default for HostConfig {
@@ -36,6 +38,7 @@ impl Default for HostConfig {
         HostConfig {
             runtime: RuntimeConfig::default(),
             max_event_depth: 32,
+            commands: crate::commands::CommandsConfig::default(),
         }
     }
 }
@@ -73,6 +76,13 @@ impl Host {
         let tracker = Arc::new(Tracker::default());
         let (replies, _) = broadcast::channel(1024);
         let metrics = Arc::new(Metrics::new());
+        let commands = crate::commands::Hub::new(
+            Arc::new(crate::commands::Registry::new(config.commands.clone())?),
+            store.clone(),
+            bus.clone(),
+            tracker.clone(),
+            project.clone(),
+        );
         let reloader = Reloader::new(&project.read().unwrap_or_else(|e| e.into_inner()));
         let executor = Executor::new(ExecutorDeps {
             runtime: runtime.clone(),
@@ -84,9 +94,12 @@ impl Host {
             replies: replies.clone(),
             max_depth: config.max_event_depth,
             versions: Arc::new(crate::versions::Versions::default()),
+            commands: commands.clone(),
         });
         let current = project.read().unwrap_or_else(|e| e.into_inner()).clone();
         recover(&store, &current, &executor, &tracker, &bus).await?;
+        // Commands committed but never completed run again; due timers fire.
+        let scheduler_task = commands.start()?;
         let (admit_tx, admit_rx) = mpsc::unbounded_channel();
         let router_task = tokio::spawn(route_events(
             bus.take_consumer()
@@ -108,7 +121,7 @@ impl Host {
             tracker,
             executor,
             replies,
-            tasks: vec![router_task, dispatcher_task],
+            tasks: vec![router_task, dispatcher_task, scheduler_task],
             runtime,
             metrics,
             reloader,

@@ -5,7 +5,9 @@
 //! instances) → [`executor`] (interrupt modes, one skill per instance at a
 //! time) → [`runtime`] (a fresh wasm instance per run) → [`store`] (state,
 //! event log, replies). [`host::Host`] wires them; [`bus`] carries accepted
-//! events to the router; [`tracker`] knows when a causation tree is settled.
+//! events to the router; [`tracker`] knows when a causation tree is settled;
+//! [`commands`] carries out the commands skills send (timers, outbound HTTP)
+//! and turns their outcomes into events.
 //!
 //! Serving: [`api`] is the HTTP API over a host, [`metrics`] its counters,
 //! [`reload`] swaps in a changed project atomically and [`watch`] triggers it
@@ -13,6 +15,7 @@
 
 pub mod api;
 pub mod bus;
+pub mod commands;
 pub mod compile;
 pub mod event;
 pub mod executor;

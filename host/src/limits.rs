@@ -46,6 +46,8 @@ pub struct Limits {
     pub replies_per_run: usize,
     /// Bytes of one reply's text.
     pub reply_bytes: usize,
+    /// Commands (`send-command` calls that succeed) one run may issue.
+    pub commands_per_run: usize,
 }
 
 impl Default for Limits {
@@ -62,6 +64,7 @@ impl Default for Limits {
             log_bytes: 64 << 10,
             replies_per_run: 16,
             reply_bytes: 64 << 10,
+            commands_per_run: 16,
         }
     }
 }
@@ -80,6 +83,7 @@ pub enum Limit {
     LogBytes,
     RepliesPerRun,
     ReplyBytes,
+    CommandsPerRun,
 }
 
 /// How a limit's value is written: in a flow file and in reasons.
@@ -94,7 +98,7 @@ pub enum Unit {
 }
 
 impl Limit {
-    pub const ALL: [Limit; 11] = [
+    pub const ALL: [Limit; 12] = [
         Limit::Memory,
         Limit::Time,
         Limit::WallTime,
@@ -106,6 +110,7 @@ impl Limit {
         Limit::LogBytes,
         Limit::RepliesPerRun,
         Limit::ReplyBytes,
+        Limit::CommandsPerRun,
     ];
 
     /// The key, e.g. `events_per_run`.
@@ -122,6 +127,7 @@ impl Limit {
             Limit::LogBytes => "log_bytes",
             Limit::RepliesPerRun => "replies_per_run",
             Limit::ReplyBytes => "reply_bytes",
+            Limit::CommandsPerRun => "commands_per_run",
         }
     }
 
@@ -132,7 +138,10 @@ impl Limit {
     pub fn unit(self) -> Unit {
         match self {
             Limit::Time | Limit::WallTime => Unit::Duration,
-            Limit::ArgumentsPerEvent | Limit::EventsPerRun | Limit::RepliesPerRun => Unit::Count,
+            Limit::ArgumentsPerEvent
+            | Limit::EventsPerRun
+            | Limit::RepliesPerRun
+            | Limit::CommandsPerRun => Unit::Count,
             Limit::Memory
             | Limit::Stack
             | Limit::ArgumentBytes
@@ -156,6 +165,7 @@ impl Limit {
             Limit::LogBytes => "log bytes per run (log calls, stdout and stderr)",
             Limit::RepliesPerRun => "replies per run",
             Limit::ReplyBytes => "bytes per reply",
+            Limit::CommandsPerRun => "commands issued per run",
         }
     }
 }
@@ -198,6 +208,7 @@ impl Limits {
             Limit::LogBytes => LimitValue::Bytes(self.log_bytes),
             Limit::RepliesPerRun => LimitValue::Count(self.replies_per_run),
             Limit::ReplyBytes => LimitValue::Bytes(self.reply_bytes),
+            Limit::CommandsPerRun => LimitValue::Count(self.commands_per_run),
         }
     }
 
@@ -216,6 +227,7 @@ impl Limits {
             (Limit::LogBytes, LimitValue::Bytes(b)) => self.log_bytes = b,
             (Limit::RepliesPerRun, LimitValue::Count(n)) => self.replies_per_run = n,
             (Limit::ReplyBytes, LimitValue::Bytes(b)) => self.reply_bytes = b,
+            (Limit::CommandsPerRun, LimitValue::Count(n)) => self.commands_per_run = n,
             _ => {}
         }
     }

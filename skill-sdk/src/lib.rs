@@ -6,9 +6,10 @@
 //! ([`act`]), reads and writes the state of its flow instance ([`state`]),
 //! sends events ([`Event`]) and replies to the user ([`reply`]). It can also
 //! ask who the user, their actor and the agent are ([`identity`]), read and
-//! write persona and project attributes ([`attributes`]), and read the
-//! conversation so far ([`memory`]). Nothing else is reachable from inside
-//! the sandbox.
+//! write persona and project attributes ([`attributes`]), read the
+//! conversation so far ([`memory`]), and send commands to integrations
+//! (timers, outbound HTTP: [`commands`]) whose outcomes come back as
+//! events. Nothing else is reachable from inside the sandbox.
 //!
 //! ```
 //! use skill_sdk::prelude::*;
@@ -45,6 +46,7 @@
 
 pub mod act;
 pub mod attributes;
+pub mod commands;
 pub mod event;
 pub mod identity;
 pub mod log;
@@ -57,6 +59,7 @@ mod error;
 mod sys;
 
 pub use act::{parameter, Act};
+pub use commands::Command;
 pub use error::{Error, Result};
 pub use event::{emit_from_text, feedback, BlockOutcome, Event, Receipt};
 
@@ -73,6 +76,7 @@ pub use event::{emit_from_text, feedback, BlockOutcome, Event, Receipt};
 /// ```
 pub mod prelude {
     pub use crate::act::{self, parameter, Act};
+    pub use crate::commands::{self, Command};
     pub use crate::event::{emit_from_text, feedback, BlockOutcome, Event, Receipt};
     pub use crate::{
         attributes, identity, log, memory, reply, reply_to, skill, state, Argument, Error, Result,

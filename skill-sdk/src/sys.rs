@@ -64,6 +64,15 @@ mod imp {
         skill::events::send_system_event(event)
     }
     #[inline]
+    pub fn send_command(
+        idn: &str,
+        integration: &str,
+        connector: &str,
+        arguments: &[Argument],
+    ) -> Result<String, String> {
+        skill::commands::send_command(idn, integration, connector, arguments)
+    }
+    #[inline]
     pub fn emit_from_text(text: &str) -> Vec<BlockOutcome> {
         skill::events::emit_from_text(text)
     }

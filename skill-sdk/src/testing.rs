@@ -129,6 +129,45 @@ pub struct Run {
     pub attribute_writes: Vec<AttributeWrite>,
     /// Log lines, in order.
     pub logs: Vec<LogLine>,
+    /// Commands sent (with [`Command::send`](crate::Command::send)), in order.
+    pub commands: Vec<SentCommand>,
+}
+
+/// A command a skill sent.
+///
+/// ```
+/// # use skill_sdk::prelude::*;
+/// # use skill_sdk::testing::TestHost;
+/// let done = TestHost::new("x").event_id("ev")
+///     .run(|_| commands::cancel_timer("nudge").connector("follow_up").send().map(drop));
+/// let c = &done.commands[0];
+/// assert_eq!(c.act_id, "ev.c1");
+/// assert_eq!((c.integration_idn.as_str(), c.connector_idn.as_str()), ("program_timer", "follow_up"));
+/// assert_eq!(c.arg("timerName"), Some("nudge"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SentCommand {
+    /// The command act id returned: the act's event id, `.c`, and the
+    /// position of the command among those the run sent (from 1).
+    pub act_id: String,
+    /// The command idn, e.g. `send_request`.
+    pub idn: String,
+    /// Its integration, e.g. `http`.
+    pub integration_idn: String,
+    /// Its connector (the integration's idn unless the skill set one).
+    pub connector_idn: String,
+    /// Its arguments.
+    pub arguments: Vec<Argument>,
+}
+
+impl SentCommand {
+    /// The value of its first argument called `name`.
+    pub fn arg(&self, name: &str) -> Option<&str> {
+        self.arguments
+            .iter()
+            .find(|a| a.name == name)
+            .map(|a| a.value.as_str())
+    }
 }
 
 /// An attribute write, made with [`attributes::set_persona`],
@@ -1028,6 +1067,7 @@ impl TestHost {
         let session = Session {
             host: self.clone(),
             sent: 0,
+            commands: 0,
             run: Run {
                 result: Ok(()),
                 replies: Vec::new(),
@@ -1035,6 +1075,7 @@ impl TestHost {
                 writes: Vec::new(),
                 attribute_writes: Vec::new(),
                 logs: Vec::new(),
+                commands: Vec::new(),
             },
         };
         CURRENT.with(|c| {
@@ -1138,6 +1179,7 @@ fn agent_turn(act: &Act, actor_id: &str, text: &str) -> Turn {
 struct Session {
     host: TestHost,
     sent: u32,
+    commands: u32,
     run: Run,
 }
 
@@ -1272,6 +1314,59 @@ pub(crate) mod backend {
 
     pub fn send_event(event: &Event) -> core::result::Result<Receipt, String> {
         with(|s| send(s, event))
+    }
+
+    /// The integrations and commands of the real host, and its errors for
+    /// a command it does not know (argument values are checked by the real
+    /// host only).
+    pub fn send_command(
+        idn: &str,
+        integration: &str,
+        connector: &str,
+        arguments: &[Argument],
+    ) -> core::result::Result<String, String> {
+        const KNOWN: &[(&str, &[&str])] = &[
+            ("program_timer", &["set_timer", "set_repeatable_timer"]),
+            ("http", &["send_request"]),
+        ];
+        with(|s| {
+            for (what, name) in [
+                ("command idn", idn),
+                ("integration idn", integration),
+                ("connector idn", connector),
+            ] {
+                if name.trim().is_empty() {
+                    return Err(format!("{what} is empty"));
+                }
+            }
+            let Some((_, commands)) = KNOWN.iter().find(|(i, _)| *i == integration) else {
+                return Err(format!(
+                    "unknown integration `{integration}`; the integrations that take commands: \
+                     program_timer, http"
+                ));
+            };
+            if !commands.contains(&idn) {
+                return Err(format!(
+                    "integration `{integration}` has no command `{idn}`; its commands: {}",
+                    commands.join(", ")
+                ));
+            }
+            for (i, a) in arguments.iter().enumerate() {
+                if arguments[..i].iter().any(|b| b.name == a.name) {
+                    return Err(format!("`{idn}`: argument `{}` given twice", a.name));
+                }
+            }
+            s.commands += 1;
+            let act_id = format!("{}.c{}", s.host.act.event_id, s.commands);
+            s.run.commands.push(SentCommand {
+                act_id: act_id.clone(),
+                idn: idn.to_owned(),
+                integration_idn: integration.to_owned(),
+                connector_idn: connector.to_owned(),
+                arguments: arguments.to_vec(),
+            });
+            Ok(act_id)
+        })
     }
 
     pub fn emit_from_text(text: &str) -> Vec<BlockOutcome> {

@@ -201,6 +201,10 @@ pub struct RunArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     pub max_body: usize,
+    /// Largest HTTP response body a skill's `send_request` accepts (`B`,
+    /// `KiB`, `MiB`, `GiB`); a larger one is a `result_error`.
+    #[arg(long, default_value = "1MiB", value_parser = skillhost::limits::parse_bytes)]
+    pub http_body_cap: usize,
 }
 
 /// Where a running host is.

@@ -18,9 +18,16 @@ fn event_line(t: &TraceView) -> String {
 }
 
 fn runs(t: &TraceView, indent: &str, out: &mut String) {
+    // Children no run sent: results of the runs' commands and fired timers,
+    // which arrive later; drawn after the runs.
+    let later: Vec<&TraceView> = t
+        .children
+        .iter()
+        .filter(|c| !t.runs.iter().any(|r| r.sent_events.contains(&c.event_id)))
+        .collect();
     let n = t.runs.len();
     for (i, run) in t.runs.iter().enumerate() {
-        let last = i + 1 == n;
+        let last = i + 1 == n && later.is_empty();
         out.push_str(&format!(
             "{indent}{}{}\n",
             if last { "└─ " } else { "├─ " },
@@ -45,6 +52,19 @@ fn runs(t: &TraceView, indent: &str, out: &mut String) {
                 out,
             );
         }
+    }
+    for (j, child) in later.iter().enumerate() {
+        let last = j + 1 == later.len();
+        out.push_str(&format!(
+            "{indent}{}{} (from a command)\n",
+            if last { "└─ " } else { "├─ " },
+            event_line(child)
+        ));
+        runs(
+            child,
+            &format!("{indent}{}", if last { "   " } else { "│  " }),
+            out,
+        );
     }
 }
 

@@ -43,7 +43,14 @@ pub async fn run(args: RunArgs) -> Result<()> {
         .with_context(|| format!("listening on {addr}"))?;
     let bound = listener.local_addr()?;
     let loaded = describe(&project);
-    let host = Arc::new(Host::start(project, store, HostConfig::default()).await?);
+    let config = HostConfig {
+        commands: skillhost::commands::CommandsConfig {
+            http_body_cap: args.http_body_cap,
+            ..Default::default()
+        },
+        ..HostConfig::default()
+    };
+    let host = Arc::new(Host::start(project, store, config).await?);
     let _watcher = if args.no_watch {
         None
     } else {

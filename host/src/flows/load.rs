@@ -417,6 +417,7 @@ fn flow(
         .map(|item| subscription(item, &known, r))
         .collect();
     let event_schemas = event_schemas(obj, r);
+    let allowed_outbound_hosts = allowed_outbound_hosts(obj, r);
 
     Some(Flow {
         idn: idn.ok()?.value,
@@ -427,7 +428,51 @@ fn flow(
         subscriptions: subscriptions.into_iter().collect::<Option<_>>()?,
         state_fields: state_fields.into_iter().collect::<Option<_>>()?,
         event_schemas: event_schemas?,
+        allowed_outbound_hosts: allowed_outbound_hosts.ok()?,
     })
+}
+
+/// `allowed_outbound_hosts: ["http://127.0.0.1:*", "https://api.example.com"]`:
+/// where the flow's skills may send HTTP requests (like Spin's key of that
+/// name). Each entry is `SCHEME://HOST[:PORT]`, checked here.
+fn allowed_outbound_hosts(obj: &Obj, r: &mut Report) -> Checked<Vec<crate::commands::AllowedHost>> {
+    let Some(value) = obj.get("allowed_outbound_hosts") else {
+        return Ok(Vec::new());
+    };
+    let seq = match value.node {
+        Node::Sequence(seq) => seq,
+        _ if is_null(value.node) => return Ok(Vec::new()),
+        other => {
+            let message = format!(
+                "expected a list of SCHEME://HOST[:PORT] strings, found {}",
+                describe(other)
+            );
+            r.error(value.line, &value.field, message);
+            return Err(Reported);
+        }
+    };
+    let mut hosts = Vec::new();
+    let mut broken = false;
+    for (i, item) in seq.iter().enumerate() {
+        let field = format!("{}[{i}]", value.field);
+        let line = start_line(item.span());
+        let parsed = match item {
+            Node::Scalar(s) => crate::commands::AllowedHost::parse(s.as_str()),
+            other => Err(format!("expected a string, found {}", describe(other))),
+        };
+        match parsed {
+            Ok(host) => hosts.push(host),
+            Err(message) => {
+                r.error(line, &field, message);
+                broken = true;
+            }
+        }
+    }
+    if broken {
+        Err(Reported)
+    } else {
+        Ok(hosts)
+    }
 }
 
 /// `event_schemas: [{idn, description, arguments: [{name, type, required,
@@ -1228,6 +1273,70 @@ state_fields:
             ("build/shout.wasm", "\0asm"),
             ("echo.yaml", ECHO_FLOW),
         ])
+    }
+
+    #[test]
+    fn loads_and_checks_allowed_outbound_hosts() {
+        let flow = |hosts: &str| {
+            format!(
+                "idn: F\nallowed_outbound_hosts: {hosts}\nskills:\n  - idn: S\n    wasm: build/shout.wasm\n"
+            )
+        };
+        let dir = project(&[
+            ("build/shout.wasm", "\0asm"),
+            (
+                "f.yaml",
+                &flow("[\"http://127.0.0.1:*\", \"https://*.example.com\"]"),
+            ),
+        ]);
+        let hosts = &load(&dir).flows[0].allowed_outbound_hosts;
+        let texts: Vec<&str> = hosts.iter().map(|h| h.text.as_str()).collect();
+        assert_eq!(texts, ["http://127.0.0.1:*", "https://*.example.com"]);
+
+        let dir = project(&[
+            ("build/shout.wasm", "\0asm"),
+            (
+                "f.yaml",
+                &flow("\n  - ftp://x\n  - http://ok\n  - [nested]\n  - http://h/path"),
+            ),
+        ]);
+        let found = errors(&dir);
+        assert_eq!(found.len(), 3, "{}", LoadErrors(found.clone()));
+        let field = "allowed_outbound_hosts";
+        assert_error(
+            &found,
+            &dir,
+            "f.yaml",
+            Some(3),
+            &format!("{field}[0]"),
+            "scheme `ftp`",
+        );
+        assert_error(
+            &found,
+            &dir,
+            "f.yaml",
+            Some(5),
+            &format!("{field}[2]"),
+            "expected a string",
+        );
+        assert_error(
+            &found,
+            &dir,
+            "f.yaml",
+            Some(6),
+            &format!("{field}[3]"),
+            "no path",
+        );
+
+        let dir = project(&[("build/shout.wasm", "\0asm"), ("f.yaml", &flow("yes"))]);
+        assert_error(
+            &errors(&dir),
+            &dir,
+            "f.yaml",
+            Some(2),
+            field,
+            "expected a list",
+        );
     }
 
     #[test]

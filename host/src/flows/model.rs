@@ -47,6 +47,9 @@ pub struct Flow {
     pub state_fields: Vec<StateField>,
     /// The events this flow declares (`event_schemas`), in file order.
     pub event_schemas: Vec<DeclaredEvent>,
+    /// Where its skills may send HTTP requests (`allowed_outbound_hosts`);
+    /// empty: nowhere.
+    pub allowed_outbound_hosts: Vec<crate::commands::AllowedHost>,
 }
 
 /// An event declared in a flow file, with where.

@@ -9,6 +9,8 @@
 //! Ordinary mistakes (an undeclared state field, an unknown actor, an empty
 //! event idn, a chain too deep) are errors the skill sees and may handle.
 
+mod commands;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -34,6 +36,8 @@ pub struct RunEnv {
     pub max_depth: u32,
     /// Versions of values shared across instances, for conflict detection.
     pub versions: Arc<Versions>,
+    /// The integrations that take commands, for `send-command`.
+    pub commands: Arc<crate::commands::Registry>,
 }
 
 /// One run's context and its buffered effects.

@@ -2,6 +2,8 @@
 //! tests and for runs where losing everything on exit is fine. Writes are
 //! applied at once, so their [`Pending`]s are already complete.
 
+mod commands;
+
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
@@ -35,6 +37,8 @@ struct Inner {
     messages: HashMap<String, Vec<Message>>,
     queue: BTreeMap<i64, QueuedDispatch>,
     next_dispatch: i64,
+    /// Timers and the command outbox.
+    commands: commands::Tables,
 }
 
 impl MemoryStore {
@@ -259,6 +263,7 @@ impl Store for MemoryStore {
         for (event, matched) in &effects.events {
             inner.record_event(event, *matched);
         }
+        inner.commands.commit(&effects.commands);
         inner.finish(dispatch, record);
         ready(Ok(()))
     }

@@ -5,9 +5,11 @@
 //! interchangeable. A run's effects arrive as one [`RunCommit`] and must be
 //! applied all together or not at all.
 
+mod commands;
 mod memory;
 mod sqlite;
 
+pub use commands::{Command, CommandStore, Timer, TimerChange};
 pub use memory::MemoryStore;
 pub use sqlite::{SqliteOptions, SqliteStore};
 
@@ -159,6 +161,9 @@ pub struct RunEffects {
     pub messages: Vec<Message>,
     /// Events the run sent, in the order sent, with their matched counts.
     pub events: Vec<(Event, u32)>,
+    /// Commands the run issued, in order: timer changes are applied in the
+    /// commit, the others go to the outbox.
+    pub commands: Vec<Command>,
 }
 
 /// A stored event and its delivery count.
@@ -214,7 +219,7 @@ pub type Pending<T> = Pin<Box<dyn Future<Output = Result<T>> + Send + 'static>>;
 ///
 /// Reads are synchronous and see committed data. Writes return [`Pending`]
 /// futures so a durable store can group many of them into one transaction.
-pub trait Store: Send + Sync + 'static {
+pub trait Store: CommandStore + Send + Sync + 'static {
     // --- reads ---
 
     /// Current committed value of a state field, `None` if never set.

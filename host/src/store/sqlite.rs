@@ -11,6 +11,8 @@
 //! else (events, runs, acts, queues) is read from the file through a small
 //! pool of read connections.
 
+mod commands;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex, RwLock};
@@ -47,7 +49,8 @@ impl Default for SqliteOptions {
 }
 
 /// Schema versions, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE events (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -136,7 +139,9 @@ CREATE TABLE acts (
     skill TEXT
 );
 CREATE INDEX acts_actor ON acts(actor_id, seq);
-"#];
+"#,
+    commands::MIGRATION,
+];
 
 /// What the writer thread is asked to do.
 enum Op {
@@ -167,6 +172,16 @@ enum Op {
         dispatch: i64,
         record: Box<RunRecord>,
     },
+    FireTimer {
+        timer: Box<super::Timer>,
+        event: Box<Event>,
+        matched: u32,
+        next: Option<SystemTime>,
+    },
+    CompleteCommand {
+        act_id: String,
+        events: Vec<(Event, u32)>,
+    },
 }
 
 /// What a write produced, for its caller.
@@ -175,6 +190,8 @@ enum Output {
     Unit,
     Receipt(Option<Receipt>),
     Queued(Vec<QueuedDispatch>),
+    /// Whether a conditional write did anything.
+    Done(bool),
 }
 
 /// A change to the in-memory caches, applied once its transaction committed.
@@ -700,6 +717,7 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheChange>)> {
             for (event, matched) in &effects.events {
                 insert_event(tx, event, *matched)?;
             }
+            commands::commit(tx, &effects.commands)?;
             finish(tx, *dispatch, record)?;
             Ok((Output::Unit, changes))
         }
@@ -707,6 +725,19 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheChange>)> {
             finish(tx, *dispatch, record)?;
             Ok((Output::Unit, vec![]))
         }
+        Op::FireTimer {
+            timer,
+            event,
+            matched,
+            next,
+        } => Ok((
+            Output::Done(commands::fire(tx, timer, event, *matched, *next)?),
+            vec![],
+        )),
+        Op::CompleteCommand { act_id, events } => Ok((
+            Output::Done(commands::complete(tx, act_id, events)?),
+            vec![],
+        )),
     }
 }
 

@@ -40,6 +40,7 @@
 //! | `args` | reply the act's arguments except `ops` as `k=v,k=v`, in order |
 //! | `fields:N1,N2` | reply `act::fields([N1, N2])` as `n=v,n=v` |
 //! | `act` | reply `idn=..,integration=..,connector=..,actor=..,persona=..,depth=..,uninterruptible=..,flow=..,skill=..` (absent actor or persona: empty) |
+//! | `command:INTEGRATION:CONNECTOR:COMMAND[:ARGS]` | send a command; reply `command <act id>`, or `command error: <error>` and go on. In ARGS a value `$NAME` is the act's argument NAME (so values may hold `,`, `:` or `;`) |
 //!
 //! A send error (other than with `send_report`) fails the run with the
 //! host's error text; so does a reply error. An unknown verb or a malformed
@@ -188,6 +189,29 @@ fn exec(act: &Act, op: &str) -> Result<()> {
             act.flow(),
             act.skill(),
         )),
+        "command" => {
+            let mut parts = need()?.splitn(4, ':');
+            let (Some(integration), Some(connector), Some(idn)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                return Err(bad("expected INTEGRATION:CONNECTOR:COMMAND[:ARGS]"));
+            };
+            let mut command = Command::new(idn)
+                .integration(integration)
+                .connector(connector);
+            for item in list(parts.next().unwrap_or_default()) {
+                let (k, v) = item.split_once('=').unwrap_or((item, ""));
+                let v = match v.strip_prefix('$') {
+                    Some(name) => act.arg(name).unwrap_or_default(),
+                    None => v,
+                };
+                command = command.arg(k, v);
+            }
+            match command.send() {
+                Ok(id) => reply(&format!("command {id}")),
+                Err(e) => reply(&format!("command error: {}", e.message())),
+            }
+        }
         _ => Err(bad("unknown verb")),
     }
 }
@@ -371,5 +395,26 @@ mod tests {
             .arg("ops", "reply:arg")
             .run(super::run);
         assert_eq!(done.reply_texts(), ["arg"]);
+    }
+    #[test]
+    fn commands() {
+        let done = TestHost::new("probe")
+            .event_id("e")
+            .arg(
+                "ops",
+                "command:http:web:send_request:url=$u,method=GET;command:nope:x:y",
+            )
+            .arg("u", "http://127.0.0.1:9/a,b")
+            .run(super::run);
+        assert_eq!(
+            done.reply_texts(),
+            [
+                "command e.c1",
+                "command error: unknown integration `nope`; the integrations that take \
+                 commands: program_timer, http"
+            ]
+        );
+        assert_eq!(done.commands[0].connector_idn, "web");
+        assert_eq!(done.commands[0].arg("url"), Some("http://127.0.0.1:9/a,b"));
     }
 }

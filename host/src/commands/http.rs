@@ -1,0 +1,462 @@
+//! The `http` integration: `send_request`.
+//!
+//! Arguments: `method` (default `GET`), `url` (required, `http` or `https`),
+//! `headers` (a JSON object of strings), `body`, `timeout` (seconds, default
+//! 30, at most 300). The request goes out only if the URL's scheme, host and
+//! port are allowed by the issuing flow's `allowed_outbound_hosts`; redirects
+//! are not followed (a 3xx is the response). The response arrives as
+//! `magic_http_response` (`status`, `headers` as a JSON object, `body`) and
+//! `result_success`; a refused host (`user_error`), a timeout, a connection
+//! failure or a body over the cap (`server_error`) as `result_error`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use reqwest::{Method, Url};
+
+use super::{Args, CommandsConfig, Completion, ErrorType, Execution, Integration, Plan};
+use crate::flows::Project;
+use crate::store::Command;
+
+/// The integration's idn.
+pub const HTTP: &str = "http";
+/// The event with a response.
+pub const MAGIC_HTTP_RESPONSE: &str = "magic_http_response";
+
+const SEND_REQUEST: &str = "send_request";
+const ARGUMENTS: &[&str] = &["method", "url", "headers", "body", "timeout"];
+const METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// One entry of a flow's `allowed_outbound_hosts`: `SCHEME://HOST[:PORT]`,
+/// where the scheme is `http`, `https` or `*`, the host a name, an IP
+/// address (IPv6 in brackets), `*` (any) or `*.example.com` (any subdomain),
+/// and the port a number or `*`; without a port, the scheme's default.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllowedHost {
+    /// As written.
+    pub text: String,
+    scheme: Option<String>,
+    host: HostPattern,
+    port: Option<Option<u16>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum HostPattern {
+    Any,
+    Suffix(String),
+    Exact(String),
+}
+
+impl AllowedHost {
+    /// Parses an entry; the error says what is wrong.
+    pub fn parse(text: &str) -> Result<AllowedHost, String> {
+        let example = "expected SCHEME://HOST[:PORT], e.g. `https://api.example.com`, \
+                       `http://127.0.0.1:*` or `https://*.example.com:8443`";
+        let (scheme, rest) = text
+            .split_once("://")
+            .ok_or_else(|| format!("`{text}`: no scheme; {example}"))?;
+        let scheme = match scheme {
+            "*" => None,
+            "http" | "https" => Some(scheme.to_string()),
+            other => {
+                return Err(format!(
+                    "`{text}`: scheme `{other}` is not `http`, `https` or `*`"
+                ))
+            }
+        };
+        if rest.is_empty() {
+            return Err(format!("`{text}`: no host; {example}"));
+        }
+        if rest.contains(['/', '?', '#', '@']) {
+            return Err(format!(
+                "`{text}`: only a scheme, host and port are allowed (no path, query or user); {example}"
+            ));
+        }
+        // The port is after the last `:` that is not inside an IPv6 address.
+        let (host, port) = if let Some(end) = rest.strip_prefix('[').and_then(|r| r.find(']')) {
+            let host = &rest[..end + 2];
+            match &rest[end + 2..] {
+                "" => (host, None),
+                p => match p.strip_prefix(':') {
+                    Some(p) => (host, Some(p)),
+                    None => return Err(format!("`{text}`: bad IPv6 host; {example}")),
+                },
+            }
+        } else {
+            match rest.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (rest, None),
+            }
+        };
+        let port = match port {
+            None => None,
+            Some("*") => Some(None),
+            Some(p) => Some(Some(p.parse::<u16>().map_err(|_| {
+                format!("`{text}`: port `{p}` is not a number from 0 to 65535 or `*`")
+            })?)),
+        };
+        let host = host.to_ascii_lowercase();
+        let host = if host == "*" {
+            HostPattern::Any
+        } else if let Some(suffix) = host.strip_prefix("*.") {
+            if suffix.is_empty() || suffix.contains('*') {
+                return Err(format!("`{text}`: bad wildcard host; {example}"));
+            }
+            HostPattern::Suffix(format!(".{suffix}"))
+        } else if host.is_empty() || host.contains('*') {
+            return Err(format!(
+                "`{text}`: a host is a name, an address, `*` or `*.domain`; {example}"
+            ));
+        } else {
+            HostPattern::Exact(host)
+        };
+        Ok(AllowedHost {
+            text: text.to_string(),
+            scheme,
+            host,
+            port,
+        })
+    }
+
+    /// Whether a URL's scheme, host and port are allowed by this entry.
+    pub fn allows(&self, url: &Url) -> bool {
+        if self.scheme.as_deref().is_some_and(|s| s != url.scheme()) {
+            return false;
+        }
+        let Some(host) = url.host_str() else {
+            return false;
+        };
+        let host = host.to_ascii_lowercase();
+        let host_ok = match &self.host {
+            HostPattern::Any => true,
+            HostPattern::Suffix(s) => host.ends_with(s.as_str()),
+            HostPattern::Exact(h) => *h == host,
+        };
+        let port_ok = match self.port {
+            Some(None) => true,
+            Some(Some(p)) => url.port_or_known_default() == Some(p),
+            None => url.port().is_none() || url.port() == default_port(url.scheme()),
+        };
+        host_ok && port_ok
+    }
+}
+
+fn default_port(scheme: &str) -> Option<u16> {
+    match scheme {
+        "http" => Some(80),
+        "https" => Some(443),
+        _ => None,
+    }
+}
+
+/// The `http` integration, with its client (no redirects, rustls).
+pub struct Http {
+    client: reqwest::Client,
+    config: CommandsConfig,
+}
+
+impl Http {
+    pub fn new(config: &CommandsConfig) -> Result<Http> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .user_agent(concat!("skillhost/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(Http {
+            client,
+            config: config.clone(),
+        })
+    }
+}
+
+/// The parsed arguments of a `send_request`.
+struct Request {
+    method: Method,
+    url: Url,
+    headers: Vec<(String, String)>,
+    body: Option<String>,
+    timeout: Option<Duration>,
+}
+
+fn parse_request(args: &Args<'_>, config: &CommandsConfig) -> Result<Request, String> {
+    args.only(ARGUMENTS)?;
+    let method = match args.get("method") {
+        None => Method::GET,
+        Some(m) => {
+            let upper = m.trim().to_ascii_uppercase();
+            if !METHODS.contains(&upper.as_str()) {
+                return Err(format!(
+                    "`send_request`: method `{}` is not one of {}",
+                    crate::limits::short(m),
+                    METHODS.join(", ")
+                ));
+            }
+            Method::from_bytes(upper.as_bytes()).map_err(|e| e.to_string())?
+        }
+    };
+    let text = args.require("url")?;
+    let url = Url::parse(text.trim()).map_err(|e| {
+        format!(
+            "`send_request`: `url` {:?} is not a valid URL: {e}",
+            crate::limits::short(text)
+        )
+    })?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "`send_request`: `url` {:?} must be an http:// or https:// URL with a host",
+            crate::limits::short(text)
+        ));
+    }
+    let mut headers = Vec::new();
+    if let Some(h) = args.get("headers").filter(|h| !h.trim().is_empty()) {
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(h).map_err(|e| {
+                format!(
+                    "`send_request`: `headers` must be a JSON object of strings, e.g. \
+                     {{\"accept\": \"application/json\"}}: {e}"
+                )
+            })?;
+        for (name, value) in map {
+            let serde_json::Value::String(value) = value else {
+                return Err(format!(
+                    "`send_request`: header `{name}` must have a string value"
+                ));
+            };
+            reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| format!("`send_request`: `{name}` is not a valid header name"))?;
+            reqwest::header::HeaderValue::from_str(&value).map_err(|_| {
+                format!("`send_request`: the value of header `{name}` is not a valid header value")
+            })?;
+            headers.push((name, value));
+        }
+    }
+    let timeout = args.seconds("timeout")?;
+    if let Some(t) = timeout {
+        if t > config.http_max_timeout {
+            return Err(format!(
+                "`send_request`: `timeout` of {}s is over the maximum of {}",
+                t.as_secs_f64(),
+                humantime::format_duration(config.http_max_timeout)
+            ));
+        }
+    }
+    Ok(Request {
+        method,
+        url,
+        headers,
+        body: args.get("body").map(str::to_string),
+        timeout,
+    })
+}
+
+impl Integration for Http {
+    fn idn(&self) -> &'static str {
+        HTTP
+    }
+
+    fn commands(&self) -> &'static [&'static str] {
+        &[SEND_REQUEST]
+    }
+
+    fn check(
+        &self,
+        _command: &str,
+        args: &Args<'_>,
+        config: &CommandsConfig,
+    ) -> Result<Plan, String> {
+        parse_request(args, config).map(|_| Plan::Outbox)
+    }
+
+    fn execute(&self, command: Command, project: Arc<Project>) -> Execution {
+        let client = self.client.clone();
+        let config = self.config.clone();
+        Box::pin(async move {
+            // Checked at send-command already.
+            let request = match parse_request(&Args::new(&command.idn, &command.arguments), &config)
+            {
+                Ok(r) => r,
+                Err(e) => return Completion::Error(ErrorType::User, e),
+            };
+            if let Err(why) = allowed(&project, &command.flow, &request.url) {
+                return Completion::Error(ErrorType::User, why);
+            }
+            send(
+                client,
+                request,
+                config.http_body_cap,
+                config.http_default_timeout,
+            )
+            .await
+        })
+    }
+}
+
+/// Whether the flow allows the URL's host; if not, why, naming the key.
+fn allowed(project: &Project, flow: &str, url: &Url) -> Result<(), String> {
+    let target = format!(
+        "{}://{}{}",
+        url.scheme(),
+        url.host_str().unwrap_or_default(),
+        url.port().map(|p| format!(":{p}")).unwrap_or_default()
+    );
+    let Some(flow) = project.flow(flow) else {
+        return Err(format!(
+            "outbound host `{target}` refused: flow `{flow}` is no longer loaded"
+        ));
+    };
+    if flow.allowed_outbound_hosts.iter().any(|a| a.allows(url)) {
+        return Ok(());
+    }
+    let allowed: Vec<&str> = flow
+        .allowed_outbound_hosts
+        .iter()
+        .map(|a| a.text.as_str())
+        .collect();
+    Err(format!(
+        "outbound host `{target}` is not allowed: it is not in `allowed_outbound_hosts` of flow \
+         `{}` ({}; allowed: {})",
+        flow.idn,
+        flow.file.display(),
+        if allowed.is_empty() {
+            "none".to_string()
+        } else {
+            allowed.join(", ")
+        }
+    ))
+}
+
+/// Sends the request and reads the response within the timeout and the cap.
+async fn send(
+    client: reqwest::Client,
+    r: Request,
+    cap: usize,
+    default_timeout: Duration,
+) -> Completion {
+    let timeout = r.timeout.unwrap_or(default_timeout);
+    let mut builder = client.request(r.method, r.url.clone()).timeout(timeout);
+    for (name, value) in &r.headers {
+        builder = builder.header(name, value);
+    }
+    if let Some(body) = r.body {
+        builder = builder.body(body);
+    }
+    let failed = |e: reqwest::Error| {
+        let message = if e.is_timeout() {
+            format!(
+                "request to {} timed out after {}",
+                r.url,
+                humantime::format_duration(timeout)
+            )
+        } else {
+            format!("request to {} failed: {}", r.url, chain(&e))
+        };
+        Completion::Error(ErrorType::Server, message)
+    };
+    let mut response = match builder.send().await {
+        Ok(response) => response,
+        Err(e) => return failed(e),
+    };
+    if response.content_length().is_some_and(|n| n > cap as u64) {
+        return Completion::Error(ErrorType::Server, super::over_cap(cap));
+    }
+    let status = response.status().as_u16();
+    let mut headers = serde_json::Map::new();
+    for (name, value) in response.headers() {
+        let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
+        match headers.get_mut(name.as_str()) {
+            Some(serde_json::Value::String(v)) => {
+                v.push_str(", ");
+                v.push_str(&value);
+            }
+            _ => {
+                headers.insert(name.as_str().to_string(), value.into());
+            }
+        }
+    }
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len() + chunk.len() > cap {
+                    return Completion::Error(ErrorType::Server, super::over_cap(cap));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => break,
+            Err(e) => return failed(e),
+        }
+    }
+    Completion::Success(vec![(
+        MAGIC_HTTP_RESPONSE.to_string(),
+        vec![
+            ("status".into(), status.to_string()),
+            (
+                "headers".into(),
+                serde_json::Value::Object(headers).to_string(),
+            ),
+            ("body".into(), String::from_utf8_lossy(&body).into_owned()),
+        ],
+    )])
+}
+
+/// An error and its causes, e.g. "error sending request: connection refused".
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let s_text = s.to_string();
+        if !text.contains(&s_text) {
+            text.push_str(": ");
+            text.push_str(&s_text);
+        }
+        source = s.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn allows(pattern: &str, url: &str) -> bool {
+        AllowedHost::parse(pattern)
+            .unwrap()
+            .allows(&Url::parse(url).unwrap())
+    }
+
+    #[test]
+    fn allow_list_entries_match_scheme_host_and_port() {
+        assert!(allows("http://127.0.0.1:*", "http://127.0.0.1:8080/x"));
+        assert!(!allows("http://127.0.0.1:*", "https://127.0.0.1:8080/x"));
+        assert!(!allows("http://127.0.0.1:*", "http://127.0.0.2:8080/x"));
+        assert!(allows(
+            "https://api.example.com",
+            "https://API.example.com/v1"
+        ));
+        assert!(!allows(
+            "https://api.example.com",
+            "https://api.example.com:8443/"
+        ));
+        assert!(allows("https://*.example.com", "https://a.b.example.com/"));
+        assert!(!allows("https://*.example.com", "https://example.com/"));
+        assert!(!allows("https://*.example.com", "https://evilexample.com/"));
+        assert!(allows("*://*:*", "http://anything:1/"));
+        assert!(allows("http://[::1]:8080", "http://[::1]:8080/"));
+        assert!(allows("http://localhost:80", "http://localhost/"));
+    }
+
+    #[test]
+    fn bad_allow_list_entries_say_why() {
+        for (bad, why) in [
+            ("127.0.0.1", "no scheme"),
+            ("ftp://x", "scheme `ftp`"),
+            ("http://x/path", "no path"),
+            ("http://x:port", "port `port`"),
+            ("http://a*b", "a host is"),
+            ("http://", "no host"),
+        ] {
+            let e = AllowedHost::parse(bad).unwrap_err();
+            assert!(e.contains(why), "{bad}: {e}");
+        }
+    }
+}
