@@ -6,14 +6,13 @@
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use skillhost::commands::CommandsConfig;
 use skillhost::flows::load_project;
-use skillhost::store::{SqliteOptions, SqliteStore, Trace};
+use skillhost::store::Trace;
 use skillhost::{Host, HostConfig};
 use skillhost_tests::*;
 
@@ -372,13 +371,13 @@ async fn a_failed_run_issues_no_commands() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(server.hits(), 0);
     assert!(t.replies("ann").await.is_empty());
-    let persona = t.persona("ann").await;
-    assert!(t
-        .host
-        .store()
-        .timer_names(Some(&persona))
-        .unwrap()
-        .is_empty());
+    assert!(timers_of(&t, "ann").await.is_empty());
+}
+
+/// The names of the timers a user's persona has set.
+async fn timers_of(t: &TestHost, who: &str) -> Vec<String> {
+    let persona = t.persona(who).await;
+    t.host.store().timer_names(Some(&persona)).unwrap()
 }
 
 // ---------------------------------------------------------------------------
@@ -412,13 +411,7 @@ async fn a_timer_fires_its_event_to_the_persona_that_set_it() {
         )
     );
     // One-shot: gone once fired; the fired event is in the trace of the setter.
-    let persona = t.persona("ann").await;
-    assert!(t
-        .host
-        .store()
-        .timer_names(Some(&persona))
-        .unwrap()
-        .is_empty());
+    assert!(timers_of(&t, "ann").await.is_empty());
     t.host.idle().await;
     let trace = t.host.trace(&trace.event_id).unwrap().unwrap();
     assert_eq!(idns(&trace), ["go@0", "result_success@1", "ping@1"]);
@@ -452,13 +445,7 @@ async fn setting_a_timer_again_replaces_it_and_enabled_false_cancels_it() {
     tokio::time::sleep(Duration::from_millis(1600)).await;
     let replies = t.replies("bob").await;
     assert!(with(&replies, "timerName=").is_empty(), "{replies:#?}");
-    let persona = t.persona("bob").await;
-    assert!(t
-        .host
-        .store()
-        .timer_names(Some(&persona))
-        .unwrap()
-        .is_empty());
+    assert!(timers_of(&t, "bob").await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -552,22 +539,6 @@ async fn too_many_timers_for_a_persona_is_an_immediate_error() {
 
 // ---------------------------------------------------------------------------
 // Durability: timers and the outbox across a restart on SQLite.
-
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn start_sqlite(dir: &Path) -> Host {
-    let project = load_project(dir).unwrap();
-    let store = SqliteStore::open(&dir.join("skillhost.db"), SqliteOptions::default()).unwrap();
-    Host::start(project, Arc::new(store), HostConfig::default())
-        .await
-        .unwrap()
-}
 
 async fn replies_of(host: &Host, who: &str) -> Vec<String> {
     let actor = host.actor("sandbox", "sandbox", who).await.unwrap();

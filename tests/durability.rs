@@ -3,12 +3,6 @@
 //! and a new host opens the same SQLite file. The crash test with SIGKILL on
 //! the real binary is in `crash.rs`.
 
-use std::path::Path;
-use std::sync::Arc;
-
-use skillhost::flows::load_project;
-use skillhost::store::{SqliteOptions, SqliteStore};
-use skillhost::{Host, HostConfig};
 use skillhost_tests::*;
 
 const COUNTER: &str = "idn: Counter
@@ -29,22 +23,6 @@ state_fields:
     scope: agent
 ";
 
-fn runtime() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-}
-
-async fn start(dir: &Path) -> Host {
-    let project = load_project(dir).unwrap();
-    let store = SqliteStore::open(&dir.join("skillhost.db"), SqliteOptions::default()).unwrap();
-    Host::start(project, Arc::new(store), HostConfig::default())
-        .await
-        .unwrap()
-}
-
 #[test]
 fn acknowledged_events_are_applied_exactly_once_across_an_abrupt_stop() {
     let dir = write_project(&[COUNTER]);
@@ -54,7 +32,7 @@ fn acknowledged_events_are_applied_exactly_once_across_an_abrupt_stop() {
     // First life: accept everything, then stop in the middle of the work.
     let rt = runtime();
     let first = rt.block_on(async {
-        let host = start(dir.path()).await;
+        let host = start_sqlite(dir.path()).await;
         for i in 0..per_user {
             for u in users {
                 host.submit(user("tick", u).arg("i", &i.to_string()))
@@ -75,7 +53,7 @@ fn acknowledged_events_are_applied_exactly_once_across_an_abrupt_stop() {
     // Second life: the same file picks up what was left.
     let rt = runtime();
     rt.block_on(async {
-        let host = start(dir.path()).await;
+        let host = start_sqlite(dir.path()).await;
         host.idle().await;
         for u in users {
             let persona = host
@@ -116,14 +94,14 @@ events:
     let say = |text: &str| user("user_message", "ada").arg("text", text);
     let rt = runtime();
     rt.block_on(async {
-        let host = start(dir.path()).await;
+        let host = start_sqlite(dir.path()).await;
         host.submit_and_settle(say("my name is Ada")).await.unwrap();
         host.submit_and_settle(say("visits")).await.unwrap();
     });
     drop(rt);
     let rt = runtime();
     rt.block_on(async {
-        let host = start(dir.path()).await;
+        let host = start_sqlite(dir.path()).await;
         host.submit_and_settle(say("who am i")).await.unwrap();
         host.submit_and_settle(say("visits")).await.unwrap();
         let ada = host.actor("sandbox", "sandbox", "ada").await.unwrap();

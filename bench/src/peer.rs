@@ -2,7 +2,6 @@
 //! this process, on one thread.
 
 use std::path::PathBuf;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -20,9 +19,8 @@ fn plugin_dir() -> PathBuf {
 /// on failure, the error carries cargo's output.
 pub fn build_plugin() -> Result<PathBuf> {
     let dir = plugin_dir();
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(&dir).args([
+    let mut cmd = skillhost::compile::guest_cargo(&dir);
+    cmd.args([
         "build",
         "--release",
         "--target",
@@ -30,18 +28,6 @@ pub fn build_plugin() -> Result<PathBuf> {
         "--manifest-path",
     ]);
     cmd.arg(dir.join("Cargo.toml"));
-    // The outer `cargo run`'s settings must not leak into this build.
-    for var in [
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_MAKEFLAGS",
-        "CARGO_PRIMARY_PACKAGE",
-    ] {
-        cmd.env_remove(var);
-    }
     let out = cmd
         .output()
         .with_context(|| format!("running cargo in {}", dir.display()))?;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use skillhost::compile::{self, Output};
-use skillhost::flows::load_project;
+use skillhost::flows::{load_project, ComponentSource};
 use skillhost::store::Store;
 use skillhost::{Host, HostConfig, Submission};
 
@@ -26,9 +26,11 @@ pub fn build_skills() -> Result<()> {
 
 /// A built sample component.
 pub fn component(name: &str) -> PathBuf {
-    repo()
-        .join("skills/target/wasm32-wasip2/release")
-        .join(format!("{name}.wasm"))
+    ComponentSource::Crate {
+        name: name.into(),
+        workspace: repo().join("skills"),
+    }
+    .wasm_path()
 }
 
 /// A project directory holding one flow file with this YAML.

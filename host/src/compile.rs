@@ -74,6 +74,27 @@ pub fn build_skills_with(
     Ok(())
 }
 
+/// A `cargo` command for a guest workspace in `dir`: the cargo running us
+/// (if any), without the outer build's settings, which must not leak into a
+/// guest build when we run from `cargo test` or `cargo run`.
+pub fn guest_cargo(dir: &Path) -> Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.current_dir(dir);
+    for var in [
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_TARGET",
+        "RUSTFLAGS",
+        "CARGO_ENCODED_RUSTFLAGS",
+        "CARGO_BUILD_RUSTFLAGS",
+        "CARGO_MAKEFLAGS",
+        "CARGO_PRIMARY_PACKAGE",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd
+}
+
 /// Builds the given crates of one skills workspace (all members if `crates` is empty).
 pub fn build_workspace(workspace: &Path, crates: &[String], output: Output) -> Result<()> {
     build_workspace_with(workspace, crates, output, &mut |_| {})
@@ -86,9 +107,8 @@ pub fn build_workspace_with(
     output: Output,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<()> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    cmd.current_dir(workspace).args([
+    let mut cmd = guest_cargo(workspace);
+    cmd.args([
         "build",
         "--release",
         "--target",
@@ -98,19 +118,6 @@ pub fn build_workspace_with(
     ]);
     for name in crates {
         cmd.args(["-p", name]);
-    }
-    // When run from `cargo test` or `cargo run`, the outer build's settings
-    // must not leak into the guest build.
-    for var in [
-        "CARGO_TARGET_DIR",
-        "CARGO_BUILD_TARGET",
-        "RUSTFLAGS",
-        "CARGO_ENCODED_RUSTFLAGS",
-        "CARGO_BUILD_RUSTFLAGS",
-        "CARGO_MAKEFLAGS",
-        "CARGO_PRIMARY_PACKAGE",
-    ] {
-        cmd.env_remove(var);
     }
     cmd.stdout(Stdio::piped()).stderr(match output {
         Output::Inherit => Stdio::inherit(),

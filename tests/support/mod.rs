@@ -12,8 +12,27 @@ use std::sync::{Arc, Once};
 
 use skillhost::compile::{self, Output};
 use skillhost::flows::load_project;
-use skillhost::store::{MemoryStore, Outcome, Trace};
+use skillhost::store::{MemoryStore, Outcome, SqliteOptions, SqliteStore, Trace};
 use skillhost::{Host, HostConfig, Submission};
+
+/// A runtime of its own, so a test can stop a host abruptly by dropping it.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// A host on the project in `dir` with the SQLite store `dir/skillhost.db`:
+/// what a restart of `skillhost run` on that project opens.
+pub async fn start_sqlite(dir: &Path) -> Host {
+    let project = load_project(dir).unwrap();
+    let store = SqliteStore::open(&dir.join("skillhost.db"), SqliteOptions::default()).unwrap();
+    Host::start(project, Arc::new(store), HostConfig::default())
+        .await
+        .unwrap()
+}
 
 /// The repository root.
 pub fn repo() -> PathBuf {
