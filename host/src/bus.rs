@@ -1,27 +1,27 @@
 //! The event bus: accepted events travel from whoever accepted them (an API
-//! call, a committed run) to the router, one ordered stream.
+//! call, a committed run) to the router, one ordered stream, each with the
+//! routes worked out when it was accepted.
 //!
-//! Behind a trait so several hosts can later share one bus (NATS JetStream).
-
-use std::sync::{Arc, Mutex};
+//! Behind a trait so the transport can change without touching either end.
 
 use anyhow::{anyhow, Result};
+use parking_lot::Mutex;
 use tokio::sync::mpsc;
 
-use crate::event::Event;
+use crate::router::Accepted;
 
 pub trait EventBus: Send + Sync + 'static {
     /// Appends an accepted event to the stream.
-    fn publish(&self, event: Arc<Event>) -> Result<()>;
+    fn publish(&self, event: Accepted) -> Result<()>;
 
     /// The consuming end, taken once by the router.
-    fn take_consumer(&self) -> Option<mpsc::UnboundedReceiver<Arc<Event>>>;
+    fn take_consumer(&self) -> Option<mpsc::UnboundedReceiver<Accepted>>;
 }
 
 /// An in-process bus: an unbounded channel, FIFO.
 pub struct MemoryBus {
-    tx: mpsc::UnboundedSender<Arc<Event>>,
-    rx: Mutex<Option<mpsc::UnboundedReceiver<Arc<Event>>>>,
+    tx: mpsc::UnboundedSender<Accepted>,
+    rx: Mutex<Option<mpsc::UnboundedReceiver<Accepted>>>,
 }
 
 impl MemoryBus {
@@ -41,13 +41,13 @@ impl Default for MemoryBus {
 }
 
 impl EventBus for MemoryBus {
-    fn publish(&self, event: Arc<Event>) -> Result<()> {
+    fn publish(&self, event: Accepted) -> Result<()> {
         self.tx
             .send(event)
             .map_err(|_| anyhow!("the event bus is closed: the host is shutting down"))
     }
 
-    fn take_consumer(&self) -> Option<mpsc::UnboundedReceiver<Arc<Event>>> {
-        self.rx.lock().unwrap_or_else(|e| e.into_inner()).take()
+    fn take_consumer(&self) -> Option<mpsc::UnboundedReceiver<Accepted>> {
+        self.rx.lock().take()
     }
 }

@@ -58,6 +58,67 @@ impl Event {
             .map(|(_, v)| v.as_str())
     }
 
+    /// An event from outside the host: the root of a causation tree.
+    pub fn from_outside(s: Submission, audience: Audience) -> Event {
+        Event {
+            id: new_id(),
+            idn: s.idn,
+            arguments: s.arguments,
+            integration_idn: s.integration_idn,
+            connector_idn: s.connector_idn,
+            audience,
+            external_event_id: s.external_event_id,
+            command_act_id: s.command_act_id,
+            uninterruptible: s.uninterruptible,
+            accepted_at: SystemTime::now(),
+            parent: None,
+            depth: 0,
+        }
+    }
+
+    /// An event another one led to (sent by its run, a command's result, a
+    /// timer's firing): a child of `parent` at chain depth `depth`, with no
+    /// arguments yet.
+    pub fn child(
+        parent: &str,
+        depth: u32,
+        idn: &str,
+        integration_idn: &str,
+        connector_idn: &str,
+        audience: Audience,
+    ) -> Event {
+        Event {
+            id: new_id(),
+            idn: idn.into(),
+            arguments: Vec::new(),
+            integration_idn: integration_idn.into(),
+            connector_idn: connector_idn.into(),
+            audience,
+            external_event_id: None,
+            command_act_id: None,
+            uninterruptible: false,
+            accepted_at: SystemTime::now(),
+            parent: Some(parent.into()),
+            depth,
+        }
+    }
+
+    pub fn with_arguments(mut self, arguments: Vec<(String, String)>) -> Self {
+        self.arguments = arguments;
+        self
+    }
+
+    /// Marks the event as the outcome of a command (a result or a timer).
+    pub fn for_command(mut self, act_id: &str) -> Self {
+        self.command_act_id = Some(act_id.into());
+        self
+    }
+
+    pub fn with_uninterruptible(mut self, uninterruptible: bool) -> Self {
+        self.uninterruptible = uninterruptible;
+        self
+    }
+
     /// RFC 3339 UTC acceptance time, as skills see it.
     pub fn timestamp(&self) -> String {
         humantime::format_rfc3339_millis(self.accepted_at).to_string()

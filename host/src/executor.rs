@@ -9,20 +9,20 @@
 //! also sends a [`SKILL_FAILED`] event that flows may subscribe to.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::broadcast;
 
-use crate::bus::EventBus;
 use crate::event::{new_id, Audience, Event, SYSTEM};
-use crate::flows::{InterruptMode, Project, Skill};
+use crate::flows::{InterruptMode, Skill};
 use crate::hash::HashMap;
 use crate::metrics::Metrics;
+use crate::pipeline::Intake;
 use crate::router::Route;
 use crate::runtime::{RunControl, RunEnv, RunResult, Runtime, SkillRun};
-use crate::store::{InstanceKey, Message, Outcome, RunEffects, RunRecord, Store};
-use crate::tracker::Tracker;
+use crate::store::{InstanceKey, Message, Outcome, RunEffects, RunRecord};
 use crate::versions::{Conflict, SharedKey, Versions};
 
 /// The system event every failed run sends, from integration `system`.
@@ -42,7 +42,7 @@ pub struct Dispatch {
 
 impl Dispatch {
     fn mode(&self) -> InterruptMode {
-        self.route.flow.subscriptions[self.route.subscription].interrupt_mode
+        self.route.interrupt_mode()
     }
 
     /// A record of this dispatch with the given outcome.
@@ -77,10 +77,9 @@ struct Slot {
 /// What the executor needs from the rest of the host.
 pub struct ExecutorDeps {
     pub runtime: Arc<Runtime>,
-    pub store: Arc<dyn Store>,
-    pub bus: Arc<dyn EventBus>,
-    pub tracker: Arc<Tracker>,
-    pub project: Arc<RwLock<Arc<Project>>>,
+    /// Where the events runs send enter the pipeline; also the store,
+    /// tracker and project in force.
+    pub intake: Arc<Intake>,
     pub replies: broadcast::Sender<Message>,
     pub max_depth: u32,
     pub versions: Arc<Versions>,
@@ -105,8 +104,8 @@ impl Executor {
         })
     }
 
-    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<InstanceKey, Slot>> {
-        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    fn slots(&self) -> MutexGuard<'_, HashMap<InstanceKey, Slot>> {
+        self.slots.lock()
     }
 
     /// Applies a dispatch's interrupt mode to its instance. The event's
@@ -236,18 +235,13 @@ impl Executor {
             "run ended"
         );
         self.finished(&d.route.instance);
-        self.deps.tracker.done(&d.event.id);
+        self.deps.intake.tracker.done(&d.event.id);
     }
 
     fn run_env(&self) -> RunEnv {
         RunEnv {
-            store: self.deps.store.clone(),
-            project: self
-                .deps
-                .project
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .clone(),
+            store: self.deps.intake.store.clone(),
+            project: self.deps.intake.project.load_full(),
             max_depth: self.deps.max_depth,
             versions: self.deps.versions.clone(),
             commands: self.deps.commands.registry().clone(),
@@ -263,11 +257,16 @@ impl Executor {
         mut record: RunRecord,
         run: SkillRun,
     ) -> Result<Outcome, Conflict> {
-        let (mut effects, shared_reads) = run.into_commit();
-        let issued = self.deps.commands.prepare(&d.event.id, &mut effects);
-        record.sent_events = effects.events.iter().map(|(e, _)| e.id.clone()).collect();
+        let (mut effects, sent, shared_reads) = run.into_commit();
+        let intake = &self.deps.intake;
+        let mut sent = sent;
+        let issued = self
+            .deps
+            .commands
+            .prepare(&d.event.id, &mut effects, &mut sent);
+        record.sent_events = sent.iter().map(|a| a.event.id.clone()).collect();
+        effects.events = sent.iter().map(|a| a.record()).collect();
         let messages = effects.messages.clone();
-        let events: Vec<Event> = effects.events.iter().map(|(e, _)| e.clone()).collect();
         let shared_writes: Vec<(SharedKey, String)> = effects
             .state_writes
             .iter()
@@ -280,7 +279,7 @@ impl Executor {
                     .map(|(o, f, v)| (SharedKey::Attribute(o.clone(), f.clone()), v.clone())),
             )
             .collect();
-        let store = &self.deps.store;
+        let store = &intake.store;
         let pending =
             match self
                 .deps
@@ -295,16 +294,12 @@ impl Executor {
                 }
             };
         // Open the children before the commit can let anything settle.
-        for event in &events {
-            self.deps.tracker.open(&event.id, event.parent.as_deref());
-        }
+        let opened = intake.open(Some(&d.event.id), sent);
         if let Err(e) = pending.await {
             self.deps
                 .versions
                 .forget(shared_writes.iter().map(|(k, _)| k));
-            for event in &events {
-                self.deps.tracker.done(&event.id);
-            }
+            drop(opened);
             self.deps.commands.abandon(issued);
             record.outcome = Outcome::Failed(format!("committing the run's effects: {e:#}"));
             record.sent_events.clear();
@@ -314,14 +309,8 @@ impl Executor {
             let _ = self.deps.replies.send(m);
         }
         self.deps.commands.launch(issued);
-        for event in events {
-            let id = event.id.clone();
-            if let Err(e) = self.deps.bus.publish(Arc::new(event)) {
-                // Accepted and durable: it is routed at the next start.
-                tracing::error!(event = %id, "publishing a sent event: {e:#}");
-                self.deps.tracker.done(&id);
-            }
-        }
+        // An event the bus refuses is durable: it is routed at the next start.
+        let _ = opened.publish();
         self.deps.metrics.record_run(&record);
         Ok(Outcome::Ok)
     }
@@ -332,35 +321,21 @@ impl Executor {
         let Some(event) = self.skill_failed_event(d, &record) else {
             return self.finish(d.id, record).await;
         };
-        let project = self
-            .deps
-            .project
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let matched = crate::router::count(&project, &event);
-        record.sent_events = vec![event.id.clone()];
-        self.deps.tracker.open(&event.id, event.parent.as_deref());
+        let intake = &self.deps.intake;
+        let accepted = intake.accept(event);
+        record.sent_events = vec![accepted.event.id.clone()];
         let effects = RunEffects {
-            events: vec![(event.clone(), matched)],
+            events: vec![accepted.record()],
             ..RunEffects::default()
         };
-        if let Err(e) = self
-            .deps
-            .store
-            .commit_run(d.id, record.clone(), effects)
-            .await
-        {
+        let opened = intake.open(Some(&d.event.id), vec![accepted]);
+        if let Err(e) = intake.store.commit_run(d.id, record.clone(), effects).await {
             tracing::error!(event = %d.event.id, "recording a failed run and its skill_failed event: {e:#}");
-            self.deps.tracker.done(&event.id);
+            drop(opened);
             record.sent_events.clear();
             return self.finish(d.id, record).await;
         }
-        let id = event.id.clone();
-        if let Err(e) = self.deps.bus.publish(Arc::new(event)) {
-            tracing::error!(event = %id, "publishing a skill_failed event: {e:#}");
-            self.deps.tracker.done(&id);
-        }
+        let _ = opened.publish();
         record.outcome
     }
 
@@ -391,35 +366,32 @@ impl Executor {
             reason.truncate(cut);
             reason.push_str("...");
         }
-        Some(Event {
-            id: new_id(),
-            idn: SKILL_FAILED.into(),
-            arguments: vec![
-                ("flow".into(), d.route.flow.idn.clone()),
-                ("skill".into(), d.skill.idn.clone()),
-                ("event_id".into(), d.event.id.clone()),
-                ("reason".into(), reason),
-            ],
-            integration_idn: SYSTEM.into(),
-            connector_idn: SYSTEM.into(),
-            audience: match &d.route.actor {
-                Some(actor) => Audience::Actors(vec![actor.clone()]),
-                None => Audience::Global,
-            },
-            external_event_id: None,
-            command_act_id: None,
-            uninterruptible: false,
-            accepted_at: SystemTime::now(),
-            parent: Some(d.event.id.clone()),
-            depth,
-        })
+        let audience = match &d.route.actor {
+            Some(actor) => Audience::Actors(vec![actor.clone()]),
+            None => Audience::Global,
+        };
+        Some(
+            Event::child(&d.event.id, depth, SKILL_FAILED, SYSTEM, SYSTEM, audience)
+                .with_arguments(vec![
+                    ("flow".into(), d.route.flow.idn.clone()),
+                    ("skill".into(), d.skill.idn.clone()),
+                    ("event_id".into(), d.event.id.clone()),
+                    ("reason".into(), reason),
+                ]),
+        )
     }
 
     /// Records how a dispatch ended (without effects) and removes its queue entry.
     async fn finish(&self, dispatch: i64, record: RunRecord) -> Outcome {
         self.deps.metrics.record_run(&record);
         let outcome = record.outcome.clone();
-        if let Err(e) = self.deps.store.finish_dispatch(dispatch, record).await {
+        if let Err(e) = self
+            .deps
+            .intake
+            .store
+            .finish_dispatch(dispatch, record)
+            .await
+        {
             // The entry stays queued in the store and runs again after a restart.
             tracing::error!(dispatch, "recording a finished dispatch: {e:#}");
         }
@@ -448,7 +420,7 @@ impl Executor {
         let this = self.clone();
         tokio::spawn(async move {
             this.finish(d.id, record).await;
-            this.deps.tracker.done(&d.event.id);
+            this.deps.intake.tracker.done(&d.event.id);
         });
     }
 

@@ -1,26 +1,22 @@
 //! The host: wires flows, router, executor, runtime and store together and
 //! is the one entry point for submitting events and observing results.
 
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
-use anyhow::{bail, Context, Result};
-use std::collections::HashMap;
-
-use tokio::sync::{broadcast, mpsc};
+use anyhow::{Context, Result};
+use arc_swap::ArcSwap;
+use tokio::sync::broadcast;
 
 use crate::bus::{EventBus, MemoryBus};
-use crate::event::{new_id, ActorRef, Audience, Event, Receipt, Submission};
-use crate::executor::{Dispatch, Executor, ExecutorDeps};
-use crate::flows::{Project, Skill};
-use crate::limits::{short, Limits, MAX_NAME_BYTES};
+use crate::components;
+use crate::event::{Receipt, Submission};
+use crate::executor::{Executor, ExecutorDeps};
+use crate::flows::Project;
 use crate::metrics::{Gauges, Metrics};
-use crate::reload::Reloader;
-use crate::router::{self, Route};
+use crate::pipeline::{self, Intake};
+use crate::reload::{ProjectCell, ReloadReport, ReloadStatus, Reloader};
 use crate::runtime::{Runtime, RuntimeConfig};
-use crate::store::{
-    self, InstanceKey, Message, NewDispatch, Outcome, Pending, QueuedDispatch, RunRecord, StateKey,
-    Store, Trace,
-};
+use crate::store::{self, InstanceKey, Message, StateKey, Store, Trace};
 use crate::tracker::Tracker;
 
 /// Host-wide settings.
@@ -45,18 +41,15 @@ impl Default for HostConfig {
 
 /// A running skillhost.
 pub struct Host {
-    pub(crate) project: Arc<RwLock<Arc<Project>>>,
+    project: ProjectCell,
     store: Arc<dyn Store>,
-    bus: Arc<dyn EventBus>,
+    intake: Arc<Intake>,
     tracker: Arc<Tracker>,
     executor: Arc<Executor>,
     replies: broadcast::Sender<Message>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
-    pub(crate) runtime: Arc<Runtime>,
-    pub(crate) metrics: Arc<Metrics>,
-    pub(crate) reloader: Reloader,
-    /// The host's limits, for events submitted from outside.
-    limits: Limits,
+    metrics: Arc<Metrics>,
+    reloader: Reloader,
 }
 
 impl Host {
@@ -69,151 +62,66 @@ impl Host {
         config: HostConfig,
     ) -> Result<Host> {
         let runtime = Arc::new(Runtime::new(config.runtime.clone())?);
-        load_components(&runtime, &project).await?;
+        let prepared = components::prepare(&runtime, &project, |_, _, _| false).await?;
+        let mut started = Vec::new();
+        for c in prepared {
+            started.push((c.path, c.fingerprint));
+            runtime.install(c.prepared);
+        }
 
-        let project = Arc::new(RwLock::new(Arc::new(project)));
+        let project: ProjectCell = Arc::new(ArcSwap::from_pointee(project));
         let bus: Arc<dyn EventBus> = Arc::new(MemoryBus::new());
         let tracker = Arc::new(Tracker::default());
         let (replies, _) = broadcast::channel(1024);
         let metrics = Arc::new(Metrics::new());
+        let intake = Arc::new(Intake {
+            project: project.clone(),
+            store: store.clone(),
+            tracker: tracker.clone(),
+            bus,
+            metrics: metrics.clone(),
+            limits: config.runtime.limits,
+        });
         let commands = crate::commands::Hub::new(
             Arc::new(crate::commands::Registry::new(config.commands.clone())?),
-            store.clone(),
-            bus.clone(),
-            tracker.clone(),
-            project.clone(),
+            intake.clone(),
         );
-        let reloader = Reloader::new(&project.read().unwrap_or_else(|e| e.into_inner()));
+        let reloader = Reloader::new(project.clone(), runtime.clone(), metrics.clone(), started);
         let executor = Executor::new(ExecutorDeps {
-            runtime: runtime.clone(),
+            runtime,
             metrics: metrics.clone(),
-            store: store.clone(),
-            bus: bus.clone(),
-            tracker: tracker.clone(),
-            project: project.clone(),
+            intake: intake.clone(),
             replies: replies.clone(),
             max_depth: config.max_event_depth,
             versions: Arc::new(crate::versions::Versions::default()),
             commands: commands.clone(),
         });
-        let current = project.read().unwrap_or_else(|e| e.into_inner()).clone();
-        recover(&store, &current, &executor, &tracker, &bus).await?;
+        let mut tasks = pipeline::start(&intake, &executor).await?;
         // Commands committed but never completed run again; due timers fire.
-        let scheduler_task = commands.start()?;
-        let (admit_tx, admit_rx) = mpsc::unbounded_channel();
-        let router_task = tokio::spawn(route_events(
-            bus.take_consumer()
-                .context("the event bus has no consumer")?,
-            project.clone(),
-            store.clone(),
-            admit_tx,
-            metrics.clone(),
-        ));
-        let dispatcher_task = tokio::spawn(dispatch_admissions(
-            admit_rx,
-            executor.clone(),
-            tracker.clone(),
-        ));
+        tasks.push(commands.start()?);
         Ok(Host {
             project,
             store,
-            bus,
+            intake,
             tracker,
             executor,
             replies,
-            tasks: vec![router_task, dispatcher_task, scheduler_task],
-            runtime,
+            tasks,
             metrics,
             reloader,
-            limits: config.runtime.limits,
         })
     }
 
+    /// The project in force.
     pub fn project(&self) -> Arc<Project> {
-        self.project
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.project.load_full()
     }
 
     /// Accepts an event from outside and returns its receipt once the event
     /// is durable in the store. A repeated `external_event_id` returns the
     /// first receipt and runs nothing again.
     pub async fn submit(&self, s: Submission) -> Result<Receipt> {
-        if s.idn.trim().is_empty() {
-            bail!("event idn is empty");
-        }
-        for (what, name) in [
-            ("event idn", &s.idn),
-            ("integration_idn", &s.integration_idn),
-            ("connector_idn", &s.connector_idn),
-        ] {
-            if name.len() > MAX_NAME_BYTES {
-                bail!(
-                    "{what} `{}` is {} bytes long, over the limit of {MAX_NAME_BYTES}",
-                    short(name),
-                    name.len()
-                );
-            }
-        }
-        self.limits
-            .check_arguments(
-                &s.idn,
-                s.arguments.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-            )
-            .map_err(|e| anyhow::anyhow!("event refused: {e}"))?;
-        if let Some(ext) = &s.external_event_id {
-            if let Some(receipt) = self.store.find_external_event(ext)? {
-                return Ok(receipt);
-            }
-        }
-        let audience = match &s.actor {
-            None => Audience::Global,
-            Some(ActorRef::External(ext)) => {
-                if s.integration_idn.is_empty() || s.connector_idn.is_empty() {
-                    bail!("an event from a user needs integration_idn and connector_idn");
-                }
-                Audience::Actors(vec![
-                    self.store
-                        .actor_for(&s.integration_idn, &s.connector_idn, ext)
-                        .await?,
-                ])
-            }
-            Some(ActorRef::Id(id)) => match self.store.actor(id)? {
-                Some(a) => Audience::Actors(vec![a]),
-                None => bail!("unknown actor id `{id}`"),
-            },
-        };
-        let event = Event {
-            id: new_id(),
-            idn: s.idn,
-            arguments: s.arguments,
-            integration_idn: s.integration_idn,
-            connector_idn: s.connector_idn,
-            audience,
-            external_event_id: s.external_event_id,
-            command_act_id: s.command_act_id,
-            uninterruptible: s.uninterruptible,
-            accepted_at: std::time::SystemTime::now(),
-            parent: None,
-            depth: 0,
-        };
-        let matched = router::count(&self.project(), &event);
-        if let Some(first) = self.store.accept_event(&event, matched).await? {
-            return Ok(first);
-        }
-        self.metrics.event_in();
-        let receipt = Receipt {
-            event_id: event.id.clone(),
-            matched,
-        };
-        self.tracker.open(&event.id, None);
-        if let Err(e) = self.bus.publish(Arc::new(event)) {
-            // Durable already: it is routed at the next start.
-            self.tracker.done(&receipt.event_id);
-            return Err(e);
-        }
-        Ok(receipt)
+        self.intake.submit(s).await
     }
 
     /// Waits until the event and every event it led to have finished.
@@ -324,6 +232,28 @@ impl Host {
     pub fn busy_instances(&self) -> Vec<(InstanceKey, usize)> {
         self.executor.busy_instances()
     }
+
+    /// Loads the project again from its directory and swaps it in (see [`Host::reload`]).
+    pub async fn reload_from_disk(&self) -> Result<ReloadReport> {
+        self.reloader.reload_from_disk().await
+    }
+
+    /// Swaps in a new version of the project, compiling the components that
+    /// are new or changed. All or nothing: on any error nothing changes and
+    /// the error lists every problem.
+    pub async fn reload(&self, project: Project) -> Result<ReloadReport> {
+        self.reloader.reload(project).await
+    }
+
+    /// Counts and the latest error of hot reloads.
+    pub fn reload_status(&self) -> ReloadStatus {
+        self.reloader.status()
+    }
+
+    /// The component files the current project uses.
+    pub fn component_paths(&self) -> Vec<std::path::PathBuf> {
+        self.reloader.component_paths()
+    }
 }
 
 impl Drop for Host {
@@ -332,267 +262,4 @@ impl Drop for Host {
             t.abort();
         }
     }
-}
-
-/// Checks every skill's limits against the runtime's ceilings, then compiles
-/// each distinct component (per stack size) once, on blocking threads;
-/// reports every failure.
-async fn load_components(runtime: &Arc<Runtime>, project: &Project) -> Result<()> {
-    let mut errors = Vec::new();
-    let mut skills = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for flow in &project.flows {
-        for skill in &flow.skills {
-            if let Err(e) = runtime.check_limits(skill) {
-                errors.push(format!(
-                    "{}:{}: skill `{}`: {e}",
-                    flow.file.display(),
-                    skill.line,
-                    skill.idn
-                ));
-                continue;
-            }
-            let key = (skill.component.wasm_path(), runtime.limits_for(skill).stack);
-            if seen.insert(key) {
-                skills.push(skill.clone());
-            }
-        }
-    }
-    let mut tasks = Vec::new();
-    for skill in skills {
-        let runtime = runtime.clone();
-        tasks.push(tokio::task::spawn_blocking(move || {
-            runtime.load_skill(&skill)
-        }));
-    }
-    for t in tasks {
-        if let Err(e) = t.await? {
-            errors.push(format!("{e:#}"));
-        }
-    }
-    if !errors.is_empty() {
-        bail!("{}", errors.join("\n"));
-    }
-    Ok(())
-}
-
-/// The router loop: takes events off the bus in order, resolves each route's
-/// skill, and admits the dispatches durably. Admissions are handed to the
-/// dispatcher in order, so the router never waits for a commit itself.
-async fn route_events(
-    mut events: mpsc::UnboundedReceiver<Arc<Event>>,
-    project: Arc<RwLock<Arc<Project>>>,
-    store: Arc<dyn Store>,
-    admissions: mpsc::UnboundedSender<Admission>,
-    metrics: Arc<Metrics>,
-) {
-    while let Some(event) = events.recv().await {
-        let span = tracing::info_span!(
-            "event", id = %event.id, idn = %event.idn, depth = event.depth,
-            parent = event.parent.as_deref().unwrap_or(""),
-        );
-        let _entered = span.enter();
-        let project = project.read().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut admitted = Vec::new();
-        let mut new = Vec::new();
-        let mut refused = Vec::new();
-        for route in router::route(&project, &event) {
-            match router::resolve_skill(store.as_ref(), &route) {
-                Ok(skill) => {
-                    new.push(NewDispatch {
-                        event_id: event.id.clone(),
-                        instance: route.instance.clone(),
-                        subscription: route.subscription,
-                        skill: skill.idn.clone(),
-                        actor_id: route.actor.as_ref().map(|a| a.id.clone()),
-                    });
-                    admitted.push((route, skill));
-                }
-                Err(reason) => {
-                    let record = refused_record(&event, &route, reason);
-                    metrics.record_run(&record);
-                    refused.push(record);
-                }
-            }
-        }
-        let pending = store.route_event(&event.id, new, refused);
-        if admissions
-            .send(Admission {
-                event,
-                admitted,
-                pending,
-            })
-            .is_err()
-        {
-            return;
-        }
-    }
-}
-
-/// One event's routing, on its way to durability.
-struct Admission {
-    event: Arc<Event>,
-    admitted: Vec<(Route, Arc<Skill>)>,
-    pending: Pending<Vec<QueuedDispatch>>,
-}
-
-/// Waits for each admission to be durable, in order, then hands its
-/// dispatches to the executor. Stores complete writes in order, so waiting
-/// in order costs nothing while later admissions commit in the same batch.
-async fn dispatch_admissions(
-    mut admissions: mpsc::UnboundedReceiver<Admission>,
-    executor: Arc<Executor>,
-    tracker: Arc<Tracker>,
-) {
-    while let Some(a) = admissions.recv().await {
-        match a.pending.await {
-            Ok(queued) => {
-                tracker.add(&a.event.id, queued.len());
-                for (q, (route, skill)) in queued.into_iter().zip(a.admitted) {
-                    executor.dispatch(Dispatch {
-                        id: q.id,
-                        event: a.event.clone(),
-                        route,
-                        skill,
-                    });
-                }
-            }
-            // The event stays unrouted in the store and is routed at the next start.
-            Err(e) => tracing::error!(event = %a.event.id, "admitting dispatches: {e:#}"),
-        }
-        // Release the routing token taken when the event was opened.
-        tracker.done(&a.event.id);
-    }
-}
-
-/// The record of a dispatch whose skill could not be resolved.
-fn refused_record(event: &Event, route: &Route, reason: String) -> RunRecord {
-    RunRecord {
-        run_id: new_id(),
-        event_id: event.id.clone(),
-        instance: route.instance.clone(),
-        subscription: route.subscription,
-        interrupt_mode: route.flow.subscriptions[route.subscription]
-            .interrupt_mode
-            .as_str(),
-        skill: None,
-        outcome: Outcome::Refused(reason),
-        started_at: std::time::SystemTime::now(),
-        duration: std::time::Duration::ZERO,
-        sent_events: Vec::new(),
-    }
-}
-
-/// Picks up where a previous process stopped: queue entries that never
-/// finished run again, in admission order; accepted events that were never
-/// routed are routed now.
-async fn recover(
-    store: &Arc<dyn Store>,
-    project: &Project,
-    executor: &Arc<Executor>,
-    tracker: &Tracker,
-    bus: &Arc<dyn EventBus>,
-) -> Result<()> {
-    let queued = store.queued_dispatches()?;
-    let mut events: HashMap<String, Arc<Event>> = HashMap::new();
-    for q in &queued {
-        if !events.contains_key(&q.event_id) {
-            let event = store
-                .event(&q.event_id)?
-                .with_context(|| {
-                    format!("queue entry {} names unknown event {}", q.id, q.event_id)
-                })?
-                .event;
-            tracker.open(&event.id, None);
-            events.insert(event.id.clone(), Arc::new(event));
-        }
-        tracker.add(&q.event_id, 1);
-    }
-    for q in queued {
-        let event = events[&q.event_id].clone();
-        match rebuild(store.as_ref(), project, &q) {
-            Ok((route, skill)) => executor.readmit(Dispatch {
-                id: q.id,
-                event,
-                route,
-                skill,
-            }),
-            Err(reason) => {
-                let record = RunRecord {
-                    run_id: new_id(),
-                    event_id: q.event_id.clone(),
-                    instance: q.instance.clone(),
-                    subscription: q.subscription,
-                    interrupt_mode: "queue",
-                    skill: Some(q.skill.clone()),
-                    outcome: Outcome::Refused(reason),
-                    started_at: std::time::SystemTime::now(),
-                    duration: std::time::Duration::ZERO,
-                    sent_events: Vec::new(),
-                };
-                store.finish_dispatch(q.id, record).await?;
-                tracker.done(&q.event_id);
-            }
-        }
-    }
-    for id in events.keys() {
-        tracker.done(id);
-    }
-    let unrouted = store.unrouted_events()?;
-    if !events.is_empty() || !unrouted.is_empty() {
-        tracing::info!(
-            rerun = events.len(),
-            unrouted = unrouted.len(),
-            "recovered unfinished work from the store"
-        );
-    }
-    for event in unrouted {
-        tracker.open(&event.id, None);
-        bus.publish(Arc::new(event))?;
-    }
-    Ok(())
-}
-
-/// The route and skill of a stored queue entry, against the current project.
-fn rebuild(
-    store: &dyn Store,
-    project: &Project,
-    q: &QueuedDispatch,
-) -> Result<(Route, Arc<Skill>), String> {
-    let flow = project.flow(&q.instance.flow).ok_or_else(|| {
-        format!(
-            "after restart: flow `{}` is no longer in the project",
-            q.instance.flow
-        )
-    })?;
-    if q.subscription >= flow.subscriptions.len() {
-        return Err(format!(
-            "after restart: flow `{}` no longer has subscription #{}",
-            flow.idn, q.subscription
-        ));
-    }
-    let skill = flow.skill(&q.skill).cloned().ok_or_else(|| {
-        format!(
-            "after restart: flow `{}` no longer has skill `{}`",
-            flow.idn, q.skill
-        )
-    })?;
-    let actor = match &q.actor_id {
-        Some(id) => Some(
-            store
-                .actor(id)
-                .map_err(|e| format!("after restart: reading actor {id}: {e:#}"))?
-                .ok_or_else(|| format!("after restart: unknown actor {id}"))?,
-        ),
-        None => None,
-    };
-    Ok((
-        Route {
-            flow: flow.clone(),
-            subscription: q.subscription,
-            instance: q.instance.clone(),
-            actor,
-        },
-        skill,
-    ))
 }

@@ -1,22 +1,34 @@
 //! skillhost: runs event-driven agent skills as sandboxed WebAssembly components.
 //!
-//! The pipeline, one module each:
-//! [`flows`] (YAML → validated model) → [`router`] (event → subscriptions ×
-//! instances) → [`executor`] (interrupt modes, one skill per instance at a
-//! time) → [`runtime`] (a fresh wasm instance per run) → [`store`] (state,
-//! event log, replies). [`host::Host`] wires them; [`bus`] carries accepted
-//! events to the router; [`tracker`] knows when a causation tree is settled;
-//! [`commands`] carries out the commands skills send (timers, outbound HTTP)
-//! and turns their outcomes into events.
+//! # Layout
 //!
-//! Serving: [`api`] is the HTTP API over a host, [`metrics`] its counters,
-//! [`reload`] swaps in a changed project atomically and [`watch`] triggers it
-//! when flow files or components change.
+//! The path of one event, from `POST /v1/events` to its reply, hop by hop:
+//!
+//! | hop | what happens | file |
+//! | --- | --- | --- |
+//! | 1 | the request body is parsed (the fuzzed parser) | `api/events.rs` → [`event::Submission::from_json`] |
+//! | 2 | checked, its actor found, routed once (`matched`), written durably, opened in the tracker, published | [`Host::submit`] → `pipeline/accept.rs` ([`router::route`], [`store::Store::accept_event`], [`tracker`], [`bus`]) |
+//! | 3 | the router loop resolves each route's skill and queues the dispatches durably | `pipeline/route.rs` ([`router::resolve_skill`], [`store::Store::route_event`]) |
+//! | 4 | once durable, in order, the dispatches go to their flow instances | `pipeline/admit.rs` |
+//! | 5 | the interrupt mode decides: run now, queue, drop, or interrupt the running skill | `executor.rs` ([`executor::Executor::dispatch`]) |
+//! | 6 | a fresh instance runs the skill under epoch interruption; host calls buffer its effects | `runtime/mod.rs`, `runtime/host_api/` (one file per WIT interface) |
+//! | 7 | the effects commit in one transaction; replies go out, sent events re-enter at hop 2, commands go to [`commands`] | `executor.rs` (`commit`) → [`store::Store::commit_run`] → `pipeline/accept.rs` |
+//! | 8 | `GET /v1/events/{id}?wait=` waits until the tree has settled and reads the trace and replies | `api/events.rs` → [`tracker`] → [`store::trace`] |
+//!
+//! Around that path: [`flows`] loads and validates a project into the model
+//! every hop reads; [`components`] checks and compiles its components (start,
+//! reload and `skillhost check` share it); [`reload`] owns the project in
+//! force and swaps a changed one in, [`watch`] triggers it; [`commands`]
+//! carries out timers and outbound HTTP and turns their outcomes into events
+//! (entering at hop 2); [`pipeline::recover`] resumes unfinished work at start;
+//! [`api`] is the HTTP face and [`metrics`] its counters; the `skillhost`
+//! binary (`cli/`) is a thin layer over [`Host`].
 
 pub mod api;
 pub mod bus;
 pub mod commands;
 pub mod compile;
+pub mod components;
 pub mod event;
 pub mod executor;
 pub mod flows;
@@ -24,6 +36,7 @@ pub mod hash;
 pub mod host;
 pub mod limits;
 pub mod metrics;
+pub mod pipeline;
 pub mod reload;
 pub mod router;
 pub mod runtime;

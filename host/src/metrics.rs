@@ -17,8 +17,10 @@ pub const DURATION_BUCKETS: &[f64] = &[
     5.0, 10.0,
 ];
 
+/// Outcome labels, in the order of [`outcome_index`].
 const OUTCOMES: [&str; 5] = ["ok", "failed", "interrupted", "dropped", "refused"];
 
+/// Where an outcome is counted in `Metrics::runs` and labelled in [`OUTCOMES`].
 fn outcome_index(o: &Outcome) -> usize {
     match o {
         Outcome::Ok => 0,
@@ -102,6 +104,11 @@ impl Metrics {
         }
     }
 
+    /// Dispatches that ended with `outcome`'s kind (its reason is ignored).
+    fn runs_ended(&self, outcome: &Outcome) -> u64 {
+        self.runs[outcome_index(outcome)].load(Relaxed)
+    }
+
     /// Runs that ended with each outcome label.
     pub fn runs_by_outcome(&self) -> Vec<(&'static str, u64)> {
         OUTCOMES
@@ -150,7 +157,7 @@ impl Metrics {
         let _ = writeln!(
             out,
             "skillhost_interrupts_total {}",
-            self.runs[2].load(Relaxed)
+            self.runs_ended(&Outcome::Interrupted(String::new()))
         );
         header(
             &mut out,
@@ -158,7 +165,11 @@ impl Metrics {
             "counter",
             "Events dropped without running: cancel mode on a busy instance, or cleared from a queue by an interrupt.",
         );
-        let _ = writeln!(out, "skillhost_drops_total {}", self.runs[3].load(Relaxed));
+        let _ = writeln!(
+            out,
+            "skillhost_drops_total {}",
+            self.runs_ended(&Outcome::Dropped(String::new()))
+        );
 
         header(
             &mut out,

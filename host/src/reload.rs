@@ -3,24 +3,31 @@
 //!
 //! A reload is all or nothing. The new project is validated, every component
 //! that is new or whose bytes changed is compiled and checked against the
-//! skill world, and only if all of that succeeds are the components and the
-//! project swapped in, together, under the project lock. Events routed after
-//! the swap see the new flows and components; runs already started finish on
+//! skill world (the same preparation as at start, [`crate::components`]), and
+//! only if all of that succeeds are the components installed and then the
+//! project swapped in. Events routed after the swap see the new flows and
+//! components; runs already started finish on
 //! the component they began with (each holds its own pre-instantiated
 //! component). A broken edit is refused with every error, and the old version
 //! keeps serving.
 
 use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::PathBuf;
+use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
+use arc_swap::ArcSwap;
+use parking_lot::Mutex;
 use serde::Serialize;
 
+use crate::components::{self, component_paths};
 use crate::flows::{load_project, Project};
-use crate::host::Host;
+use crate::metrics::Metrics;
 use crate::runtime::Runtime;
+
+/// The project in force: routing, runs and commands read it without a lock;
+/// only the [`Reloader`] swaps it.
+pub type ProjectCell = Arc<ArcSwap<Project>>;
 
 /// What the host knows about its reloads, for `/healthz` and the log.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -47,62 +54,16 @@ pub struct ReloadReport {
     pub components_changed: Vec<PathBuf>,
 }
 
-/// The host's reload bookkeeping.
-pub(crate) struct Reloader {
+/// Owns the project cell and swaps a changed project into it, with its
+/// components, all or nothing.
+pub struct Reloader {
+    project: ProjectCell,
+    runtime: Arc<Runtime>,
+    metrics: Arc<Metrics>,
     /// Held for the length of a reload, so reloads do not interleave; maps
     /// each component path in use to a fingerprint of its bytes.
     loaded: tokio::sync::Mutex<HashMap<PathBuf, u64>>,
     status: Mutex<ReloadStatus>,
-}
-
-impl Reloader {
-    /// Fingerprints the components of the project the host started with.
-    pub(crate) fn new(project: &Project) -> Self {
-        let loaded = component_paths(project)
-            .into_iter()
-            .filter_map(|p| std::fs::read(&p).ok().map(|b| (p, fingerprint(&b))))
-            .collect();
-        Reloader {
-            loaded: tokio::sync::Mutex::new(loaded),
-            status: Mutex::new(ReloadStatus::default()),
-        }
-    }
-
-    fn status(&self) -> std::sync::MutexGuard<'_, ReloadStatus> {
-        self.status.lock().unwrap_or_else(|e| e.into_inner())
-    }
-}
-
-/// Every distinct component file a project uses, sorted.
-pub fn component_paths(project: &Project) -> Vec<PathBuf> {
-    let mut paths: Vec<PathBuf> = project
-        .flows
-        .iter()
-        .flat_map(|f| f.skills.iter().map(|s| s.component.wasm_path()))
-        .collect();
-    paths.sort();
-    paths.dedup();
-    paths
-}
-
-/// The distinct wasm stack sizes of the skills that use a component.
-fn stacks_for(project: &Project, path: &Path, runtime: &Runtime) -> Vec<usize> {
-    let mut stacks: Vec<usize> = project
-        .flows
-        .iter()
-        .flat_map(|f| f.skills.iter())
-        .filter(|s| s.component.wasm_path() == path)
-        .map(|s| runtime.limits_for(s).stack)
-        .collect();
-    stacks.sort_unstable();
-    stacks.dedup();
-    stacks
-}
-
-fn fingerprint(bytes: &[u8]) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut h);
-    h.finish()
 }
 
 /// Flows, skills and subscriptions of a project, for messages.
@@ -114,10 +75,27 @@ pub fn summary(project: &Project) -> (usize, usize, usize) {
     )
 }
 
-impl Host {
-    /// Loads the project again from its directory and swaps it in (see [`Host::reload`]).
+impl Reloader {
+    /// A reloader for the project the host starts with, whose components
+    /// were prepared from `started` (path and fingerprint of each).
+    pub fn new(
+        project: ProjectCell,
+        runtime: Arc<Runtime>,
+        metrics: Arc<Metrics>,
+        started: impl IntoIterator<Item = (PathBuf, u64)>,
+    ) -> Self {
+        Reloader {
+            project,
+            runtime,
+            metrics,
+            loaded: tokio::sync::Mutex::new(started.into_iter().collect()),
+            status: Mutex::new(ReloadStatus::default()),
+        }
+    }
+
+    /// Loads the project again from its directory and swaps it in (see [`Reloader::reload`]).
     pub async fn reload_from_disk(&self) -> Result<ReloadReport> {
-        let root = self.project().root.clone();
+        let root = self.project.load().root.clone();
         match load_project(&root) {
             Ok(project) => self.reload(project).await,
             Err(errors) => {
@@ -135,78 +113,29 @@ impl Host {
     /// are new or changed. All or nothing: on any error nothing changes and
     /// the error lists every problem.
     pub async fn reload(&self, project: Project) -> Result<ReloadReport> {
-        let mut loaded = self.reloader.loaded.lock().await;
-        let mut errors = Vec::new();
-        let mut changed = Vec::new();
-        for flow in &project.flows {
-            for skill in &flow.skills {
-                if let Err(e) = self.runtime.check_limits(skill) {
-                    errors.push(format!(
-                        "{}:{}: skill `{}`: {e}",
-                        flow.file.display(),
-                        skill.line,
-                        skill.idn
-                    ));
-                }
+        let mut loaded = self.loaded.lock().await;
+        let runtime = &self.runtime;
+        let prepared = components::prepare(runtime, &project, |path, fp, stack| {
+            loaded.get(path) == Some(&fp) && runtime.is_loaded_for(path, stack)
+        })
+        .await;
+        let changed: Vec<_> = match prepared {
+            Ok(all) => all.into_iter().filter(|c| !c.prepared.is_empty()).collect(),
+            Err(problems) => {
+                drop(loaded);
+                return Err(self.refused(problems.into()));
             }
-        }
-        for path in component_paths(&project) {
-            // A component is compiled once per wasm stack size its skills use.
-            let stacks = stacks_for(&project, &path, &self.runtime);
-            match std::fs::read(&path) {
-                Ok(bytes) => {
-                    let fp = fingerprint(&bytes);
-                    if loaded.get(&path) != Some(&fp)
-                        || stacks
-                            .iter()
-                            .any(|s| !self.runtime.is_loaded_for(&path, *s))
-                    {
-                        changed.push((path, fp, bytes, stacks));
-                    }
-                }
-                Err(e) => errors.push(format!(
-                    "reading component {}: {e}{}",
-                    path.display(),
-                    missing_hint(&path, &project)
-                )),
-            }
-        }
-        // Compile the changed components in parallel, off the async threads.
-        let mut tasks = Vec::new();
-        for (path, fp, bytes, stacks) in changed {
-            let runtime = self.runtime.clone();
-            tasks.push(tokio::task::spawn_blocking(move || {
-                stacks
-                    .into_iter()
-                    .map(|stack| runtime.prepare(&path, stack, &bytes))
-                    .collect::<Result<Vec<_>>>()
-                    .map(|p| (path, fp, p))
-            }));
-        }
-        let mut prepared = Vec::new();
-        for t in tasks {
-            match t.await.context("compiling a component")? {
-                Ok(p) => prepared.push(p),
-                Err(e) => errors.push(format!("{e:#}")),
-            }
-        }
-        if !errors.is_empty() {
-            drop(loaded);
-            return Err(self.refused(anyhow::anyhow!(
-                "{} problem(s):\n{}",
-                errors.len(),
-                errors.join("\n")
-            )));
-        }
+        };
 
         let (flows, skills, subscriptions) = summary(&project);
-        if prepared.is_empty() && *self.project() == project {
+        if changed.is_empty() && **self.project.load() == project {
             // A late event of a burst already reloaded, or a save without a change.
             tracing::debug!("reload: nothing changed");
             // What is on disk is what serves: an earlier refusal no longer applies.
-            self.reloader.status().last_error = None;
+            let mut status = self.status.lock();
+            status.last_error = None;
             return Ok(ReloadReport {
-                generation: self.reloader.status().generation,
+                generation: status.generation,
                 changed: false,
                 flows,
                 skills,
@@ -216,21 +145,19 @@ impl Host {
         }
         let mut components_changed = Vec::new();
         let mut pres = Vec::new();
-        for (path, fp, pre) in prepared {
-            loaded.insert(path.clone(), fp);
-            components_changed.push(path);
-            pres.extend(pre);
+        for c in changed {
+            loaded.insert(c.path.clone(), c.fingerprint);
+            components_changed.push(c.path);
+            pres.extend(c.prepared);
         }
-        {
-            // Components and flows change together: nothing routes in between.
-            let mut current = self.project.write().unwrap_or_else(|e| e.into_inner());
-            self.runtime.install(pres);
-            *current = Arc::new(project);
-        }
+        // Components first, then flows: an event routed on the new flows
+        // finds their components in place.
+        self.runtime.install(pres);
+        self.project.store(Arc::new(project));
         drop(loaded);
         self.metrics.reload(true);
         let generation = {
-            let mut status = self.reloader.status();
+            let mut status = self.status.lock();
             status.generation += 1;
             status.applied += 1;
             status.last_error = None;
@@ -257,7 +184,7 @@ impl Host {
     /// Records a refused reload and returns its error.
     fn refused(&self, e: anyhow::Error) -> anyhow::Error {
         self.metrics.reload(false);
-        let mut status = self.reloader.status();
+        let mut status = self.status.lock();
         status.refused += 1;
         status.last_error = Some(format!("{e:#}"));
         tracing::error!("reload refused, the previous version keeps serving: {e:#}");
@@ -265,24 +192,12 @@ impl Host {
     }
 
     /// Counts and the latest error of hot reloads.
-    pub fn reload_status(&self) -> ReloadStatus {
-        self.reloader.status().clone()
+    pub fn status(&self) -> ReloadStatus {
+        self.status.lock().clone()
     }
 
     /// The component files the current project uses.
     pub fn component_paths(&self) -> Vec<PathBuf> {
-        component_paths(&self.project())
-    }
-}
-
-fn missing_hint(path: &Path, project: &Project) -> String {
-    if project
-        .skills_workspace
-        .as_deref()
-        .is_some_and(|w| path.starts_with(w))
-    {
-        format!(" (run `skillhost build {}`)", project.root.display())
-    } else {
-        String::new()
+        component_paths(&self.project.load())
     }
 }

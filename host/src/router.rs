@@ -5,8 +5,8 @@
 
 use std::sync::Arc;
 
-use crate::event::{Actor, Audience, Event};
-use crate::flows::{Flow, Project, Skill, SkillSelector};
+use crate::event::{Actor, Audience, Event, Receipt};
+use crate::flows::{Flow, InterruptMode, Project, Skill, SkillSelector};
 use crate::store::{InstanceKey, StateKey, Store};
 
 /// One subscription fired for one flow instance.
@@ -18,6 +18,49 @@ pub struct Route {
     pub instance: InstanceKey,
     /// The actor the act is about; `None` for the global instance.
     pub actor: Option<Actor>,
+}
+
+impl Route {
+    /// The interrupt mode of the route's subscription.
+    pub fn interrupt_mode(&self) -> InterruptMode {
+        self.flow.subscriptions[self.subscription].interrupt_mode
+    }
+}
+
+/// An accepted event with its routes.
+#[derive(Debug)]
+pub struct Accepted {
+    pub event: Arc<Event>,
+    /// Every subscription it fires, for every target instance.
+    pub routes: Vec<Route>,
+}
+
+impl Accepted {
+    /// Routes `event` against `project`.
+    pub fn new(project: &Project, event: Event) -> Self {
+        let routes = route(project, &event);
+        Accepted {
+            event: Arc::new(event),
+            routes,
+        }
+    }
+
+    /// How many routes the event has: the `matched` of its receipt.
+    pub fn matched(&self) -> u32 {
+        self.routes.len() as u32
+    }
+
+    pub fn receipt(&self) -> Receipt {
+        Receipt {
+            event_id: self.event.id.clone(),
+            matched: self.matched(),
+        }
+    }
+
+    /// The event and its count, as the store records them.
+    pub fn record(&self) -> (Event, u32) {
+        ((*self.event).clone(), self.matched())
+    }
 }
 
 /// Subscriptions matching an event, in declaration order: flows in project
@@ -57,15 +100,6 @@ pub fn route(project: &Project, event: &Event) -> Vec<Route> {
         }
     }
     routes
-}
-
-/// How many routes an event has, without building them: the `matched` of a receipt.
-pub fn count(project: &Project, event: &Event) -> u32 {
-    let targets = match &event.audience {
-        Audience::Actors(actors) => actors.len(),
-        Audience::Global => 1,
-    };
-    (matching(project, event).count() * targets) as u32
 }
 
 /// Picks a route's skill: fixed, or named by a state field of the target

@@ -306,7 +306,7 @@ pub fn main() -> ExitCode {
             user,
             no_build,
         } => tokio_main(chat::run(project, say, user, !no_build)),
-        Command::Check { project } => check(&project),
+        Command::Check { project } => tokio_main(check(&project)),
         Command::Send(args) => tokio_main(client::send(args)),
         Command::Trace(args) => tokio_main(client::trace(args)),
         Command::New {
@@ -376,47 +376,20 @@ pub fn build(project: &Project) -> Result<()> {
     Ok(())
 }
 
-fn check(dir: &Path) -> Result<()> {
+/// `skillhost check`: the project loads, and every component passes the
+/// same preparation a start does.
+async fn check(dir: &Path) -> Result<()> {
     let project = load(dir)?;
-    let runtime = Runtime::new(RuntimeConfig {
+    let runtime = std::sync::Arc::new(Runtime::new(RuntimeConfig {
         max_concurrent_runs: 1,
         ..Default::default()
-    })?;
-    let mut problems = Vec::new();
-    let mut components = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for flow in &project.flows {
-        for skill in &flow.skills {
-            let at = format!(
-                "{}:{}: skill `{}`",
-                flow.file.display(),
-                skill.line,
-                skill.idn
-            );
-            if let Err(e) = runtime.check_limits(skill) {
-                problems.push(format!("{at}: {e}"));
-                continue;
-            }
-            let path = skill.component.wasm_path();
-            if !seen.insert((path.clone(), runtime.limits_for(skill).stack)) {
-                continue;
-            }
-            if !path.exists() {
-                problems.push(format!(
-                    "{at}: component {} does not exist (run `skillhost build {}`)",
-                    path.display(),
-                    dir.display()
-                ));
-            } else if let Err(e) = runtime.load_skill(skill) {
-                problems.push(format!("{at}: {e:#}"));
-            } else {
-                components.push(std::fs::read(&path)?);
-            }
-        }
-    }
-    if !problems.is_empty() {
-        anyhow::bail!("{} problem(s):\n{}", problems.len(), problems.join("\n"));
-    }
+    })?);
+    let components: Vec<Vec<u8>> =
+        skillhost::components::prepare(&runtime, &project, |_, _, _| false)
+            .await?
+            .into_iter()
+            .map(|c| c.bytes)
+            .collect();
     let warnings = lint::event_warnings(&project, &components);
     for warning in &warnings {
         println!("warning: {warning}");

@@ -27,19 +27,18 @@
 pub mod http;
 pub mod timer;
 
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, SystemTime};
+use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Result;
 use tokio::sync::{Notify, Semaphore};
 
-use crate::bus::EventBus;
-use crate::event::{new_id, Audience, Event};
+use crate::event::{Audience, Event};
 use crate::flows::Project;
 use crate::limits::format_bytes;
-use crate::router;
+use crate::pipeline::Intake;
+use crate::router::Accepted;
 use crate::store::{Command, RunEffects, Store};
-use crate::tracker::Tracker;
 
 pub use http::AllowedHost;
 
@@ -301,30 +300,20 @@ pub struct Issued {
 /// Executes commands and fires timers for a running host.
 pub struct Hub {
     registry: Arc<Registry>,
-    store: Arc<dyn Store>,
-    bus: Arc<dyn EventBus>,
-    tracker: Arc<Tracker>,
-    project: Arc<RwLock<Arc<Project>>>,
+    /// Where result and timer events enter the pipeline; also the store,
+    /// tracker and project in force.
+    intake: Arc<Intake>,
     /// Wakes the timer scheduler when timers change.
     timers_changed: Notify,
     http_slots: Semaphore,
 }
 
 impl Hub {
-    pub fn new(
-        registry: Arc<Registry>,
-        store: Arc<dyn Store>,
-        bus: Arc<dyn EventBus>,
-        tracker: Arc<Tracker>,
-        project: Arc<RwLock<Arc<Project>>>,
-    ) -> Arc<Hub> {
+    pub fn new(registry: Arc<Registry>, intake: Arc<Intake>) -> Arc<Hub> {
         let slots = registry.config.http_max_concurrent.max(1);
         Arc::new(Hub {
             registry,
-            store,
-            bus,
-            tracker,
-            project,
+            intake,
             timers_changed: Notify::new(),
             http_slots: Semaphore::new(slots),
         })
@@ -335,17 +324,23 @@ impl Hub {
     }
 
     fn project(&self) -> Arc<Project> {
-        self.project
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
+        self.intake.project.load_full()
+    }
+
+    fn store(&self) -> &Arc<dyn Store> {
+        &self.intake.store
     }
 
     /// Before a run's commit: adds the `result_success` events of its timer
     /// commands to the events it commits, and opens a tracker entry (a child
     /// of `event_id`) for each outbox command, so the event settles only once
     /// its commands have completed and their results have run.
-    pub fn prepare(&self, event_id: &str, effects: &mut RunEffects) -> Issued {
+    pub fn prepare(
+        &self,
+        event_id: &str,
+        effects: &mut RunEffects,
+        sent: &mut Vec<Accepted>,
+    ) -> Issued {
         let mut issued = Issued {
             outbox: Vec::new(),
             timers_changed: false,
@@ -358,10 +353,9 @@ impl Hub {
             if c.timer.is_some() {
                 issued.timers_changed = true;
                 let event = self.result_event(c, RESULT_SUCCESS, Vec::new());
-                let matched = router::count(&project, &event);
-                effects.events.push((event, matched));
+                sent.push(Accepted::new(&project, event));
             } else {
-                self.tracker.open(&c.act_id, Some(event_id));
+                self.intake.tracker.open(&c.act_id, Some(event_id));
                 issued.outbox.push(c.clone());
             }
         }
@@ -382,7 +376,7 @@ impl Hub {
     /// The commit failed: nothing was issued.
     pub fn abandon(&self, issued: Issued) {
         for c in issued.outbox {
-            self.tracker.done(&c.act_id);
+            self.intake.tracker.done(&c.act_id);
         }
     }
 
@@ -390,7 +384,7 @@ impl Hub {
     /// an earlier process that stopped before completing them), and starts
     /// the timer scheduler, which fires timers that came due meanwhile.
     pub fn start(self: &Arc<Self>) -> Result<tokio::task::JoinHandle<()>> {
-        let pending = self.store.outbox()?;
+        let pending = self.store().outbox()?;
         if !pending.is_empty() {
             tracing::info!(
                 commands = pending.len(),
@@ -398,7 +392,7 @@ impl Hub {
             );
         }
         for c in pending {
-            self.tracker.open(&c.act_id, None);
+            self.intake.tracker.open(&c.act_id, None);
             let hub = self.clone();
             tokio::spawn(async move { hub.execute(c).await });
         }
@@ -421,40 +415,25 @@ impl Hub {
             tracing::debug!(command = %c.act_id, idn = %c.idn, kind = kind.as_str(), "command failed: {message}");
         }
         let project = self.project();
-        let events: Vec<(Event, u32)> = self
+        let events: Vec<Accepted> = self
             .completion_events(&c, completion)
             .into_iter()
-            .map(|e| {
-                let matched = router::count(&project, &e);
-                (e, matched)
-            })
+            .map(|e| Accepted::new(&project, e))
             .collect();
-        for (e, _) in &events {
-            self.tracker.open(&e.id, Some(&c.act_id));
-        }
-        let published = match self.store.complete_command(&c.act_id, events.clone()).await {
-            Ok(true) => true,
+        let records = events.iter().map(Accepted::record).collect();
+        let opened = self.intake.open(Some(&c.act_id), events);
+        match self.store().complete_command(&c.act_id, records).await {
+            // An event the bus refuses is durable: it is routed at the next start.
+            Ok(true) => drop(opened.publish()),
             Ok(false) => {
                 tracing::warn!(command = %c.act_id, "command completed twice; the second result is dropped");
-                false
             }
             Err(e) => {
                 // It stays in the outbox and is executed again at the next start.
                 tracing::error!(command = %c.act_id, "recording a command's result: {e:#}");
-                false
-            }
-        };
-        for (e, _) in events {
-            let id = e.id.clone();
-            if !published {
-                self.tracker.done(&id);
-            } else if let Err(err) = self.bus.publish(Arc::new(e)) {
-                // Accepted and durable: it is routed at the next start.
-                tracing::error!(event = %id, "publishing a command result: {err:#}");
-                self.tracker.done(&id);
             }
         }
-        self.tracker.done(&c.act_id);
+        self.intake.tracker.done(&c.act_id);
     }
 
     /// The events a completion sends: its own events and `result_success`,
@@ -485,20 +464,16 @@ impl Hub {
     /// handled, carrying `command_act_id` and `referenceIdn`.
     fn result_event(&self, c: &Command, idn: &str, mut args: Vec<(String, String)>) -> Event {
         args.push(("referenceIdn".into(), c.idn.clone()));
-        Event {
-            id: new_id(),
-            idn: idn.into(),
-            arguments: args,
-            integration_idn: c.integration_idn.clone(),
-            connector_idn: c.connector_idn.clone(),
-            audience: self.audience(c.actor_id.as_deref()),
-            external_event_id: None,
-            command_act_id: Some(c.act_id.clone()),
-            uninterruptible: false,
-            accepted_at: SystemTime::now(),
-            parent: Some(c.event_id.clone()),
-            depth: c.depth,
-        }
+        Event::child(
+            &c.event_id,
+            c.depth,
+            idn,
+            &c.integration_idn,
+            &c.connector_idn,
+            self.audience(c.actor_id.as_deref()),
+        )
+        .with_arguments(args)
+        .for_command(&c.act_id)
     }
 
     /// An actor's audience; global without one (or if it is unknown).
@@ -506,7 +481,7 @@ impl Hub {
         let Some(id) = actor_id else {
             return Audience::Global;
         };
-        match self.store.actor(id) {
+        match self.store().actor(id) {
             Ok(Some(a)) => Audience::Actors(vec![a]),
             Ok(None) => {
                 tracing::warn!(actor = %id, "a command result's actor is unknown; sending it globally");

@@ -20,9 +20,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::{Args, CommandsConfig, Completion, ErrorType, Execution, Hub, Integration, Plan};
-use crate::event::{new_id, Event};
+use crate::event::Event;
 use crate::flows::Project;
-use crate::router;
 use crate::store::{Command, Timer};
 
 /// The integration's idn.
@@ -224,7 +223,7 @@ const MAX_SLEEP: Duration = Duration::from_secs(30);
 /// change), fires what is due, in due order.
 pub(super) async fn schedule(hub: Arc<Hub>) {
     loop {
-        let due = match hub.store.due_timers(SystemTime::now(), BATCH) {
+        let due = match hub.store().due_timers(SystemTime::now(), BATCH) {
             Ok(due) => due,
             Err(e) => {
                 tracing::error!("reading due timers: {e:#}");
@@ -239,7 +238,7 @@ pub(super) async fn schedule(hub: Arc<Hub>) {
         if full {
             continue;
         }
-        let wait = match hub.store.next_timer_due() {
+        let wait = match hub.store().next_timer_due() {
             Ok(Some(at)) => at
                 .duration_since(SystemTime::now())
                 .unwrap_or(Duration::ZERO),
@@ -263,38 +262,36 @@ pub(super) async fn schedule(hub: Arc<Hub>) {
 /// advance) in one transaction, then routed.
 async fn fire(hub: &Arc<Hub>, timer: Timer) {
     let now = SystemTime::now();
-    let event = Event {
-        id: new_id(),
-        idn: timer.event_idn.clone(),
-        arguments: vec![
-            ("timerName".into(), timer.name.clone()),
-            (
-                "dueAt".into(),
-                humantime::format_rfc3339_millis(timer.due_at).to_string(),
-            ),
-        ],
-        integration_idn: PROGRAM_TIMER.into(),
-        connector_idn: timer.connector_idn.clone(),
-        audience: hub.audience(timer.actor_id.as_deref()),
-        external_event_id: None,
-        command_act_id: Some(timer.act_id.clone()),
-        uninterruptible: false,
-        accepted_at: now,
-        parent: Some(timer.parent.clone()),
-        depth: timer.depth,
-    };
-    let matched = router::count(&hub.project(), &event);
+    let event = Event::child(
+        &timer.parent,
+        timer.depth,
+        &timer.event_idn,
+        PROGRAM_TIMER,
+        &timer.connector_idn,
+        hub.audience(timer.actor_id.as_deref()),
+    )
+    .with_arguments(vec![
+        ("timerName".into(), timer.name.clone()),
+        (
+            "dueAt".into(),
+            humantime::format_rfc3339_millis(timer.due_at).to_string(),
+        ),
+    ])
+    .for_command(&timer.act_id);
+    let accepted = hub.intake.accept(event);
+    let matched = accepted.matched();
     let next = timer.every.map(|every| now + every);
-    match hub.store.fire_timer(&timer, &event, matched, next).await {
+    // Its parent settled long ago: the fired event is a root of its own.
+    let opened = hub.intake.open(None, vec![accepted]);
+    match hub
+        .store()
+        .fire_timer(&timer, opened.event(0), matched, next)
+        .await
+    {
         Ok(true) => {
-            tracing::debug!(timer = %timer.name, event = %event.id, "timer fired");
-            let id = event.id.clone();
-            hub.tracker.open(&id, None);
-            if let Err(e) = hub.bus.publish(Arc::new(event)) {
-                // Accepted and durable: it is routed at the next start.
-                tracing::error!(event = %id, "publishing a timer event: {e:#}");
-                hub.tracker.done(&id);
-            }
+            tracing::debug!(timer = %timer.name, event = %opened.event(0).id, "timer fired");
+            // An event the bus refuses is durable: it is routed at the next start.
+            let _ = opened.publish();
         }
         // Replaced or cancelled since it was read.
         Ok(false) => {}

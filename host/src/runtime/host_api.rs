@@ -20,10 +20,10 @@ use super::bindings::skillhost::skill::{
 };
 use super::output::LogTags;
 use super::RunState;
-use crate::event::{new_id, Actor, Audience, Event, SYSTEM};
+use crate::event::{Actor, Audience, Event, SYSTEM};
 use crate::flows::{Flow, Project, Skill};
 use crate::limits::{format_bytes, short, BadArgument, Limit, LimitExceeded, Limits};
-use crate::router;
+use crate::router::Accepted;
 use crate::store::{AttributeOwner, InstanceKey, Message, RunEffects, StateKey, Store};
 use crate::versions::{SharedKey, Versions};
 
@@ -49,6 +49,8 @@ pub struct SkillRun {
     skill: Arc<Skill>,
     instance: InstanceKey,
     effects: RunEffects,
+    /// The events the run sent, in order, routed when sent.
+    sent: Vec<Accepted>,
     /// Index into `effects.state_writes` by key, for read-your-writes.
     written: HashMap<StateKey, usize>,
     /// Version of each shared value this run read, checked at commit.
@@ -86,6 +88,7 @@ impl SkillRun {
             skill,
             instance,
             effects: RunEffects::default(),
+            sent: Vec::new(),
             written: HashMap::new(),
             shared_reads: HashMap::new(),
             limits: Limits::default(),
@@ -110,9 +113,9 @@ impl SkillRun {
         }
     }
 
-    /// The buffered effects and the shared values read, to commit.
-    pub fn into_commit(self) -> (RunEffects, HashMap<SharedKey, u64>) {
-        (self.effects, self.shared_reads)
+    /// The buffered effects, the events sent and the shared values read, to commit.
+    pub fn into_commit(self) -> (RunEffects, Vec<Accepted>, HashMap<SharedKey, u64>) {
+        (self.effects, self.sent, self.shared_reads)
     }
 
     fn state_key(&self, field: &str) -> Result<StateKey, String> {
@@ -246,7 +249,7 @@ impl SkillRun {
             BadArgument::check_name(CALL, "connector idn", c).map_err(trap)?;
         }
         BadArgument::check_names(CALL, "actor ids", &e.actor_ids).map_err(trap)?;
-        let sent = self.effects.events.len();
+        let sent = self.sent.len();
         if sent >= self.limits.events_per_run {
             return Err(trap(LimitExceeded::new(
                 Limit::EventsPerRun,
@@ -300,26 +303,22 @@ impl SkillRun {
                 Audience::Actors(actors)
             }
         };
-        let event = Event {
-            id: new_id(),
-            idn: e.event_idn,
-            arguments,
-            integration_idn: SYSTEM.into(),
-            connector_idn: e.connector_idn.unwrap_or_else(|| SYSTEM.into()),
-            audience,
-            external_event_id: None,
-            command_act_id: None,
-            uninterruptible: e.uninterruptible,
-            accepted_at: SystemTime::now(),
-            parent: Some(self.event.id.clone()),
+        let event = Event::child(
+            &self.event.id,
             depth,
-        };
-        let matched = router::count(&self.env.project, &event);
+            &e.event_idn,
+            SYSTEM,
+            e.connector_idn.as_deref().unwrap_or(SYSTEM),
+            audience,
+        )
+        .with_arguments(arguments)
+        .with_uninterruptible(e.uninterruptible);
+        let accepted = Accepted::new(&self.env.project, event);
         let receipt = events::Receipt {
-            event_id: event.id.clone(),
-            matched,
+            event_id: accepted.event.id.clone(),
+            matched: accepted.matched(),
         };
-        self.effects.events.push((event, matched));
+        self.sent.push(accepted);
         Ok(receipt)
     }
 

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::Duration;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use tokio::sync::{Notify, Semaphore};
 use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{
@@ -342,33 +342,11 @@ impl Runtime {
         Ok(EngineSet { engine, linker })
     }
 
-    /// Compiles a component for the host's default limits and checks it
-    /// against the skill world; later runs of it only instantiate. Loading the
-    /// same path again replaces it.
-    pub fn load(&self, path: &Path) -> Result<()> {
-        self.load_with_stack(path, self.config.limits.stack)
-    }
-
-    /// Like [`Runtime::load`], for a skill and its limits.
-    pub fn load_skill(&self, skill: &Skill) -> Result<()> {
-        self.check_limits(skill).map_err(|e| anyhow!("{e}"))?;
-        let stack = self.limits_for(skill).stack;
-        self.load_with_stack(&skill.component.wasm_path(), stack)
-    }
-
-    fn load_with_stack(&self, path: &Path, stack: usize) -> Result<()> {
-        let bytes =
-            std::fs::read(path).with_context(|| format!("reading component {}", path.display()))?;
-        let prepared = self.prepare(path, stack, &bytes)?;
-        self.install(vec![prepared]);
-        Ok(())
-    }
-
     /// Compiles a component for a stack size and checks it against the skill
     /// world without putting it in use: see [`Runtime::install`].
     pub fn prepare(&self, path: &Path, stack: usize, bytes: &[u8]) -> Result<Prepared> {
         let set = self.engine(stack)?;
-        if !wasmparser_is_component(bytes) {
+        if !is_component(bytes) {
             bail!(
                 "{}: not a WebAssembly component (a core module or another file); build skills for wasm32-wasip2",
                 path.display()
@@ -434,13 +412,6 @@ impl Runtime {
             .unwrap_or_else(|e| e.into_inner())
             .get(path.as_os_str())
             .is_some_and(|by_stack| by_stack.contains_key(&stack))
-    }
-
-    pub fn is_loaded(&self, path: &Path) -> bool {
-        self.components
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .contains_key(path.as_os_str())
     }
 
     /// Runs a skill component once, in a fresh instance, within its skill's limits.
@@ -638,7 +609,7 @@ fn is_provided(name: &str) -> bool {
 }
 
 /// The component-model layer byte: components are `\0asm` with version 0x0d and layer 1.
-fn wasmparser_is_component(bytes: &[u8]) -> bool {
+fn is_component(bytes: &[u8]) -> bool {
     bytes.len() >= 8 && &bytes[0..4] == b"\0asm" && bytes[6..8] == [1, 0]
 }
 

@@ -2,7 +2,7 @@
 //! tests and for runs where losing everything on exit is fine. Writes are
 //! applied at once, so their [`Pending`]s are already complete.
 
-mod commands;
+mod outbox;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -38,7 +38,7 @@ struct Inner {
     queue: BTreeMap<i64, QueuedDispatch>,
     next_dispatch: i64,
     /// Timers and the command outbox.
-    commands: commands::Tables,
+    commands: outbox::Tables,
 }
 
 impl MemoryStore {

@@ -5,12 +5,12 @@
 //! interchangeable. A run's effects arrive as one [`RunCommit`] and must be
 //! applied all together or not at all.
 
-mod commands;
 mod memory;
+mod outbox;
 mod sqlite;
 
-pub use commands::{Command, CommandStore, Timer, TimerChange};
 pub use memory::MemoryStore;
+pub use outbox::{Command, CommandStore, Timer, TimerChange};
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 use std::future::Future;
@@ -21,7 +21,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use crate::event::{Actor, Event, Receipt};
-use crate::flows::{InterruptMode, Scope};
+use crate::flows::Scope;
 
 /// A flow instance: one flow for one persona, or the flow's global instance.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -113,12 +113,6 @@ pub struct RunRecord {
     pub duration: Duration,
     /// Ids of the events the run sent (only when it committed).
     pub sent_events: Vec<String>,
-}
-
-impl RunRecord {
-    pub fn mode(mode: InterruptMode) -> &'static str {
-        mode.as_str()
-    }
 }
 
 /// A reply of the agent to an actor (an `agent_message` act).

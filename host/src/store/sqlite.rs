@@ -11,7 +11,7 @@
 //! else (events, runs, acts, queues) is read from the file through a small
 //! pool of read connections.
 
-mod commands;
+mod outbox;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -140,7 +140,7 @@ CREATE TABLE acts (
 );
 CREATE INDEX acts_actor ON acts(actor_id, seq);
 "#,
-    commands::MIGRATION,
+    outbox::MIGRATION,
 ];
 
 /// What the writer thread is asked to do.
@@ -717,7 +717,7 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheChange>)> {
             for (event, matched) in &effects.events {
                 insert_event(tx, event, *matched)?;
             }
-            commands::commit(tx, &effects.commands)?;
+            outbox::commit(tx, &effects.commands)?;
             finish(tx, *dispatch, record)?;
             Ok((Output::Unit, changes))
         }
@@ -731,13 +731,12 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheChange>)> {
             matched,
             next,
         } => Ok((
-            Output::Done(commands::fire(tx, timer, event, *matched, *next)?),
+            Output::Done(outbox::fire(tx, timer, event, *matched, *next)?),
             vec![],
         )),
-        Op::CompleteCommand { act_id, events } => Ok((
-            Output::Done(commands::complete(tx, act_id, events)?),
-            vec![],
-        )),
+        Op::CompleteCommand { act_id, events } => {
+            Ok((Output::Done(outbox::complete(tx, act_id, events)?), vec![]))
+        }
     }
 }
 

@@ -1,0 +1,159 @@
+//! Accepting events: the one home of "route it, make it durable, count it
+//! open, hand it to the router", whoever accepts the event (a client, a
+//! committed run, a failed run's `skill_failed`, a command's result, a timer).
+//!
+//! An event's routes are worked out once, here: their count is the receipt's
+//! `matched`, and the router later takes the same routes. Its tracker entry
+//! is opened before its durable write can let anything settle, and undone if
+//! that write fails ([`Opened`] undoes on drop unless published).
+
+use std::sync::Arc;
+
+use anyhow::{bail, Result};
+
+use crate::bus::EventBus;
+use crate::event::{ActorRef, Audience, Event, Receipt, Submission};
+use crate::limits::{short, Limits, MAX_NAME_BYTES};
+use crate::metrics::Metrics;
+use crate::reload::ProjectCell;
+use crate::router::Accepted;
+use crate::store::Store;
+use crate::tracker::Tracker;
+
+/// Where events enter the pipeline.
+pub struct Intake {
+    pub(crate) project: ProjectCell,
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) tracker: Arc<Tracker>,
+    pub(crate) bus: Arc<dyn EventBus>,
+    pub(crate) metrics: Arc<Metrics>,
+    /// For events submitted from outside.
+    pub(crate) limits: Limits,
+}
+
+impl Intake {
+    /// Routes an event against the project in force.
+    pub fn accept(&self, event: Event) -> Accepted {
+        Accepted::new(&self.project.load(), event)
+    }
+
+    /// Opens the tracker entries of events about to be written durably, as
+    /// children of `parent` (`None`: each is a root of its own). Publish the
+    /// batch once the write succeeded; dropping it closes the entries again.
+    pub fn open(&self, parent: Option<&str>, events: Vec<Accepted>) -> Opened<'_> {
+        for a in &events {
+            self.tracker.open(&a.event.id, parent);
+        }
+        Opened {
+            intake: self,
+            events,
+        }
+    }
+
+    /// Accepts an event from outside and returns its receipt once the event
+    /// is durable in the store. A repeated `external_event_id` returns the
+    /// first receipt and runs nothing again.
+    pub async fn submit(&self, s: Submission) -> Result<Receipt> {
+        self.check(&s)?;
+        if let Some(ext) = &s.external_event_id {
+            if let Some(receipt) = self.store.find_external_event(ext)? {
+                return Ok(receipt);
+            }
+        }
+        let audience = match &s.actor {
+            None => Audience::Global,
+            Some(ActorRef::External(ext)) => {
+                if s.integration_idn.is_empty() || s.connector_idn.is_empty() {
+                    bail!("an event from a user needs integration_idn and connector_idn");
+                }
+                Audience::Actors(vec![
+                    self.store
+                        .actor_for(&s.integration_idn, &s.connector_idn, ext)
+                        .await?,
+                ])
+            }
+            Some(ActorRef::Id(id)) => match self.store.actor(id)? {
+                Some(a) => Audience::Actors(vec![a]),
+                None => bail!("unknown actor id `{id}`"),
+            },
+        };
+        let accepted = self.accept(Event::from_outside(s, audience));
+        let receipt = accepted.receipt();
+        let opened = self.open(None, vec![accepted]);
+        if let Some(first) = self
+            .store
+            .accept_event(opened.event(0), receipt.matched)
+            .await?
+        {
+            // Another submission with the same external id won the race.
+            return Ok(first);
+        }
+        self.metrics.event_in();
+        opened.publish()?;
+        Ok(receipt)
+    }
+
+    /// The checks of a submission that need no store.
+    fn check(&self, s: &Submission) -> Result<()> {
+        if s.idn.trim().is_empty() {
+            bail!("event idn is empty");
+        }
+        for (what, name) in [
+            ("event idn", &s.idn),
+            ("integration_idn", &s.integration_idn),
+            ("connector_idn", &s.connector_idn),
+        ] {
+            if name.len() > MAX_NAME_BYTES {
+                bail!(
+                    "{what} `{}` is {} bytes long, over the limit of {MAX_NAME_BYTES}",
+                    short(name),
+                    name.len()
+                );
+            }
+        }
+        self.limits
+            .check_arguments(
+                &s.idn,
+                s.arguments.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+            )
+            .map_err(|e| anyhow::anyhow!("event refused: {e}"))
+    }
+}
+
+/// Events whose tracker entries are open, not yet handed to the router.
+#[must_use = "publish the events once their durable write succeeded"]
+pub struct Opened<'a> {
+    intake: &'a Intake,
+    events: Vec<Accepted>,
+}
+
+impl Opened<'_> {
+    /// The `i`-th event of the batch.
+    pub fn event(&self, i: usize) -> &Event {
+        &self.events[i].event
+    }
+
+    /// Hands the events to the router, in order. An event the bus refuses
+    /// (the host is shutting down) is durable already and is routed at the
+    /// next start; the first such error is returned.
+    pub fn publish(mut self) -> Result<()> {
+        let mut first_error = None;
+        for a in std::mem::take(&mut self.events) {
+            let id = a.event.id.clone();
+            if let Err(e) = self.intake.bus.publish(a) {
+                tracing::error!(event = %id, "publishing an accepted event: {e:#}");
+                self.intake.tracker.done(&id);
+                first_error.get_or_insert(e);
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+}
+
+impl Drop for Opened<'_> {
+    fn drop(&mut self) {
+        for a in &self.events {
+            self.intake.tracker.done(&a.event.id);
+        }
+    }
+}
