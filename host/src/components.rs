@@ -96,7 +96,8 @@ pub async fn prepare(
             let prepared = stale
                 .into_iter()
                 .map(|stack| runtime.prepare(&path, stack, &bytes))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+                .collect::<anyhow::Result<Vec<_>>>()
+                .map_err(|e| anyhow::anyhow!("{at}: {e:#}"))?;
             Ok::<_, anyhow::Error>(PreparedComponent {
                 path,
                 fingerprint,

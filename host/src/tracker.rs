@@ -5,8 +5,7 @@
 //! count reaches zero the event is settled, its waiters wake, and its parent's
 //! count drops. This is what lets a caller wait for a whole workflow.
 
-use std::sync::Mutex;
-
+use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::{oneshot, watch};
 
 use crate::hash::HashMap;
@@ -35,8 +34,8 @@ impl Default for Tracker {
 }
 
 impl Tracker {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Node>> {
-        self.nodes.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, HashMap<String, Node>> {
+        self.nodes.lock()
     }
 
     /// Opens an accepted event with its routing token.

@@ -10,7 +10,8 @@
 //! again on fresh values.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+
+use parking_lot::{Mutex, MutexGuard};
 
 use anyhow::Result;
 
@@ -59,8 +60,8 @@ pub struct Conflict {
 }
 
 impl Versions {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Table> {
+        self.table.lock()
     }
 
     /// The latest value of a shared key (committed, or handed to the store

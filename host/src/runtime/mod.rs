@@ -30,7 +30,9 @@ pub use host_api::{RunEnv, SkillRun};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::{Mutex, RwLock};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
@@ -288,7 +290,7 @@ impl Runtime {
 
     /// The engine for a stack size, made on first use.
     fn engine(&self, stack: usize) -> Result<Arc<EngineSet>> {
-        let mut engines = self.engines.lock().unwrap_or_else(|e| e.into_inner());
+        let mut engines = self.engines.lock();
         if let Some(set) = engines.get(&stack) {
             return Ok(set.clone());
         }
@@ -396,7 +398,7 @@ impl Runtime {
     /// Puts prepared components in use, all at once: runs that start from now
     /// on use them; runs already started finish on the version they began with.
     pub fn install(&self, prepared: Vec<Prepared>) {
-        let mut components = self.components.write().unwrap_or_else(|e| e.into_inner());
+        let mut components = self.components.write();
         for p in prepared {
             components
                 .entry(p.path.into_os_string())
@@ -409,7 +411,6 @@ impl Runtime {
     pub fn is_loaded_for(&self, path: &Path, stack: usize) -> bool {
         self.components
             .read()
-            .unwrap_or_else(|e| e.into_inner())
             .get(path.as_os_str())
             .is_some_and(|by_stack| by_stack.contains_key(&stack))
     }
@@ -425,7 +426,6 @@ impl Runtime {
         let Some(pre) = self
             .components
             .read()
-            .unwrap_or_else(|e| e.into_inner())
             .get(component.as_os_str())
             .and_then(|by_stack| by_stack.get(&limits.stack))
             .cloned()
@@ -629,7 +629,7 @@ impl Ticker {
             .spawn(move || {
                 while !flag.load(std::sync::atomic::Ordering::Relaxed) {
                     std::thread::sleep(tick);
-                    let mut list = list.lock().unwrap_or_else(|e| e.into_inner());
+                    let mut list = list.lock();
                     list.retain(|weak| match weak.upgrade() {
                         Some(engine) => {
                             engine.increment_epoch();
@@ -644,10 +644,7 @@ impl Ticker {
     }
 
     fn add(&self, engine: &Engine) {
-        self.engines
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(engine.weak());
+        self.engines.lock().push(engine.weak());
     }
 }
 

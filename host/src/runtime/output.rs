@@ -9,7 +9,9 @@
 
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+
+use parking_lot::{Mutex, MutexGuard};
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
@@ -127,8 +129,8 @@ impl LogStream {
 }
 
 impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Buffered> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    fn lock(&self) -> MutexGuard<'_, Buffered> {
+        self.state.lock()
     }
 
     fn emit(&self, line: &[u8]) {

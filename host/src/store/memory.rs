@@ -5,7 +5,8 @@
 mod outbox;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+
+use parking_lot::{Mutex, MutexGuard};
 
 use anyhow::Result;
 
@@ -46,10 +47,10 @@ impl MemoryStore {
         Self::default()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    fn lock(&self) -> MutexGuard<'_, Inner> {
         // Every write is built before it is applied, so a panic elsewhere
         // cannot leave half a write behind: poison is safe to ignore.
-        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+        self.inner.lock()
     }
 }
 
