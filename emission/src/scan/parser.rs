@@ -1,234 +1,9 @@
-//! The scanner: finds every JSON object embedded in a text, in one pass per
-//! *view*, without ever parsing a stretch of text twice in the same view.
-//!
-//! # Why two views
-//!
-//! Whether a `{` is structure or string content depends only on which
-//! quotes are string delimiters. A quote preceded by an odd run of
-//! backslashes is escaped; every other quote (an *unescaped* quote) opens or
-//! closes a string. Inside valid JSON the unescaped quotes pair up, so from
-//! any `{` that starts a parse, the strings are the pairs of unescaped quotes
-//! that follow it. Prose has quotes of its own, so there are exactly two ways
-//! to pair the unescaped quotes `Q1 Q2 Q3 ...` of a text: `(Q1 Q2) (Q3 Q4)
-//! ...` (view A) or `(Q2 Q3) (Q4 Q5) ...` (view B, where the text before `Q1`
-//! counts as string). Every `{` is outside strings in exactly one view, and a
-//! parse started at it sees the text exactly as that view does.
-//!
-//! # Why one pass per view is enough
-//!
-//! In one view, a parse that starts at a `{` either completes or fails at
-//! some position `j`. Every `{` that lies between the start and `j` outside
-//! strings is the start of an object nested in that parse, so a parse
-//! started there would read the same tokens: it either completed before `j`
-//! (then it is a complete object, kept as a *promoted* value when the outer
-//! parse fails) or it fails at `j` too. So after a failure the scan resumes
-//! at `j` itself, never behind it, and each byte is read once per view: the
-//! scanner is linear in the length of the text. The parser keeps its stack
-//! on the heap, so nesting depth costs memory, not native stack.
+//! The parse in progress in one view, fed one byte at a time: its stack of
+//! open containers, the lexing of strings, numbers and literals, and what a
+//! failure reports (whether the failed object looks like an event block).
 
-use std::fmt;
-
-/// Index of a node in an [`Arena`].
-pub(crate) type NodeId = u32;
-
-/// A parsed JSON value. Containers refer to their children by index, so
-/// values of any depth are built, walked and dropped without recursion.
-#[derive(Debug)]
-pub(crate) enum Node {
-    Null,
-    Bool(bool),
-    /// A number, as written (JSON numbers have no size limit).
-    Num(Box<str>),
-    Str(String),
-    Arr {
-        items: Vec<NodeId>,
-        /// Levels of nesting, counting this array as 1.
-        height: u32,
-    },
-    Obj(Obj),
-}
-
-/// An object with where it is in the text.
-#[derive(Debug)]
-pub(crate) struct Obj {
-    /// Byte offset of its `{`.
-    pub start: usize,
-    /// Byte offset just after its `}`.
-    pub end: usize,
-    /// Entries in the order written, duplicates included.
-    pub entries: Vec<(String, NodeId)>,
-    /// Levels of nesting, counting this object as 1.
-    pub height: u32,
-}
-
-impl Node {
-    pub(crate) fn height(&self) -> u32 {
-        match self {
-            Node::Arr { height, .. } => *height,
-            Node::Obj(o) => o.height,
-            _ => 0,
-        }
-    }
-}
-
-/// Every node parsed in one view.
-#[derive(Debug, Default)]
-pub(crate) struct Arena {
-    nodes: Vec<Node>,
-}
-
-impl Arena {
-    fn push(&mut self, node: Node) -> NodeId {
-        self.nodes.push(node);
-        (self.nodes.len() - 1) as NodeId
-    }
-
-    pub(crate) fn get(&self, id: NodeId) -> &Node {
-        &self.nodes[id as usize]
-    }
-
-    pub(crate) fn obj(&self, id: NodeId) -> &Obj {
-        match self.get(id) {
-            Node::Obj(o) => o,
-            other => unreachable!("node {id} is not an object: {other:?}"),
-        }
-    }
-
-    /// Compact JSON for a node, numbers as written. Iterative, so any depth.
-    pub(crate) fn to_json(&self, id: NodeId) -> String {
-        enum Step {
-            Node(NodeId),
-            Text(&'static str),
-            Key(NodeId, usize),
-        }
-        let mut out = String::new();
-        let mut todo = vec![Step::Node(id)];
-        while let Some(step) = todo.pop() {
-            match step {
-                Step::Text(t) => out.push_str(t),
-                Step::Key(obj, i) => {
-                    if let Node::Obj(o) = self.get(obj) {
-                        write_json_string(&mut out, &o.entries[i].0);
-                        out.push(':');
-                    }
-                }
-                Step::Node(id) => match self.get(id) {
-                    Node::Null => out.push_str("null"),
-                    Node::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-                    Node::Num(n) => out.push_str(n),
-                    Node::Str(s) => write_json_string(&mut out, s),
-                    Node::Arr { items, .. } => {
-                        out.push('[');
-                        todo.push(Step::Text("]"));
-                        for (i, item) in items.iter().enumerate().rev() {
-                            todo.push(Step::Node(*item));
-                            if i > 0 {
-                                todo.push(Step::Text(","));
-                            }
-                        }
-                    }
-                    Node::Obj(o) => {
-                        out.push('{');
-                        todo.push(Step::Text("}"));
-                        for (i, (_, value)) in o.entries.iter().enumerate().rev() {
-                            todo.push(Step::Node(*value));
-                            todo.push(Step::Key(id, i));
-                            if i > 0 {
-                                todo.push(Step::Text(","));
-                            }
-                        }
-                    }
-                },
-            }
-        }
-        out
-    }
-}
-
-/// Writes `s` as a JSON string literal.
-pub(crate) fn write_json_string(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{8}' => out.push_str("\\b"),
-            '\u{c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 => {
-                out.push_str(&format!("\\u{:04x}", c as u32));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-}
-
-/// Why a parse stopped.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum ErrorKind {
-    /// Something else than what the grammar allows here.
-    Expected(&'static str),
-    /// A raw control character (e.g. a line break) inside a string.
-    ControlInString,
-    /// A backslash followed by something that is not an escape.
-    BadEscape,
-    /// `\u` not followed by four hex digits.
-    BadUnicodeEscape,
-    /// A `\u` escape of half a UTF-16 surrogate pair.
-    LoneSurrogate,
-    /// A number like `01`.
-    LeadingZero,
-    /// `-` or `1.` or `1e` not followed by digits.
-    BadNumber,
-    /// `tru`, `nul`, ...
-    BadLiteral(&'static str),
-    /// The text ended with these containers still open (closers needed,
-    /// innermost first, e.g. `]}`).
-    Eof { inside_string: bool },
-}
-
-/// Where and why a parse failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ParseError {
-    /// Byte offset of the offending byte (the text's length at its end).
-    pub at: usize,
-    pub kind: ErrorKind,
-    /// The closers still needed at that point, innermost first (`}]}`).
-    pub open: String,
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?} at {}", self.kind, self.at)
-    }
-}
-
-/// An object that started a parse which failed, and looked like an attempt
-/// at an event block. Reported as a malformed block.
-#[derive(Debug)]
-pub(crate) struct Attempt {
-    pub start: usize,
-    pub error: ParseError,
-    /// The `id` and `name` (or `event`) read before the failure, if any.
-    pub id: Option<String>,
-    pub name: Option<String>,
-}
-
-/// What one view found.
-#[derive(Debug, Default)]
-pub(crate) struct View {
-    pub arena: Arena,
-    /// Complete top-level objects, in text order, never overlapping.
-    pub tops: Vec<NodeId>,
-    /// Failed parses that look like event blocks, in text order.
-    pub attempts: Vec<Attempt>,
-}
-
-/// How far after a failed `{` the scanner looks for signs of an event block.
-pub(crate) const LOOKAHEAD: usize = 256;
+use super::tree::{Arena, Node, NodeId, Obj};
+use super::{Attempt, ErrorKind, ParseError, View, LOOKAHEAD};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -269,7 +44,7 @@ fn is_args_key(key: &str) -> bool {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Esc {
+pub(super) enum Esc {
     No,
     Backslash,
     /// Hex digits of a `\u` escape still expected.
@@ -277,7 +52,7 @@ enum Esc {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Num {
+pub(super) enum Num {
     Minus,
     Zero,
     Int,
@@ -289,7 +64,7 @@ enum Num {
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Lex {
+pub(super) enum Lex {
     Idle,
     Str {
         start: usize,
@@ -309,25 +84,25 @@ enum Lex {
 
 /// The parse in progress in one view: a stack of open containers and the
 /// scalar being lexed.
-struct Parser<'t> {
+pub(super) struct Parser<'t> {
     text: &'t str,
     bytes: &'t [u8],
     stack: Vec<Frame>,
-    lex: Lex,
+    pub(super) lex: Lex,
     /// Complete objects whose ancestors are all open or arrays: values of
     /// their own if the parse fails (see the module docs).
-    promoted: Vec<NodeId>,
+    pub(super) promoted: Vec<NodeId>,
 }
 
 /// What feeding one byte did.
-enum Fed {
+pub(super) enum Fed {
     More,
     /// The top-level object closed.
     Done(NodeId),
 }
 
 impl<'t> Parser<'t> {
-    fn new(text: &'t str) -> Self {
+    pub(super) fn new(text: &'t str) -> Self {
         Parser {
             text,
             bytes: text.as_bytes(),
@@ -337,11 +112,11 @@ impl<'t> Parser<'t> {
         }
     }
 
-    fn active(&self) -> bool {
+    pub(super) fn active(&self) -> bool {
         !self.stack.is_empty()
     }
 
-    fn open(&mut self, start: usize, is_obj: bool) {
+    pub(super) fn open(&mut self, start: usize, is_obj: bool) {
         self.stack.push(Frame {
             start,
             is_obj,
@@ -359,7 +134,7 @@ impl<'t> Parser<'t> {
         });
     }
 
-    fn error(&self, at: usize, kind: ErrorKind) -> ParseError {
+    pub(super) fn error(&self, at: usize, kind: ErrorKind) -> ParseError {
         // Only the end of the text needs the closers (for its message).
         let open = match kind {
             ErrorKind::Eof { .. } => self
@@ -374,7 +149,7 @@ impl<'t> Parser<'t> {
     }
 
     /// Feeds the byte at `p`.
-    fn feed(&mut self, arena: &mut Arena, p: usize) -> Result<Fed, ParseError> {
+    pub(super) fn feed(&mut self, arena: &mut Arena, p: usize) -> Result<Fed, ParseError> {
         let b = self.bytes[p];
         match self.lex {
             Lex::Idle => {}
@@ -644,7 +419,7 @@ impl<'t> Parser<'t> {
     /// block (reported), and the promoted objects that stand as values of
     /// their own (those inside the reported block's arguments are its data,
     /// dropped).
-    fn fail(&mut self, arena: &Arena, error: ParseError, view: &mut View) {
+    pub(super) fn fail(&mut self, arena: &Arena, error: ParseError, view: &mut View) {
         let attempt = self
             .stack
             .iter()
@@ -780,127 +555,9 @@ fn hex4(s: &str) -> u32 {
     u32::from_str_radix(s, 16).expect("four hex digits, checked by the lexer")
 }
 
-/// Scans the text in one view: `starts_inside` says whether the text before
-/// the first unescaped quote counts as string (view B) or not (view A).
-pub(crate) fn scan_view(text: &str, starts_inside: bool) -> View {
-    let bytes = text.as_bytes();
-    let mut view = View::default();
-    let mut arena = Arena::default();
-    let mut parser = Parser::new(text);
-    let mut in_string = starts_inside;
-    let mut backslashes = 0usize;
-    for (p, &b) in bytes.iter().enumerate() {
-        let quote = b == b'"' && backslashes % 2 == 0;
-        backslashes = if b == b'\\' { backslashes + 1 } else { 0 };
-        if parser.active() {
-            match parser.feed(&mut arena, p) {
-                Ok(Fed::More) => {}
-                Ok(Fed::Done(id)) => {
-                    parser.promoted.clear();
-                    view.tops.push(id);
-                }
-                Err(e) => {
-                    // The failure is at `p`: look at the same byte again as
-                    // prose, where it may start the next object.
-                    parser.fail(&arena, e, &mut view);
-                }
-            }
-        }
-        if !parser.active() && !in_string && b == b'{' {
-            // A `{` that just ended a parse is never here: a parse ends at
-            // `}` or fails, and a failing `{` is read again as a start.
-            parser.open(p, true);
-        }
-        if quote {
-            in_string = !in_string;
-        }
-    }
-    if parser.active() {
-        let inside_string = matches!(parser.lex, Lex::Str { .. });
-        let e = parser.error(bytes.len(), ErrorKind::Eof { inside_string });
-        parser.fail(&arena, e, &mut view);
-    }
-    view.arena = arena;
-    view
-}
-
-/// Whether `s` is exactly one JSON value (with optional whitespace around).
-pub(crate) fn is_json(s: &str) -> bool {
-    // The scanner's parses start at `{`: wrap the value as the value of a
-    // key, which is valid exactly when `s` is one value.
-    let wrapped = format!("{{\"\":{s}\n}}");
-    let mut arena = Arena::default();
-    let mut parser = Parser::new(&wrapped);
-    parser.open(0, true);
-    for p in 1..wrapped.len() {
-        match parser.feed(&mut arena, p) {
-            Ok(Fed::More) => {}
-            Ok(Fed::Done(_)) => return p + 1 == wrapped.len(),
-            Err(_) => return false,
-        }
-    }
-    false
-}
-
-/// The outcome of a single parse started at `start` (which must be a `{`),
-/// for tests that compare the scanner's grammar with another parser:
-/// `Ok(end)` just after the closing `}`, with the value as compact JSON.
-#[doc(hidden)]
-pub fn parse_at(text: &str, start: usize) -> Result<(usize, String, u32), usize> {
-    assert_eq!(text.as_bytes()[start], b'{');
-    let mut arena = Arena::default();
-    let mut parser = Parser::new(text);
-    parser.open(start, true);
-    for p in start + 1..text.len() {
-        match parser.feed(&mut arena, p) {
-            Ok(Fed::More) => {}
-            Ok(Fed::Done(id)) => {
-                return Ok((p + 1, arena.to_json(id), arena.get(id).height()));
-            }
-            Err(e) => return Err(e.at),
-        }
-    }
-    Err(text.len())
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn tops(text: &str, inside: bool) -> Vec<String> {
-        let v = scan_view(text, inside);
-        v.tops.iter().map(|&id| v.arena.to_json(id)).collect()
-    }
-
-    #[test]
-    fn finds_objects_in_prose() {
-        assert_eq!(tops("a {\"x\": 1} b {} c", false), ["{\"x\":1}", "{}"]);
-        assert_eq!(
-            tops("{{\"a\":[1,{\"b\":2}]}", false),
-            ["{\"a\":[1,{\"b\":2}]}"]
-        );
-    }
-
-    #[test]
-    fn promotes_complete_objects_of_a_failed_parse() {
-        assert_eq!(
-            tops("{\"a\": [{\"b\": 1}, {\"c\": {\"d\": 2}}, oops", false),
-            ["{\"b\":1}", "{\"c\":{\"d\":2}}"]
-        );
-    }
-
-    #[test]
-    fn restarts_at_the_failing_brace() {
-        assert_eq!(tops("{\"a\":1 {\"b\":2}", false), ["{\"b\":2}"]);
-        assert_eq!(tops("{{{{\"b\":2}", false), ["{\"b\":2}"]);
-    }
-
-    #[test]
-    fn view_b_reads_what_a_stray_quote_hides_from_view_a() {
-        let text = "it's a \"quote {\"a\": 1}";
-        assert!(tops(text, false).is_empty());
-        assert_eq!(tops(text, true), ["{\"a\":1}"]);
-    }
+    use crate::scan::tests::tops;
 
     #[test]
     fn strings_and_numbers() {
@@ -925,16 +582,6 @@ mod tests {
             r#"{'a':1}"#,
         ] {
             assert!(tops(bad, false).is_empty(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn is_json_takes_exactly_one_value() {
-        for ok in ["1", " {\"a\":[1]} ", "\"s\"", "null", "[]"] {
-            assert!(is_json(ok), "{ok}");
-        }
-        for bad in ["", "1,2", "{", "}", "\"a", "nul", "1 2", "{\"a\":1}}"] {
-            assert!(!is_json(bad), "{bad}");
         }
     }
 }

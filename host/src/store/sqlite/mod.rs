@@ -1,0 +1,410 @@
+//! The durable store: one SQLite file in WAL mode.
+//!
+//! All writes go through one writer thread that groups whatever is waiting
+//! into a single transaction (group commit): a burst of submissions and run
+//! commits costs one fsync, and each write's [`Pending`] completes only once
+//! its transaction is durable. Each write runs in its own savepoint, so one
+//! failing write does not undo its neighbours.
+//!
+//! State, attributes and actors are small and read on every run, so they are
+//! kept in memory, loaded at open and updated after each commit; everything
+//! else (events, runs, acts, queues) is read from the file through a small
+//! pool of read connections.
+//!
+//! This file holds [`SqliteStore`], its options and its [`Store`] reads and
+//! writes; `schema` opens the file and migrates it, `writer` is the writer
+//! thread, `rows` converts between rows and types, `cache` is the in-memory
+//! part, and `commands` the timers and command outbox.
+
+mod cache;
+mod outbox;
+mod rows;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc};
+
+use parking_lot::Mutex;
+
+use anyhow::{anyhow, bail, Context, Result};
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::oneshot;
+
+use super::{
+    Act, AttributeOwner, EventRecord, InstanceKey, Message, NewDispatch, Pending, QueuedDispatch,
+    RunEffects, RunRecord, StateKey, Store,
+};
+use crate::event::{Actor, Audience, Event, Receipt};
+use cache::{load_cache, Cache};
+use rows::{from_ms, insert_event, ms, run_from_row};
+use schema::{connect, migrate};
+use writer::{write_loop, Job, Op, Output};
+
+/// Tuning of the durable store.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// `synchronous=FULL`: a commit survives power loss, not just a crash of
+    /// the process. `false` uses `NORMAL`, which in WAL mode survives a
+    /// process crash but may lose the last commits on power loss.
+    pub power_safe: bool,
+    /// Most writes grouped into one transaction.
+    pub max_batch: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        SqliteOptions {
+            power_safe: true,
+            max_batch: 1024,
+        }
+    }
+}
+
+pub struct SqliteStore {
+    path: PathBuf,
+    /// `None` once dropped, which ends the writer thread.
+    writer: Mutex<Option<mpsc::Sender<Job>>>,
+    writer_thread: Option<std::thread::JoinHandle<()>>,
+    readers: Mutex<Vec<Connection>>,
+    cache: Arc<Cache>,
+}
+
+impl Drop for SqliteStore {
+    /// Lets the writer finish what was queued, so the file is quiet once the
+    /// store is gone (a new store may then open it).
+    fn drop(&mut self) {
+        self.writer.lock().take();
+        if let Some(t) = self.writer_thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path` and brings its schema up
+    /// to date. A file written by a newer skillhost is refused.
+    pub fn open(path: &Path, options: SqliteOptions) -> Result<SqliteStore> {
+        let mut conn = connect(path, &options)
+            .with_context(|| format!("opening the store {}", path.display()))?;
+        migrate(&mut conn, path)?;
+        let cache = Arc::new(load_cache(&conn)?);
+        let (tx, rx) = mpsc::channel();
+        let writer_cache = cache.clone();
+        let max_batch = options.max_batch.max(1);
+        let writer_thread = std::thread::Builder::new()
+            .name("skillhost-store".into())
+            .spawn(move || write_loop(conn, rx, writer_cache, max_batch))
+            .context("starting the store's writer thread")?;
+        let readers = (0..2)
+            .map(|_| connect(path, &options))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(SqliteStore {
+            path: path.to_path_buf(),
+            writer: Mutex::new(Some(tx)),
+            writer_thread: Some(writer_thread),
+            readers: Mutex::new(readers),
+            cache,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Queues a write; the returned future completes when it is durable.
+    fn write<T: Send + 'static>(&self, op: Op, unpack: fn(Output) -> Option<T>) -> Pending<T> {
+        let (reply, done) = oneshot::channel();
+        let sent = match &*self.writer.lock() {
+            Some(writer) => writer.send(Job { op, reply }).is_ok(),
+            None => false,
+        };
+        Box::pin(async move {
+            if !sent {
+                bail!("the store's writer thread has stopped");
+            }
+            let output = done
+                .await
+                .map_err(|_| anyhow!("the store's writer thread has stopped"))??;
+            unpack(output).ok_or_else(|| {
+                anyhow!("internal: the store answered a write with the wrong kind of result")
+            })
+        })
+    }
+
+    /// Runs a read on a pooled read connection.
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let conn = self.readers.lock().pop();
+        let conn = match conn {
+            Some(c) => c,
+            None => connect(&self.path, &SqliteOptions::default())?,
+        };
+        let result = f(&conn);
+        self.readers.lock().push(conn);
+        result.with_context(|| format!("reading the store {}", self.path.display()))
+    }
+
+    fn actor_from_cache(&self, id: &str) -> Option<Actor> {
+        self.cache.actors.read().get(id).cloned()
+    }
+
+    fn row_to_event(&self, row: &rusqlite::Row<'_>) -> rusqlite::Result<(Event, u32, bool)> {
+        let arguments: String = row.get("arguments")?;
+        let audience: Option<String> = row.get("audience")?;
+        let audience = match audience {
+            None => Audience::Global,
+            Some(ids) => {
+                let ids: Vec<String> = serde_json::from_str(&ids).unwrap_or_default();
+                Audience::Actors(
+                    ids.iter()
+                        .filter_map(|id| self.actor_from_cache(id))
+                        .collect(),
+                )
+            }
+        };
+        let event = Event {
+            id: row.get("id")?,
+            idn: row.get("idn")?,
+            arguments: serde_json::from_str(&arguments).unwrap_or_default(),
+            integration_idn: row.get("integration_idn")?,
+            connector_idn: row.get("connector_idn")?,
+            audience,
+            external_event_id: row.get("external_event_id")?,
+            command_act_id: row.get("command_act_id")?,
+            uninterruptible: row.get("uninterruptible")?,
+            accepted_at: from_ms(row.get("accepted_at_ms")?),
+            parent: row.get("parent")?,
+            depth: row.get("depth")?,
+        };
+        Ok((event, row.get("matched")?, row.get("routed")?))
+    }
+}
+
+impl Store for SqliteStore {
+    fn state(&self, key: &StateKey) -> Result<Option<String>> {
+        Ok(self.cache.state.read().get(key).cloned())
+    }
+
+    fn attribute(&self, owner: &AttributeOwner, field: &str) -> Result<Option<String>> {
+        Ok(self
+            .cache
+            .attributes
+            .read()
+            .get(&(owner.clone(), field.to_string()))
+            .cloned())
+    }
+
+    fn actor(&self, actor_id: &str) -> Result<Option<Actor>> {
+        Ok(self.actor_from_cache(actor_id))
+    }
+
+    fn find_external_event(&self, external_event_id: &str) -> Result<Option<Receipt>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT id, matched FROM events WHERE external_event_id = ?1",
+                params![external_event_id],
+                |r| {
+                    Ok(Receipt {
+                        event_id: r.get(0)?,
+                        matched: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    fn messages(&self, actor_id: &str) -> Result<Vec<Message>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT text, event_id, flow, skill FROM acts WHERE actor_id = ?1 AND kind = 'agent_message' ORDER BY seq",
+            )?;
+            let rows = stmt.query_map(params![actor_id], |r| {
+                Ok(Message {
+                    actor_id: actor_id.to_string(),
+                    text: r.get(0)?,
+                    event_id: r.get(1)?,
+                    flow: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
+                    skill: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn memory(&self, actor_id: &str, count: usize) -> Result<Vec<Act>> {
+        let mut acts = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT kind, text, event_id, at FROM acts WHERE actor_id = ?1 ORDER BY seq DESC LIMIT ?2",
+            )?;
+            let rows = stmt.query_map(params![actor_id, count as i64], |r| {
+                Ok(Act {
+                    kind: r.get(0)?,
+                    actor_id: actor_id.to_string(),
+                    text: r.get(1)?,
+                    event_id: r.get(2)?,
+                    timestamp: r.get(3)?,
+                })
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        acts.reverse();
+        Ok(acts)
+    }
+
+    fn event(&self, event_id: &str) -> Result<Option<EventRecord>> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT * FROM events WHERE id = ?1",
+                params![event_id],
+                |r| self.row_to_event(r),
+            )
+            .optional()
+        })
+        .map(|found| {
+            found.map(|(event, matched, routed)| EventRecord {
+                event,
+                matched,
+                routed,
+            })
+        })
+    }
+
+    fn runs(&self, event_id: &str) -> Result<Vec<RunRecord>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT * FROM runs WHERE event_id = ?1 ORDER BY seq")?;
+            let rows = stmt.query_map(params![event_id], run_from_row)?;
+            rows.collect()
+        })
+    }
+
+    fn children(&self, event_id: &str) -> Result<Vec<String>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached("SELECT id FROM events WHERE parent = ?1 ORDER BY seq")?;
+            let rows = stmt.query_map(params![event_id], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    fn unrouted_events(&self) -> Result<Vec<Event>> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT * FROM events WHERE routed = 0 ORDER BY seq")?;
+            let rows = stmt.query_map([], |r| self.row_to_event(r).map(|(e, _, _)| e))?;
+            rows.collect()
+        })
+    }
+
+    fn queued_dispatches(&self) -> Result<Vec<QueuedDispatch>> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT id, event_id, flow, persona, subscription, skill, actor_id FROM queue ORDER BY id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok(QueuedDispatch {
+                    id: r.get(0)?,
+                    event_id: r.get(1)?,
+                    instance: InstanceKey {
+                        flow: r.get(2)?,
+                        persona: r.get(3)?,
+                    },
+                    subscription: r.get::<_, i64>(4)? as usize,
+                    skill: r.get(5)?,
+                    actor_id: r.get(6)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn actor_for(&self, integration: &str, connector: &str, external_id: &str) -> Pending<Actor> {
+        let key = (
+            integration.to_string(),
+            connector.to_string(),
+            external_id.to_string(),
+        );
+        let known = self.cache.actors_by_external.read().get(&key).cloned();
+        if let Some(actor) = known.and_then(|id| self.actor_from_cache(&id)) {
+            return super::ready(Ok(actor));
+        }
+        self.write(
+            Op::ActorFor {
+                integration: key.0,
+                connector: key.1,
+                external_id: key.2,
+            },
+            |o| match o {
+                Output::Actor(a) => Some(a),
+                _ => None,
+            },
+        )
+    }
+
+    fn link_actor(&self, actor_id: &str, persona_id: &str) -> Pending<()> {
+        self.write(
+            Op::Link {
+                actor_id: actor_id.into(),
+                persona_id: persona_id.into(),
+            },
+            unit,
+        )
+    }
+
+    fn accept_event(&self, event: &Event, matched: u32) -> Pending<Option<Receipt>> {
+        self.write(
+            Op::Accept {
+                event: Box::new(event.clone()),
+                matched,
+            },
+            |o| match o {
+                Output::Receipt(r) => Some(r),
+                _ => None,
+            },
+        )
+    }
+
+    fn route_event(
+        &self,
+        event_id: &str,
+        admitted: Vec<NewDispatch>,
+        refused: Vec<RunRecord>,
+    ) -> Pending<Vec<QueuedDispatch>> {
+        self.write(
+            Op::Route {
+                event_id: event_id.into(),
+                admitted,
+                refused,
+            },
+            |o| match o {
+                Output::Queued(q) => Some(q),
+                _ => None,
+            },
+        )
+    }
+
+    fn commit_run(&self, dispatch: i64, record: RunRecord, effects: RunEffects) -> Pending<()> {
+        self.write(
+            Op::Commit {
+                dispatch,
+                record: Box::new(record),
+                effects,
+            },
+            unit,
+        )
+    }
+
+    fn finish_dispatch(&self, dispatch: i64, record: RunRecord) -> Pending<()> {
+        self.write(
+            Op::Finish {
+                dispatch,
+                record: Box::new(record),
+            },
+            unit,
+        )
+    }
+}
+
+fn unit(o: Output) -> Option<()> {
+    matches!(o, Output::Unit).then_some(())
+}

@@ -1,0 +1,148 @@
+//! Conversions between the store's rows and skillhost's types: reading
+//! actors and runs from rows, writing events, acts and runs, owners as text,
+//! and times as milliseconds.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use anyhow::Result;
+use rusqlite::{params, Transaction};
+
+use crate::event::{Actor, Audience, Event};
+use crate::store::{Act, AttributeOwner, InstanceKey, Outcome, RunRecord};
+
+pub(super) fn actor_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Actor> {
+    Ok(Actor {
+        id: r.get(0)?,
+        persona_id: r.get(1)?,
+        integration_idn: r.get(2)?,
+        connector_idn: r.get(3)?,
+        external_id: r.get(4)?,
+    })
+}
+
+pub(super) fn owner_text(owner: &AttributeOwner) -> String {
+    match owner {
+        AttributeOwner::Project => "project".into(),
+        AttributeOwner::Persona(p) => format!("persona:{p}"),
+    }
+}
+
+pub(super) fn owner_from_text(s: &str) -> AttributeOwner {
+    match s.strip_prefix("persona:") {
+        Some(p) => AttributeOwner::Persona(p.to_string()),
+        None => AttributeOwner::Project,
+    }
+}
+
+pub(super) fn ms(t: SystemTime) -> i64 {
+    t.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
+pub(super) fn from_ms(ms: i64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
+}
+
+pub(super) fn insert_event(tx: &Transaction<'_>, e: &Event, matched: u32) -> Result<()> {
+    let audience = match &e.audience {
+        Audience::Global => None,
+        Audience::Actors(a) => Some(serde_json::to_string(
+            &a.iter().map(|a| a.id.as_str()).collect::<Vec<_>>(),
+        )?),
+    };
+    tx.prepare_cached(
+        "INSERT INTO events (id, idn, arguments, integration_idn, connector_idn, audience, \
+         external_event_id, command_act_id, uninterruptible, accepted_at_ms, parent, depth, matched) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?
+    .execute(params![
+        e.id,
+        e.idn,
+        serde_json::to_string(&e.arguments)?,
+        e.integration_idn,
+        e.connector_idn,
+        audience,
+        e.external_event_id,
+        e.command_act_id,
+        e.uninterruptible,
+        ms(e.accepted_at),
+        e.parent,
+        e.depth,
+        matched
+    ])?;
+    Ok(())
+}
+
+pub(super) fn insert_act(
+    tx: &Transaction<'_>,
+    act: &Act,
+    flow: Option<&str>,
+    skill: Option<&str>,
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO acts (actor_id, kind, text, event_id, at, flow, skill) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![act.actor_id, act.kind, act.text, act.event_id, act.timestamp, flow, skill])?;
+    Ok(())
+}
+
+pub(super) fn insert_run(tx: &Transaction<'_>, r: &RunRecord) -> Result<()> {
+    let reason = match &r.outcome {
+        Outcome::Ok => None,
+        Outcome::Failed(s)
+        | Outcome::Interrupted(s)
+        | Outcome::Dropped(s)
+        | Outcome::Refused(s) => Some(s.as_str()),
+    };
+    tx.prepare_cached(
+        "INSERT INTO runs (run_id, event_id, flow, persona, subscription, interrupt_mode, skill, outcome, \
+         reason, started_at_ms, duration_us, sent_events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+    )?
+    .execute(params![
+        r.run_id,
+        r.event_id,
+        r.instance.flow,
+        r.instance.persona,
+        r.subscription as i64,
+        r.interrupt_mode,
+        r.skill,
+        r.outcome.label(),
+        reason,
+        ms(r.started_at),
+        r.duration.as_micros() as i64,
+        serde_json::to_string(&r.sent_events)?
+    ])?;
+    Ok(())
+}
+
+pub(super) fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+    let reason: Option<String> = r.get("reason")?;
+    let reason = reason.unwrap_or_default();
+    let outcome = match r.get::<_, String>("outcome")?.as_str() {
+        "ok" => Outcome::Ok,
+        "failed" => Outcome::Failed(reason),
+        "interrupted" => Outcome::Interrupted(reason),
+        "dropped" => Outcome::Dropped(reason),
+        _ => Outcome::Refused(reason),
+    };
+    let sent: String = r.get("sent_events")?;
+    Ok(RunRecord {
+        run_id: r.get("run_id")?,
+        event_id: r.get("event_id")?,
+        instance: InstanceKey {
+            flow: r.get("flow")?,
+            persona: r.get("persona")?,
+        },
+        subscription: r.get::<_, i64>("subscription")? as usize,
+        interrupt_mode: match r.get::<_, String>("interrupt_mode")?.as_str() {
+            "interrupt" => "interrupt",
+            "cancel" => "cancel",
+            _ => "queue",
+        },
+        skill: r.get("skill")?,
+        outcome,
+        started_at: from_ms(r.get("started_at_ms")?),
+        duration: Duration::from_micros(r.get::<_, i64>("duration_us")?.max(0) as u64),
+        sent_events: serde_json::from_str(&sent).unwrap_or_default(),
+    })
+}

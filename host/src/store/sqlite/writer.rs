@@ -1,0 +1,327 @@
+//! The writer thread: the writes it is asked for ([`Op`]), group commit of
+//! whatever is waiting into one transaction, and how each write is applied
+//! in its own savepoint.
+
+use std::sync::{mpsc, Arc};
+use std::time::SystemTime;
+
+use anyhow::{anyhow, bail, Result};
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use tokio::sync::oneshot;
+
+use super::cache::{Cache, CacheChange};
+use super::outbox;
+use super::rows::{actor_from_row, insert_act, insert_event, insert_run, ms, owner_text};
+use crate::event::{new_id, Actor, Event, Receipt};
+use crate::store::{
+    agent_act, user_act, NewDispatch, QueuedDispatch, RunEffects, RunRecord, Timer,
+};
+
+/// What the writer thread is asked to do.
+pub(super) enum Op {
+    ActorFor {
+        integration: String,
+        connector: String,
+        external_id: String,
+    },
+    Link {
+        actor_id: String,
+        persona_id: String,
+    },
+    Accept {
+        event: Box<Event>,
+        matched: u32,
+    },
+    Route {
+        event_id: String,
+        admitted: Vec<NewDispatch>,
+        refused: Vec<RunRecord>,
+    },
+    Commit {
+        dispatch: i64,
+        record: Box<RunRecord>,
+        effects: RunEffects,
+    },
+    Finish {
+        dispatch: i64,
+        record: Box<RunRecord>,
+    },
+    FireTimer {
+        timer: Box<Timer>,
+        event: Box<Event>,
+        matched: u32,
+        next: Option<SystemTime>,
+    },
+    CompleteCommand {
+        act_id: String,
+        events: Vec<(Event, u32)>,
+    },
+}
+
+/// What a write produced, for its caller.
+pub(super) enum Output {
+    Actor(Actor),
+    Unit,
+    Receipt(Option<Receipt>),
+    Queued(Vec<QueuedDispatch>),
+    /// Whether a conditional write did anything.
+    Done(bool),
+}
+
+pub(super) struct Job {
+    pub(super) op: Op,
+    pub(super) reply: oneshot::Sender<Result<Output>>,
+}
+
+/// The writer thread: take what is waiting, apply it in one transaction,
+/// commit, update the caches, then answer every caller.
+pub(super) fn write_loop(
+    mut conn: Connection,
+    jobs: mpsc::Receiver<Job>,
+    cache: Arc<Cache>,
+    max_batch: usize,
+) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < max_batch {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let mut results = Vec::with_capacity(batch.len());
+        let committed = (|| -> Result<()> {
+            let tx = conn.transaction()?;
+            for job in &batch {
+                results.push(apply_in_savepoint(&tx, &job.op));
+            }
+            tx.commit()?;
+            Ok(())
+        })();
+        match committed {
+            Ok(()) => {
+                for (job, result) in batch.into_iter().zip(results) {
+                    let reply = result.map(|(output, changes)| {
+                        for c in changes {
+                            cache.apply(c);
+                        }
+                        output
+                    });
+                    let _ = job.reply.send(reply);
+                }
+            }
+            Err(e) => {
+                tracing::error!("store commit failed: {e:#}");
+                for job in batch {
+                    let _ = job.reply.send(Err(anyhow!("store commit failed: {e:#}")));
+                }
+            }
+        }
+    }
+}
+
+fn apply_in_savepoint(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheChange>)> {
+    tx.execute_batch("SAVEPOINT op")?;
+    match apply(tx, op) {
+        Ok(done) => {
+            tx.execute_batch("RELEASE op")?;
+            Ok(done)
+        }
+        Err(e) => {
+            tx.execute_batch("ROLLBACK TO op; RELEASE op")?;
+            Err(e)
+        }
+    }
+}
+
+fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheChange>)> {
+    match op {
+        Op::ActorFor {
+            integration,
+            connector,
+            external_id,
+        } => {
+            let existing = tx
+                .query_row(
+                    "SELECT id, persona_id, integration_idn, connector_idn, external_id FROM actors \
+                     WHERE integration_idn = ?1 AND connector_idn = ?2 AND external_id = ?3",
+                    params![integration, connector, external_id],
+                    actor_from_row,
+                )
+                .optional()?;
+            let actor = match existing {
+                Some(a) => a,
+                None => {
+                    let actor = Actor {
+                        id: new_id(),
+                        persona_id: new_id(),
+                        integration_idn: integration.clone(),
+                        connector_idn: connector.clone(),
+                        external_id: external_id.clone(),
+                    };
+                    tx.execute(
+                        "INSERT INTO personas (id, created_at_ms) VALUES (?1, ?2)",
+                        params![actor.persona_id, ms(SystemTime::now())],
+                    )?;
+                    tx.execute(
+                        "INSERT INTO actors (id, persona_id, integration_idn, connector_idn, external_id) \
+                         VALUES (?1, ?2, ?3, ?4, ?5)",
+                        params![actor.id, actor.persona_id, integration, connector, external_id],
+                    )?;
+                    actor
+                }
+            };
+            Ok((
+                Output::Actor(actor.clone()),
+                vec![CacheChange::Actor(actor)],
+            ))
+        }
+        Op::Link {
+            actor_id,
+            persona_id,
+        } => {
+            let n = tx.execute(
+                "UPDATE actors SET persona_id = ?2 WHERE id = ?1",
+                params![actor_id, persona_id],
+            )?;
+            if n == 0 {
+                bail!("unknown actor id `{actor_id}`");
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO personas (id, created_at_ms) VALUES (?1, ?2)",
+                params![persona_id, ms(SystemTime::now())],
+            )?;
+            let actor = tx.query_row(
+                "SELECT id, persona_id, integration_idn, connector_idn, external_id FROM actors WHERE id = ?1",
+                params![actor_id],
+                actor_from_row,
+            )?;
+            Ok((Output::Unit, vec![CacheChange::Actor(actor)]))
+        }
+        Op::Accept { event, matched } => {
+            if let Some(ext) = &event.external_event_id {
+                let first = tx
+                    .query_row(
+                        "SELECT id, matched FROM events WHERE external_event_id = ?1",
+                        params![ext],
+                        |r| {
+                            Ok(Receipt {
+                                event_id: r.get(0)?,
+                                matched: r.get(1)?,
+                            })
+                        },
+                    )
+                    .optional()?;
+                if first.is_some() {
+                    return Ok((Output::Receipt(first), vec![]));
+                }
+            }
+            insert_event(tx, event, *matched)?;
+            if let Some(act) = user_act(event) {
+                insert_act(tx, &act, None, None)?;
+            }
+            Ok((Output::Receipt(None), vec![]))
+        }
+        Op::Route {
+            event_id,
+            admitted,
+            refused,
+        } => {
+            tx.execute(
+                "UPDATE events SET routed = 1 WHERE id = ?1",
+                params![event_id],
+            )?;
+            let mut out = Vec::with_capacity(admitted.len());
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO queue (event_id, flow, persona, subscription, skill, actor_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            for d in admitted {
+                stmt.execute(params![
+                    d.event_id,
+                    d.instance.flow,
+                    d.instance.persona,
+                    d.subscription as i64,
+                    d.skill,
+                    d.actor_id
+                ])?;
+                out.push(QueuedDispatch {
+                    id: tx.last_insert_rowid(),
+                    event_id: d.event_id.clone(),
+                    instance: d.instance.clone(),
+                    subscription: d.subscription,
+                    skill: d.skill.clone(),
+                    actor_id: d.actor_id.clone(),
+                });
+            }
+            for r in refused {
+                insert_run(tx, r)?;
+            }
+            Ok((Output::Queued(out), vec![]))
+        }
+        Op::Commit {
+            dispatch,
+            record,
+            effects,
+        } => {
+            let mut changes = Vec::new();
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO state (flow, persona, agent_scope, field, value) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (flow, persona, agent_scope, field) DO UPDATE SET value = excluded.value",
+            )?;
+            for (key, value) in &effects.state_writes {
+                stmt.execute(params![
+                    key.flow,
+                    key.persona.as_deref().unwrap_or(""),
+                    key.scope_agent,
+                    key.field,
+                    value
+                ])?;
+                changes.push(CacheChange::State(key.clone(), value.clone()));
+            }
+            for (owner, field, value) in &effects.attribute_writes {
+                tx.execute(
+                    "INSERT INTO attributes (owner, field, value) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT (owner, field) DO UPDATE SET value = excluded.value",
+                    params![owner_text(owner), field, value],
+                )?;
+                changes.push(CacheChange::Attribute(
+                    owner.clone(),
+                    field.clone(),
+                    value.clone(),
+                ));
+            }
+            for m in &effects.messages {
+                insert_act(tx, &agent_act(m), Some(&m.flow), Some(&m.skill))?;
+            }
+            for (event, matched) in &effects.events {
+                insert_event(tx, event, *matched)?;
+            }
+            outbox::commit(tx, &effects.commands)?;
+            finish(tx, *dispatch, record)?;
+            Ok((Output::Unit, changes))
+        }
+        Op::Finish { dispatch, record } => {
+            finish(tx, *dispatch, record)?;
+            Ok((Output::Unit, vec![]))
+        }
+        Op::FireTimer {
+            timer,
+            event,
+            matched,
+            next,
+        } => Ok((
+            Output::Done(outbox::fire(tx, timer, event, *matched, *next)?),
+            vec![],
+        )),
+        Op::CompleteCommand { act_id, events } => {
+            Ok((Output::Done(outbox::complete(tx, act_id, events)?), vec![]))
+        }
+    }
+}
+
+fn finish(tx: &Transaction<'_>, dispatch: i64, record: &RunRecord) -> Result<()> {
+    tx.prepare_cached("DELETE FROM queue WHERE id = ?1")?
+        .execute(params![dispatch])?;
+    insert_run(tx, record)
+}
