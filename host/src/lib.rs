@@ -13,6 +13,7 @@
 //! [`reload`] swaps in a changed project atomically and [`watch`] triggers it
 //! when flow files or components change.
 
+pub mod allowed_host;
 pub mod api;
 pub mod bus;
 pub mod commands;

@@ -41,8 +41,6 @@ use crate::router;
 use crate::store::{Command, RunEffects, Store};
 use crate::tracker::Tracker;
 
-pub use http::AllowedHost;
-
 /// Event idn of a command that completed.
 pub const RESULT_SUCCESS: &str = "result_success";
 /// Event idn of a command that failed.

@@ -21,6 +21,7 @@ use super::model::{
     ArgSchema, ArgType, Catalog, ComponentSource, DeclaredEvent, EventSchema, Flow, InterruptMode,
     Project, Scope, Skill, SkillSelector, StateField, Subscription,
 };
+use crate::allowed_host::AllowedHost;
 use crate::limits::{parse_bytes, parse_duration, Limit, LimitOverrides, LimitValue, Unit};
 
 /// The optional project file in the project directory.
@@ -435,7 +436,7 @@ fn flow(
 /// `allowed_outbound_hosts: ["http://127.0.0.1:*", "https://api.example.com"]`:
 /// where the flow's skills may send HTTP requests (like Spin's key of that
 /// name). Each entry is `SCHEME://HOST[:PORT]`, checked here.
-fn allowed_outbound_hosts(obj: &Obj, r: &mut Report) -> Checked<Vec<crate::commands::AllowedHost>> {
+fn allowed_outbound_hosts(obj: &Obj, r: &mut Report) -> Checked<Vec<AllowedHost>> {
     let Some(value) = obj.get("allowed_outbound_hosts") else {
         return Ok(Vec::new());
     };
@@ -457,7 +458,7 @@ fn allowed_outbound_hosts(obj: &Obj, r: &mut Report) -> Checked<Vec<crate::comma
         let field = format!("{}[{i}]", value.field);
         let line = start_line(item.span());
         let parsed = match item {
-            Node::Scalar(s) => crate::commands::AllowedHost::parse(s.as_str()),
+            Node::Scalar(s) => AllowedHost::parse(s.as_str()),
             other => Err(format!("expected a string, found {}", describe(other))),
         };
         match parsed {
