@@ -24,6 +24,7 @@
 //! [`api`] is the HTTP face and [`metrics`] its counters; the `skillhost`
 //! binary (`cli/`) is a thin layer over [`Host`].
 
+pub mod allowed_host;
 pub mod api;
 pub mod bus;
 pub mod commands;

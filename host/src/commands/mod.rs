@@ -40,8 +40,6 @@ use crate::pipeline::Intake;
 use crate::router::Accepted;
 use crate::store::{Command, RunEffects, Store};
 
-pub use http::AllowedHost;
-
 /// Event idn of a command that completed.
 pub const RESULT_SUCCESS: &str = "result_success";
 /// Event idn of a command that failed.

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::allowed_host::AllowedHost;
 pub use crate::limits::LimitOverrides;
 pub use skillhost_emission::{ArgSchema, ArgType, Catalog, EventSchema};
 
@@ -49,7 +50,7 @@ pub struct Flow {
     pub event_schemas: Vec<DeclaredEvent>,
     /// Where its skills may send HTTP requests (`allowed_outbound_hosts`);
     /// empty: nowhere.
-    pub allowed_outbound_hosts: Vec<crate::commands::AllowedHost>,
+    pub allowed_outbound_hosts: Vec<AllowedHost>,
 }
 
 /// An event declared in a flow file, with where.
