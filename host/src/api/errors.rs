@@ -3,11 +3,13 @@
 
 use std::fmt;
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+
+use crate::event::SubmissionError;
 
 /// An error response: a status and `{"error": message}`.
 #[derive(Debug)]
@@ -52,18 +54,27 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<JsonRejection> for ApiError {
-    fn from(r: JsonRejection) -> Self {
-        let message = match &r {
-            JsonRejection::MissingJsonContentType(_) => {
-                "expected a JSON body with `Content-Type: application/json`".to_string()
-            }
-            _ if r.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-                "request body is too large".to_string()
-            }
-            _ => r.body_text(),
+impl From<BytesRejection> for ApiError {
+    fn from(r: BytesRejection) -> Self {
+        let message = if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            "request body is too large".to_string()
+        } else {
+            r.body_text()
         };
         ApiError::new(r.status(), message)
+    }
+}
+
+/// A body that is not JSON is a bad request (400); JSON that does not
+/// describe an event is unprocessable (422), as axum's `Json` answers.
+impl From<SubmissionError> for ApiError {
+    fn from(e: SubmissionError) -> Self {
+        let status = if e.not_json {
+            StatusCode::BAD_REQUEST
+        } else {
+            StatusCode::UNPROCESSABLE_ENTITY
+        };
+        ApiError::new(status, e)
     }
 }
 

@@ -1,159 +1,48 @@
 //! `/v1/events`: submitting an event (`POST /v1/events`) and reading one
 //! back with its causation tree and replies (`GET /v1/events/{id}`).
 
-use std::fmt;
 use std::time::Duration;
 
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::extract::{ApiJson, ApiPath, ApiQuery};
+use super::extract::{ApiPath, ApiQuery, JsonBody};
 use super::views::{EventView, MessageView, ReceiptView, TraceView};
 use super::{Api, ApiError, MAX_WAIT};
 use crate::event::{ActorRef, Audience, Submission};
 use crate::host::Host;
 
-/// `POST /v1/events` body.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SubmitRequest {
-    pub idn: String,
-    #[serde(default)]
-    pub integration_idn: Option<String>,
-    #[serde(default)]
-    pub connector_idn: Option<String>,
-    /// The user by their id on the event's channel; created if new.
-    #[serde(default)]
-    pub actor: Option<ActorBody>,
-    /// Or an actor the host already knows.
-    #[serde(default)]
-    pub actor_id: Option<String>,
-    /// `{"name": "value", ...}` (order kept) or `[{"name", "value"}, ...]`.
-    #[serde(default, deserialize_with = "arguments")]
-    pub arguments: Vec<(String, String)>,
-    #[serde(default)]
-    pub external_event_id: Option<String>,
-    #[serde(default)]
-    pub command_act_id: Option<String>,
-    #[serde(default)]
-    pub uninterruptible: bool,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ActorBody {
-    pub external_id: String,
-}
-
-/// Reads arguments as an object (in document order) or a list of `{name, value}`.
-fn arguments<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
-    struct Args;
-    impl<'de> Visitor<'de> for Args {
-        type Value = Vec<(String, String)>;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("an object of string values, or a list of {\"name\", \"value\"}")
-        }
-        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-            let mut out = Vec::new();
-            while let Some(name) = map.next_key::<String>()? {
-                let value: serde_json::Value = map.next_value()?;
-                match value {
-                    serde_json::Value::String(v) => out.push((name, v)),
-                    other => {
-                        return Err(de::Error::custom(format!(
-                            "argument `{name}` must be a string, not {other}"
-                        )))
-                    }
-                }
-            }
-            Ok(out)
-        }
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            #[derive(Deserialize)]
-            #[serde(deny_unknown_fields)]
-            struct Pair {
-                name: String,
-                value: String,
-            }
-            let mut out = Vec::new();
-            while let Some(p) = seq.next_element::<Pair>()? {
-                out.push((p.name, p.value));
-            }
-            Ok(out)
-        }
-        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-            Ok(Vec::new())
-        }
-    }
-    d.deserialize_any(Args)
-}
-
 impl Api {
-    /// Checks a request and turns it into a submission.
-    fn submission(&self, r: SubmitRequest) -> Result<Submission, ApiError> {
-        if r.idn.trim().is_empty() {
-            return Err(ApiError::unprocessable("`idn` must not be empty"));
+    /// Resolves an `actor_id` against the store: an unknown actor is refused,
+    /// and the event comes from the actor's own channel unless the request
+    /// names one.
+    fn with_known_actor(&self, mut s: Submission) -> Result<Submission, ApiError> {
+        if let Some(ActorRef::Id(id)) = &s.actor {
+            let known = self
+                .host
+                .store()
+                .actor(id)
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::unprocessable(format!("unknown `actor_id` `{id}`")))?;
+            if s.integration_idn.is_empty() {
+                s.integration_idn = known.integration_idn;
+            }
+            if s.connector_idn.is_empty() {
+                s.connector_idn = known.connector_idn;
+            }
         }
-        let mut integration = r.integration_idn.unwrap_or_default();
-        let mut connector = r.connector_idn.unwrap_or_default();
-        let actor = match (r.actor, r.actor_id) {
-            (Some(_), Some(_)) => {
-                return Err(ApiError::unprocessable(
-                    "give either `actor` or `actor_id`, not both",
-                ))
-            }
-            (Some(a), None) => {
-                if a.external_id.trim().is_empty() {
-                    return Err(ApiError::unprocessable(
-                        "`actor.external_id` must not be empty",
-                    ));
-                }
-                if integration.is_empty() || connector.is_empty() {
-                    return Err(ApiError::unprocessable(
-                        "an event from a user (`actor`) needs `integration_idn` and `connector_idn`",
-                    ));
-                }
-                Some(ActorRef::External(a.external_id))
-            }
-            (None, Some(id)) => {
-                let known = self
-                    .host
-                    .store()
-                    .actor(&id)
-                    .map_err(ApiError::internal)?
-                    .ok_or_else(|| ApiError::unprocessable(format!("unknown `actor_id` `{id}`")))?;
-                // The actor's own channel, unless the request names one.
-                if integration.is_empty() {
-                    integration = known.integration_idn;
-                }
-                if connector.is_empty() {
-                    connector = known.connector_idn;
-                }
-                Some(ActorRef::Id(id))
-            }
-            (None, None) => None,
-        };
-        Ok(Submission {
-            idn: r.idn,
-            integration_idn: integration,
-            connector_idn: connector,
-            actor,
-            arguments: r.arguments,
-            external_event_id: r.external_event_id.filter(|e| !e.is_empty()),
-            command_act_id: r.command_act_id,
-            uninterruptible: r.uninterruptible,
-        })
+        Ok(s)
     }
 }
 
 pub(super) async fn submit_event(
     State(api): State<Api>,
-    ApiJson(body): ApiJson<SubmitRequest>,
+    JsonBody(body): JsonBody,
 ) -> Result<(StatusCode, Json<ReceiptView>), ApiError> {
-    let s = api.submission(body)?;
+    // The parser the fuzzer exercises: one grammar for every client.
+    let s = api.with_known_actor(Submission::from_json(&body)?)?;
     let span = tracing::info_span!("submit", idn = %s.idn);
     let receipt = tracing::Instrument::instrument(api.host.submit(s), span)
         .await

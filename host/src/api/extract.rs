@@ -1,25 +1,46 @@
-//! Axum's `Json`, `Path` and `Query` extractors, with rejections that are
-//! [`ApiError`]s (JSON bodies that say what is wrong).
+//! Extractors whose rejections are [`ApiError`]s (JSON bodies that say what
+//! is wrong): axum's `Path` and `Query`, and a JSON request's raw body.
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::Json;
+use axum::http::{header, StatusCode};
 
 use super::ApiError;
 
-/// `Json` whose rejections are JSON errors.
-pub(super) struct ApiJson<T>(pub(super) T);
+/// The raw body of a JSON request, for a handler that parses it itself:
+/// `Content-Type: application/json` (or `application/*+json`) and within
+/// the body limit, or a JSON error (415, 413) as axum's `Json` would give.
+pub(super) struct JsonBody(pub(super) Bytes);
 
-impl<S, T> FromRequest<S> for ApiJson<T>
-where
-    Json<T>: FromRequest<S, Rejection = JsonRejection>,
-    S: Send + Sync,
-{
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        Ok(ApiJson(Json::<T>::from_request(req, state).await?.0))
+        let json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(is_json);
+        if !json {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "expected a JSON body with `Content-Type: application/json`",
+            ));
+        }
+        Ok(JsonBody(Bytes::from_request(req, state).await?))
     }
+}
+
+/// Whether a content type is JSON: `application/json` or `application/*+json`,
+/// with any parameters (the rule of axum's `Json`).
+fn is_json(content_type: &str) -> bool {
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
+    let Some((kind, subtype)) = essence.split_once('/') else {
+        return false;
+    };
+    let subtype = subtype.to_ascii_lowercase();
+    kind.eq_ignore_ascii_case("application") && (subtype == "json" || subtype.ends_with("+json"))
 }
 
 /// `Path` whose rejections are JSON errors.

@@ -30,7 +30,6 @@ use axum::Router;
 
 use crate::host::Host;
 pub use errors::{ApiError, ErrorBody};
-pub use events::{ActorBody, SubmitRequest};
 pub use openapi::OPENAPI;
 
 /// Every route the API serves, as (method, path) in OpenAPI path syntax. A
@@ -219,7 +218,21 @@ mod tests {
                 "/v1/events",
                 r#"{"idn":"x","arguments":{"n":1}}"#,
                 StatusCode::UNPROCESSABLE_ENTITY,
-                "argument `n` must be a string",
+                "argument `n`: expected a string value, found a number",
+            ),
+            (
+                "POST",
+                "/v1/events",
+                r#"{"idn":"x","arguments":{"n":"1","n":"2"}}"#,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "argument `n` given twice",
+            ),
+            (
+                "POST",
+                "/v1/events",
+                r#"["x"]"#,
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "expected a JSON object",
             ),
             (
                 "POST",
@@ -285,6 +298,29 @@ mod tests {
         let (got, text) = call(&app, "POST", "/v1/events", &big).await;
         assert_eq!(got, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
         assert!(text.contains("too large"), "{text}");
+    }
+
+    #[tokio::test]
+    async fn an_event_body_must_be_typed_as_json() {
+        let app = app(None).await;
+        for (content_type, status) in [
+            (None, StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            (Some("text/plain"), StatusCode::UNSUPPORTED_MEDIA_TYPE),
+            (
+                Some("application/json; charset=utf-8"),
+                StatusCode::ACCEPTED,
+            ),
+            (Some("Application/JSON"), StatusCode::ACCEPTED),
+            (Some("application/vnd.event+json"), StatusCode::ACCEPTED),
+        ] {
+            let mut req = Request::builder().method("POST").uri("/v1/events");
+            if let Some(t) = content_type {
+                req = req.header(header::CONTENT_TYPE, t);
+            }
+            let req = req.body(Body::from(r#"{"idn":"x"}"#)).unwrap();
+            let resp = app.clone().oneshot(req).await.unwrap();
+            assert_eq!(resp.status(), status, "{content_type:?}");
+        }
     }
 
     #[tokio::test]
