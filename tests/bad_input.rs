@@ -204,7 +204,7 @@ fn event_json_errors_say_what_is_wrong() {
             br#"{"idn":"e","integration_idn":"i","connector_idn":"c","actor":["x"]}"#,
             "invalid type: sequence, expected a JSON object",
         ),
-        (b"{\"idn\":\"e\"}", "missing field `integration_idn`"),
+        (b"{}", "missing field `idn`"),
         (
             br#"{"idn":"e","integration_idn":"i","connector_idn":"c","actor_id":"a","extra":1}"#,
             "unknown field `extra`",
@@ -214,8 +214,8 @@ fn event_json_errors_say_what_is_wrong() {
             "`idn` must not be empty",
         ),
         (
-            br#"{"idn":"e","integration_idn":"i","connector_idn":"c"}"#,
-            "missing the user",
+            br#"{"idn":"e","actor":{"external_id":"x"}}"#,
+            "an event from a user (`actor`) needs `integration_idn` and `connector_idn`",
         ),
         (
             br#"{"idn":"e","integration_idn":"i","connector_idn":"c","actor_id":"a","actor":{"external_id":"x"}}"#,
@@ -235,7 +235,7 @@ fn event_json_errors_say_what_is_wrong() {
         ),
         (
             br#"{"idn":"e","integration_idn":"i","connector_idn":"c","actor_id":"a","arguments":["n"]}"#,
-            "an object of string arguments",
+            "invalid type: string \"n\", expected a JSON object",
         ),
         (
             br#"{"idn":"e","integration_idn":"i","connector_idn":"c","actor_id":"a","uninterruptible":"yes"}"#,

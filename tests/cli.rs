@@ -458,7 +458,7 @@ fn run_serves_every_endpoint_of_the_http_api() {
         err["error"]
             .as_str()
             .unwrap()
-            .contains("argument `text` must be a string"),
+            .contains("argument `text`: expected a string value, found a number"),
         "{err}"
     );
     let huge = json!({"idn": "echo", "arguments": {"text": "x".repeat(100_000)}});
@@ -501,6 +501,69 @@ fn run_serves_every_endpoint_of_the_http_api() {
     assert_eq!(status, 200);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     assert!(doc["paths"]["/v1/events"]["post"].is_object());
+}
+
+/// `POST /v1/events` reads its body with `Submission::from_json`, the parser
+/// the fuzzer exercises: what it refuses, the API refuses with 422 naming
+/// the field, even when the body limit would let it through.
+#[test]
+fn post_events_refuses_what_the_event_parser_refuses() {
+    let project = sample_project();
+    let s = Server::start(project.path(), &["--max-body", "4194304"]);
+    let refused = |body: String, expect: &str| {
+        let (status, err) = s.post_raw("/v1/events", body.clone());
+        let shown = &body[..body.len().min(120)];
+        assert_eq!(status, 422, "{shown}: {err}");
+        let message = err["error"].as_str().unwrap();
+        assert!(
+            message.contains(expect),
+            "{shown}: `{message}` lacks `{expect}`"
+        );
+    };
+    let user = r#""idn":"echo","integration_idn":"sandbox","connector_idn":"sandbox""#;
+    // A repeated argument name, in either form.
+    refused(
+        format!(
+            r#"{{{user},"actor":{{"external_id":"ann"}},"arguments":{{"text":"a","text":"b"}}}}"#
+        ),
+        "argument `text` given twice",
+    );
+    refused(
+        format!(
+            r#"{{{user},"actor":{{"external_id":"ann"}},
+                "arguments":[{{"name":"text","value":"a"}},{{"name":"text","value":"b"}}]}}"#
+        ),
+        "argument `text` given twice",
+    );
+    // A body that is an array, not an object (serde would read the fields in order).
+    refused(
+        r#"["echo","sandbox","sandbox"]"#.to_string(),
+        "invalid type: sequence, expected a JSON object",
+    );
+    // 1 MB ids.
+    let mb = "x".repeat(1 << 20);
+    let over = format!("is {} bytes long, over the limit of 1024", 1 << 20);
+    refused(
+        format!(r#"{{{user},"actor":{{"external_id":"ann"}},"external_event_id":"{mb}"}}"#),
+        &format!("`external_event_id` {over}"),
+    );
+    refused(
+        format!(r#"{{{user},"actor":{{"external_id":"{mb}"}}}}"#),
+        &format!("`actor.external_id` {over}"),
+    );
+    refused(
+        format!(r#"{{{user},"actor":{{"external_id":"ann"}},"command_act_id":"{mb}"}}"#),
+        &format!("`command_act_id` {over}"),
+    );
+    // None of them ran: ann's only reply is to the one good event.
+    let event = s.say("echo", "ann", json!({"text": "hi"}));
+    let actor = event["actors"][0]["id"].as_str().unwrap();
+    let (_, messages) = s.get(&format!("/v1/actors/{actor}/messages"));
+    assert_eq!(
+        messages["messages"].as_array().unwrap().len(),
+        1,
+        "{messages}"
+    );
 }
 
 #[test]

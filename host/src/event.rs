@@ -189,16 +189,49 @@ pub struct Receipt {
 
 /// Why an event's JSON was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid event JSON: {0}")]
-pub struct SubmissionError(pub String);
+#[error("invalid event JSON: {message}")]
+pub struct SubmissionError {
+    /// What is wrong, naming the field.
+    pub message: String,
+    /// The body is not JSON at all (a syntax error, or cut short), rather
+    /// than JSON that does not describe an event: the HTTP API answers 400
+    /// for the one and 422 for the other.
+    pub not_json: bool,
+}
+
+impl SubmissionError {
+    fn invalid(message: impl Into<String>) -> Self {
+        SubmissionError {
+            message: message.into(),
+            not_json: false,
+        }
+    }
+}
+
+impl From<serde_json::Error> for SubmissionError {
+    fn from(e: serde_json::Error) -> Self {
+        use serde_json::error::Category;
+        SubmissionError {
+            message: e.to_string(),
+            not_json: matches!(e.classify(), Category::Syntax | Category::Eof),
+        }
+    }
+}
+
+/// Longest id a client may give an event (`actor.external_id`, `actor_id`,
+/// `external_event_id`, `command_act_id`): ids are bounded like idns, so
+/// a client cannot make the host store and index megabytes per event.
+pub const MAX_ID_BYTES: usize = crate::limits::MAX_NAME_BYTES;
 
 /// The JSON body of an event from outside (see [`Submission::from_json`]).
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SubmissionBody {
     idn: String,
-    integration_idn: String,
-    connector_idn: String,
+    #[serde(default)]
+    integration_idn: Option<String>,
+    #[serde(default)]
+    connector_idn: Option<String>,
     #[serde(default)]
     actor: Option<Object<ActorBody>>,
     #[serde(default)]
@@ -242,9 +275,55 @@ impl<'de, T: serde::Deserialize<'de>> serde::Deserialize<'de> for Object<T> {
     }
 }
 
-/// A JSON object of string values, in the order written; a repeated name
-/// or a value that is not a string is an error.
+/// Event arguments, in the order written: a JSON object of string values,
+/// or a list of `{"name", "value"}`. A repeated name or a value that is not
+/// a string is an error.
 struct Arguments(Vec<(String, String)>);
+
+/// One argument of the list form.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NamedArgument {
+    name: String,
+    value: serde_json::Value,
+}
+
+/// Collects arguments, refusing a repeated name or a value that is not a string.
+#[derive(Default)]
+struct ArgumentList {
+    out: Vec<(String, String)>,
+    seen: std::collections::HashSet<String>,
+}
+
+impl ArgumentList {
+    fn push(&mut self, name: String, value: serde_json::Value) -> Result<(), String> {
+        let value = match value {
+            serde_json::Value::String(s) => s,
+            other => {
+                let kind = match other {
+                    serde_json::Value::Null => "null",
+                    serde_json::Value::Bool(_) => "a boolean",
+                    serde_json::Value::Number(_) => "a number",
+                    serde_json::Value::Array(_) => "an array",
+                    serde_json::Value::Object(_) => "an object",
+                    serde_json::Value::String(_) => "a string",
+                };
+                return Err(format!(
+                    "argument `{}`: expected a string value, found {kind}",
+                    crate::limits::short(&name)
+                ));
+            }
+        };
+        if !self.seen.insert(name.clone()) {
+            return Err(format!(
+                "argument `{}` given twice",
+                crate::limits::short(&name)
+            ));
+        }
+        self.out.push((name, value));
+        Ok(())
+    }
+}
 
 impl<'de> serde::Deserialize<'de> for Arguments {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -252,63 +331,91 @@ impl<'de> serde::Deserialize<'de> for Arguments {
         impl<'de> serde::de::Visitor<'de> for Visitor {
             type Value = Arguments;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("an object of string arguments, e.g. {\"text\": \"hi\"}")
+                f.write_str(
+                    "an object of string arguments, e.g. {\"text\": \"hi\"}, \
+                     or a list of {\"name\": ..., \"value\": ...}",
+                )
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut map: A,
             ) -> Result<Arguments, A::Error> {
-                use serde::de::Error;
-                let mut out: Vec<(String, String)> = Vec::new();
+                let mut args = ArgumentList::default();
                 while let Some(name) = map.next_key::<String>()? {
-                    let value = match map.next_value::<serde_json::Value>()? {
-                        serde_json::Value::String(s) => s,
-                        other => {
-                            let kind = match other {
-                                serde_json::Value::Null => "null",
-                                serde_json::Value::Bool(_) => "a boolean",
-                                serde_json::Value::Number(_) => "a number",
-                                serde_json::Value::Array(_) => "an array",
-                                serde_json::Value::Object(_) => "an object",
-                                serde_json::Value::String(_) => "a string",
-                            };
-                            return Err(A::Error::custom(format!(
-                                "argument `{}`: expected a string value, found {kind}",
-                                crate::limits::short(&name)
-                            )));
-                        }
-                    };
-                    if out.iter().any(|(n, _)| *n == name) {
-                        return Err(A::Error::custom(format!(
-                            "argument `{}` given twice",
-                            crate::limits::short(&name)
-                        )));
-                    }
-                    out.push((name, value));
+                    let value = map.next_value::<serde_json::Value>()?;
+                    args.push(name, value).map_err(serde::de::Error::custom)?;
                 }
-                Ok(Arguments(out))
+                Ok(Arguments(args.out))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Arguments, A::Error> {
+                let mut args = ArgumentList::default();
+                while let Some(Object(a)) = seq.next_element::<Object<NamedArgument>>()? {
+                    args.push(a.name, a.value)
+                        .map_err(serde::de::Error::custom)?;
+                }
+                Ok(Arguments(args.out))
             }
         }
-        d.deserialize_map(Visitor)
+        d.deserialize_any(Visitor)
+    }
+}
+
+/// A name or id from the body: not blank, at most `max` bytes.
+fn check_name(field: &str, value: &str, max: usize) -> Result<(), SubmissionError> {
+    if value.trim().is_empty() {
+        return Err(SubmissionError::invalid(format!(
+            "`{field}` must not be empty"
+        )));
+    }
+    if value.len() > max {
+        return Err(SubmissionError::invalid(format!(
+            "`{field}` is {} bytes long, over the limit of {max}",
+            value.len()
+        )));
+    }
+    Ok(())
+}
+
+/// An optional name: absent, null and `""` all mean not given.
+fn optional_name(
+    field: &str,
+    value: Option<String>,
+    max: usize,
+) -> Result<Option<String>, SubmissionError> {
+    match value.filter(|v| !v.is_empty()) {
+        Some(v) => check_name(field, &v, max).map(|()| Some(v)),
+        None => Ok(None),
     }
 }
 
 impl Submission {
-    /// Parses the JSON body of an event from outside:
+    /// Parses the JSON body of an event from outside, as `POST /v1/events`
+    /// takes it:
     ///
     /// ```json
-    /// {"idn": "user_message", "integration_idn": "sandbox", "connector_idn": "web",
-    ///  "actor": {"external_id": "ann"},          // or "actor_id": "<a known actor id>"
-    ///  "arguments": {"text": "hi"},              // optional; string values, order kept
+    /// {"idn": "user_message",
+    ///  "integration_idn": "sandbox", "connector_idn": "web", // needed with `actor`;
+    ///                                           // with `actor_id`, the actor's own
+    ///  "actor": {"external_id": "ann"},          // or "actor_id": "<a known actor id>";
+    ///                                           // neither: a global event
+    ///  "arguments": {"text": "hi"},              // optional; string values, order kept;
+    ///                                           // or [{"name": "text", "value": "hi"}]
     ///  "external_event_id": "msg-1",             // optional; makes submission idempotent
     ///  "command_act_id": "...",                  // optional
     ///  "uninterruptible": false}                 // optional
     /// ```
     ///
-    /// Strict: unknown or repeated keys, wrong types, non-string argument
-    /// values, an empty idn, both or neither of `actor` and `actor_id` are
-    /// errors that say which. Size limits (arguments per event, bytes per
-    /// argument) are the host's and are checked by [`crate::Host::submit`].
+    /// Strict: a body that is not an object, unknown or repeated keys,
+    /// repeated argument names, wrong types, non-string argument values, an
+    /// empty idn, both `actor` and `actor_id`, an `actor` without
+    /// `integration_idn` and `connector_idn` are errors that say which. The
+    /// idn and channel are at most [`crate::limits::MAX_NAME_BYTES`] long,
+    /// the ids at most [`MAX_ID_BYTES`]. Whether an `actor_id` is known, and
+    /// the host's size limits (arguments per event, bytes per argument), are
+    /// checked by [`crate::Host::submit`].
     ///
     /// ```
     /// use skillhost::{ActorRef, Submission};
@@ -318,62 +425,54 @@ impl Submission {
     /// assert_eq!(s.actor, Some(ActorRef::External("ann".into())));
     /// assert_eq!(s.arguments, [("b".to_string(), "1".to_string()), ("a".into(), "2".into())]);
     /// let e = Submission::from_json(br#"{"idn":""}"#).unwrap_err();
-    /// assert!(e.to_string().contains("missing field `integration_idn`"), "{e}");
+    /// assert!(e.to_string().contains("`idn` must not be empty"), "{e}");
     /// ```
     pub fn from_json(body: &[u8]) -> Result<Submission, SubmissionError> {
-        let Object(body): Object<SubmissionBody> =
-            serde_json::from_slice(body).map_err(|e| SubmissionError(e.to_string()))?;
-        let bad = |m: &str| Err(SubmissionError(m.to_string()));
-        let name = |field: &str, value: &str| -> Result<(), SubmissionError> {
-            if value.trim().is_empty() {
-                return Err(SubmissionError(format!("`{field}` must not be empty")));
-            }
-            if value.len() > crate::limits::MAX_NAME_BYTES {
-                return Err(SubmissionError(format!(
-                    "`{field}` is {} bytes long, over the limit of {}",
-                    value.len(),
-                    crate::limits::MAX_NAME_BYTES
-                )));
-            }
-            Ok(())
-        };
-        name("idn", &body.idn)?;
-        name("integration_idn", &body.integration_idn)?;
-        name("connector_idn", &body.connector_idn)?;
+        use crate::limits::MAX_NAME_BYTES;
+        let Object(body): Object<SubmissionBody> = serde_json::from_slice(body)?;
+        check_name("idn", &body.idn, MAX_NAME_BYTES)?;
+        let integration = optional_name("integration_idn", body.integration_idn, MAX_NAME_BYTES)?;
+        let connector = optional_name("connector_idn", body.connector_idn, MAX_NAME_BYTES)?;
         let actor = match (body.actor, body.actor_id) {
-            (Some(_), Some(_)) => return bad("give one of `actor` and `actor_id`, not both"),
-            (None, None) => {
-                return bad("missing the user: give `actor` ({\"external_id\": ...}) or `actor_id`")
+            (Some(_), Some(_)) => {
+                return Err(SubmissionError::invalid(
+                    "give one of `actor` and `actor_id`, not both",
+                ))
             }
             (Some(Object(a)), None) => {
-                name("actor.external_id", &a.external_id)?;
-                ActorRef::External(a.external_id)
+                check_name("actor.external_id", &a.external_id, MAX_ID_BYTES)?;
+                if integration.is_none() || connector.is_none() {
+                    return Err(SubmissionError::invalid(
+                        "an event from a user (`actor`) needs `integration_idn` and `connector_idn`",
+                    ));
+                }
+                Some(ActorRef::External(a.external_id))
             }
             (None, Some(id)) => {
-                name("actor_id", &id)?;
-                ActorRef::Id(id)
+                check_name("actor_id", &id, MAX_ID_BYTES)?;
+                Some(ActorRef::Id(id))
             }
+            (None, None) => None,
         };
-        if let Some(ext) = &body.external_event_id {
-            name("external_event_id", ext)?;
-        }
+        let external_event_id =
+            optional_name("external_event_id", body.external_event_id, MAX_ID_BYTES)?;
         if let Some(id) = &body.command_act_id {
-            name("command_act_id", id)?;
+            check_name("command_act_id", id, MAX_ID_BYTES)?;
         }
         Ok(Submission {
             idn: body.idn,
-            integration_idn: body.integration_idn,
-            connector_idn: body.connector_idn,
-            actor: Some(actor),
+            integration_idn: integration.unwrap_or_default(),
+            connector_idn: connector.unwrap_or_default(),
+            actor,
             arguments: body.arguments.map(|a| a.0).unwrap_or_default(),
-            external_event_id: body.external_event_id,
+            external_event_id,
             command_act_id: body.command_act_id,
             uninterruptible: body.uninterruptible.unwrap_or(false),
         })
     }
 
     /// The JSON body [`Submission::from_json`] reads back as this submission
-    /// (a global submission, which JSON cannot express, has no actor key).
+    /// (a global submission has no actor key).
     pub fn to_json(&self) -> String {
         let mut body = serde_json::Map::new();
         body.insert("idn".into(), self.idn.clone().into());
@@ -414,5 +513,140 @@ impl Submission {
         }
         let rest = serde_json::Value::Object(body).to_string();
         format!("{{\"arguments\":{{{}}},{}", args.join(","), &rest[1..])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CHANNEL: &str = r#""integration_idn":"i","connector_idn":"c""#;
+
+    fn refused(body: &str) -> SubmissionError {
+        match Submission::from_json(body.as_bytes()) {
+            Ok(s) => panic!("{body}: accepted as {s:?}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn repeated_argument_names_are_refused_in_either_form() {
+        for args in [
+            r#"{"n":"1","m":"2","n":"3"}"#,
+            r#"[{"name":"n","value":"1"},{"name":"n","value":"2"}]"#,
+        ] {
+            let e = refused(&format!(r#"{{"idn":"e","arguments":{args}}}"#));
+            assert!(e.message.contains("argument `n` given twice"), "{e}");
+            assert!(!e.not_json);
+        }
+    }
+
+    #[test]
+    fn a_body_that_is_not_an_object_is_refused() {
+        for body in [
+            r#"["e","i","c"]"#,
+            r#""e""#,
+            "1",
+            "null",
+            &format!(r#"{{"idn":"e",{CHANNEL},"actor":["ann"]}}"#),
+            r#"{"idn":"e","arguments":[["n","1"]]}"#,
+        ] {
+            let e = refused(body);
+            assert!(e.message.contains("expected a JSON object"), "{body}: {e}");
+            assert!(!e.not_json, "{body}");
+        }
+    }
+
+    #[test]
+    fn ids_are_bounded() {
+        let long = "x".repeat(MAX_ID_BYTES + 1);
+        for (field, body) in [
+            (
+                "actor.external_id",
+                format!(r#"{{"idn":"e",{CHANNEL},"actor":{{"external_id":"{long}"}}}}"#),
+            ),
+            ("actor_id", format!(r#"{{"idn":"e","actor_id":"{long}"}}"#)),
+            (
+                "external_event_id",
+                format!(r#"{{"idn":"e","external_event_id":"{long}"}}"#),
+            ),
+            (
+                "command_act_id",
+                format!(r#"{{"idn":"e","command_act_id":"{long}"}}"#),
+            ),
+        ] {
+            let e = refused(&body);
+            let expect = format!(
+                "`{field}` is {} bytes long, over the limit of 1024",
+                long.len()
+            );
+            assert_eq!(e.message, expect);
+        }
+        // At the limit is fine.
+        let id = "x".repeat(MAX_ID_BYTES);
+        let s = Submission::from_json(
+            format!(r#"{{"idn":"e","external_event_id":"{id}","command_act_id":"{id}"}}"#)
+                .as_bytes(),
+        )
+        .unwrap();
+        assert_eq!(s.external_event_id.as_deref(), Some(id.as_str()));
+    }
+
+    #[test]
+    fn what_the_http_api_takes_is_read() {
+        // Global: no actor, no channel.
+        let s = Submission::from_json(br#"{"idn":"tick"}"#).unwrap();
+        assert_eq!((s.actor, s.integration_idn.as_str()), (None, ""));
+        // A known actor, its channel left to the host; list-form arguments in order.
+        let s = Submission::from_json(
+            br#"{"idn":"e","actor_id":"a1","integration_idn":"","external_event_id":"",
+                "arguments":[{"name":"b","value":"1"},{"name":"a","value":"2"}],
+                "uninterruptible":true}"#,
+        )
+        .unwrap();
+        assert_eq!(s.actor, Some(ActorRef::Id("a1".into())));
+        assert_eq!(s.integration_idn, "");
+        assert_eq!(s.external_event_id, None);
+        assert_eq!(
+            s.arguments,
+            [("b".into(), "1".into()), ("a".into(), "2".into())]
+        );
+        assert!(s.uninterruptible);
+        let again = Submission::from_json(s.to_json().as_bytes()).unwrap();
+        assert_eq!(format!("{s:?}"), format!("{again:?}"));
+    }
+
+    #[test]
+    fn errors_say_what_is_wrong_and_whether_it_is_json_at_all() {
+        for body in ["{not json", "{\"idn\": ", ""] {
+            assert!(refused(body).not_json, "{body}");
+        }
+        for (body, expect) in [
+            (r#"{"idn":" "}"#.to_string(), "`idn` must not be empty"),
+            (
+                r#"{"idn":"e","actor":{"external_id":"ann"}}"#.to_string(),
+                "needs `integration_idn` and `connector_idn`",
+            ),
+            (
+                format!(r#"{{"idn":"e",{CHANNEL},"actor":{{"external_id":"a"}},"actor_id":"b"}}"#),
+                "not both",
+            ),
+            (
+                r#"{"idn":"e","arguments":[{"name":"n","value":1}]}"#.to_string(),
+                "argument `n`: expected a string value, found a number",
+            ),
+            (
+                r#"{"idn":"e","command_act_id":""}"#.to_string(),
+                "`command_act_id` must not be empty",
+            ),
+            (
+                r#"{"idn":"e","colour":1}"#.to_string(),
+                "unknown field `colour`",
+            ),
+        ] {
+            let e = refused(&body);
+            assert!(e.message.contains(expect), "{body}: {e}");
+            assert!(!e.not_json, "{body}");
+        }
     }
 }

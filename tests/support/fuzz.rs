@@ -7,7 +7,8 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use skillhost::Submission;
+use skillhost::event::MAX_ID_BYTES;
+use skillhost::{ActorRef, Submission};
 
 /// A project directory whose `flow.yaml` is the fuzz input: with a skills
 /// workspace holding a crate `echo` and a component file `build/echo.wasm`,
@@ -49,18 +50,34 @@ pub fn flow_loader(data: &[u8]) {
     }
 }
 
-/// The event JSON parser: a submission that writes back to JSON and reads
-/// back the same, or an error with a message; never a panic.
+/// The event JSON parser (the one `POST /v1/events` uses): a submission
+/// that writes back to JSON and reads back the same, or an error with a
+/// message; never a panic.
 pub fn event_json(data: &[u8]) {
     match Submission::from_json(data) {
         Ok(s) => {
             assert!(!s.idn.trim().is_empty());
-            assert!(s.actor.is_some());
+            // An event from a user names its channel.
+            if let Some(ActorRef::External(_)) = &s.actor {
+                assert!(!s.integration_idn.is_empty() && !s.connector_idn.is_empty());
+            }
+            // Every id a client gives is bounded.
+            let ids = [
+                match &s.actor {
+                    Some(ActorRef::External(id) | ActorRef::Id(id)) => Some(id),
+                    None => None,
+                },
+                s.external_event_id.as_ref(),
+                s.command_act_id.as_ref(),
+            ];
+            for id in ids.into_iter().flatten() {
+                assert!(id.len() <= MAX_ID_BYTES, "an id of {} bytes", id.len());
+            }
             let json = s.to_json();
             let again = Submission::from_json(json.as_bytes())
                 .unwrap_or_else(|e| panic!("{json}: does not read back: {e}"));
             assert_eq!(format!("{s:?}"), format!("{again:?}"), "{json}");
         }
-        Err(e) => assert!(!e.0.is_empty()),
+        Err(e) => assert!(!e.message.is_empty()),
     }
 }

@@ -48,7 +48,7 @@ impl SkillRun {
             Plan::Outbox => None,
             Plan::Timer(plan) => Some(self.timer_change(plan, &act_id, &connector, depth, now)?),
         };
-        self.effects.commands.push(Command {
+        self.buffer.effects.commands.push(Command {
             act_id: act_id.clone(),
             idn,
             integration_idn: integration,
@@ -93,7 +93,7 @@ impl SkillRun {
             .map_err(|e| format!("reading timers: {e:#}"))?
             .into_iter()
             .collect();
-        for c in &self.effects.commands {
+        for c in &self.buffer.effects.commands {
             match &c.timer {
                 Some(TimerChange::Set(t)) => {
                     names.insert(t.name.clone());
@@ -143,7 +143,7 @@ impl commands::Host for RunState {
         BadArgument::check_name(CALL, "command idn", &command_idn).map_err(trap)?;
         BadArgument::check_name(CALL, "integration idn", &integration_idn).map_err(trap)?;
         BadArgument::check_name(CALL, "connector idn", &connector_idn).map_err(trap)?;
-        let issued = self.run.effects.commands.len();
+        let issued = self.run.buffer.effects.commands.len();
         if issued >= self.limits.commands_per_run {
             return Err(trap(LimitExceeded::new(
                 Limit::CommandsPerRun,

@@ -1,0 +1,127 @@
+//! `/v1/events`: submitting an event (`POST /v1/events`) and reading one
+//! back with its causation tree and replies (`GET /v1/events/{id}`).
+
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+
+use super::extract::{ApiPath, ApiQuery, JsonBody};
+use super::views::{EventView, MessageView, ReceiptView, TraceView};
+use super::{Api, ApiError, MAX_WAIT};
+use crate::event::{ActorRef, Audience, Submission};
+use crate::host::Host;
+
+impl Api {
+    /// Resolves an `actor_id` against the store: an unknown actor is refused,
+    /// and the event comes from the actor's own channel unless the request
+    /// names one.
+    fn with_known_actor(&self, mut s: Submission) -> Result<Submission, ApiError> {
+        if let Some(ActorRef::Id(id)) = &s.actor {
+            let known = self
+                .host
+                .store()
+                .actor(id)
+                .map_err(ApiError::internal)?
+                .ok_or_else(|| ApiError::unprocessable(format!("unknown `actor_id` `{id}`")))?;
+            if s.integration_idn.is_empty() {
+                s.integration_idn = known.integration_idn;
+            }
+            if s.connector_idn.is_empty() {
+                s.connector_idn = known.connector_idn;
+            }
+        }
+        Ok(s)
+    }
+}
+
+pub(super) async fn submit_event(
+    State(api): State<Api>,
+    JsonBody(body): JsonBody,
+) -> Result<(StatusCode, Json<ReceiptView>), ApiError> {
+    // The parser the fuzzer exercises: one grammar for every client.
+    let s = api.with_known_actor(Submission::from_json(&body)?)?;
+    let span = tracing::info_span!("submit", idn = %s.idn);
+    let receipt = tracing::Instrument::instrument(api.host.submit(s), span)
+        .await
+        .map_err(ApiError::internal)?;
+    tracing::info!(event = %receipt.event_id, matched = receipt.matched, "event accepted");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ReceiptView {
+            event_id: receipt.event_id,
+            matched: receipt.matched,
+        }),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct WaitQuery {
+    /// Seconds to wait for the event to settle before answering.
+    #[serde(default)]
+    wait: Option<f64>,
+}
+
+pub(super) async fn get_event(
+    State(api): State<Api>,
+    ApiPath(id): ApiPath<String>,
+    ApiQuery(q): ApiQuery<WaitQuery>,
+) -> Result<Json<EventView>, ApiError> {
+    let Some(record) = api.host.store().event(&id).map_err(ApiError::internal)? else {
+        return Err(ApiError::not_found(format!("no event `{id}`")));
+    };
+    if let Some(wait) = q.wait {
+        if !(wait.is_finite() && wait >= 0.0) {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "`wait` must be a number of seconds, 0 or more",
+            ));
+        }
+        let wait = Duration::from_secs_f64(wait).min(MAX_WAIT);
+        let _ = tokio::time::timeout(wait, api.host.settled(&id)).await;
+    }
+    let settled = api.host.is_settled(&id);
+    let trace = api
+        .host
+        .trace(&id)
+        .map_err(ApiError::internal)?
+        .ok_or_else(|| ApiError::not_found(format!("no event `{id}`")))?;
+    let trace = TraceView::from(&trace);
+    let replies = replies_in(&api.host, &trace).map_err(ApiError::internal)?;
+    Ok(Json(EventView::new(
+        &record.event,
+        record.matched,
+        settled,
+        trace,
+        replies,
+    )))
+}
+
+/// Replies sent by runs in a causation tree to the actors of its events.
+fn replies_in(host: &Host, trace: &TraceView) -> anyhow::Result<Vec<MessageView>> {
+    let ids = trace.event_ids();
+    let mut actors = Vec::new();
+    for id in &ids {
+        if let Some(r) = host.store().event(id)? {
+            if let Audience::Actors(a) = &r.event.audience {
+                for actor in a {
+                    if !actors.contains(&actor.id) {
+                        actors.push(actor.id.clone());
+                    }
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for actor in actors {
+        for m in host.messages(&actor)? {
+            if ids.contains(&m.event_id) {
+                out.push(MessageView::from(&m));
+            }
+        }
+    }
+    Ok(out)
+}
