@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use skillhost::event::{new_id, Actor, Audience, Event};
+use skillhost::flows::Scope;
 use skillhost::store::{
     AttributeOwner, Command, InstanceKey, MemoryStore, Message, NewDispatch, Outcome, RunEffects,
     RunRecord, SqliteOptions, SqliteStore, StateKey, Store, Timer, TimerChange,
@@ -159,13 +160,13 @@ async fn a_commit_applies_every_effect_and_removes_the_entry_at_once(store: Arc<
     let user_key = StateKey {
         flow: "F".into(),
         persona: inst.persona.clone(),
-        scope_agent: false,
+        scope: Scope::User,
         field: "n".into(),
     };
     let agent_key = StateKey {
         flow: "F".into(),
         persona: None,
-        scope_agent: true,
+        scope: Scope::Agent,
         field: "total".into(),
     };
     let mut rec = record(&e.id, &inst, Outcome::Ok);
@@ -444,7 +445,7 @@ async fn sqlite_keeps_everything_across_reopen() {
         let key = StateKey {
             flow: "F".into(),
             persona: inst.persona.clone(),
-            scope_agent: false,
+            scope: Scope::User,
             field: "n".into(),
         };
         let effects = RunEffects {

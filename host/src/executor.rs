@@ -16,7 +16,7 @@ use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::broadcast;
 
 use crate::event::{new_id, Audience, Event, SYSTEM};
-use crate::flows::{InterruptMode, Skill};
+use crate::flows::{InterruptMode, Scope, Skill};
 use crate::hash::HashMap;
 use crate::metrics::Metrics;
 use crate::pipeline::Intake;
@@ -270,7 +270,7 @@ impl Executor {
         let shared_writes: Vec<(SharedKey, String)> = effects
             .state_writes
             .iter()
-            .filter(|(k, _)| k.scope_agent)
+            .filter(|(k, _)| k.scope == Scope::Agent)
             .map(|(k, v)| (SharedKey::State(k.clone()), v.clone()))
             .chain(
                 effects

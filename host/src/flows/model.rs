@@ -181,7 +181,7 @@ pub struct StateField {
 }
 
 /// Whose value a state field holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Scope {
     /// One value per persona (per flow instance).
     User,

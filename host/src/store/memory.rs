@@ -11,8 +11,8 @@ use parking_lot::{Mutex, MutexGuard};
 use anyhow::Result;
 
 use super::{
-    ready, Act, AttributeOwner, EventRecord, Message, NewDispatch, Pending, QueuedDispatch,
-    RunEffects, RunRecord, StateKey, Store,
+    ready, AttributeOwner, EventRecord, Message, NewDispatch, Pending, QueuedDispatch, RunEffects,
+    RunRecord, StateKey, Store, Turn,
 };
 use crate::event::{new_id, Actor, Event, Receipt};
 use crate::hash::HashMap;
@@ -34,7 +34,7 @@ struct Inner {
     children: HashMap<String, Vec<String>>,
     actors: HashMap<String, Actor>,
     actors_by_external: HashMap<(String, String, String), String>,
-    acts: Vec<Act>,
+    acts: Vec<Turn>,
     messages: HashMap<String, Vec<Message>>,
     queue: BTreeMap<i64, QueuedDispatch>,
     next_dispatch: i64,
@@ -121,9 +121,9 @@ impl Store for MemoryStore {
             .unwrap_or_default())
     }
 
-    fn memory(&self, actor_id: &str, count: usize) -> Result<Vec<Act>> {
+    fn memory(&self, actor_id: &str, count: usize) -> Result<Vec<Turn>> {
         let inner = self.lock();
-        let mut acts: Vec<Act> = inner
+        let mut acts: Vec<Turn> = inner
             .acts
             .iter()
             .rev()
@@ -209,7 +209,7 @@ impl Store for MemoryStore {
         }
         inner.record_event(event, matched);
         // Only a user's own message is a turn of the conversation.
-        if let Some(act) = super::user_act(event) {
+        if let Some(act) = super::user_turn(event) {
             inner.acts.push(act);
         }
         ready(Ok(None))
@@ -254,7 +254,7 @@ impl Store for MemoryStore {
             inner.attributes.insert((owner, field), value);
         }
         for m in effects.messages {
-            inner.acts.push(super::agent_act(&m));
+            inner.acts.push(super::agent_turn(&m));
             inner
                 .messages
                 .entry(m.actor_id.clone())

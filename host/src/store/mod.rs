@@ -47,7 +47,7 @@ pub struct StateKey {
     /// The persona for `user` scope (`None` for the global instance); always
     /// `None` for `agent` scope.
     pub persona: Option<String>,
-    pub scope_agent: bool,
+    pub scope: Scope,
     pub field: String,
 }
 
@@ -61,7 +61,7 @@ impl StateKey {
             } else {
                 instance.persona.clone()
             },
-            scope_agent: agent,
+            scope,
             field: field.to_string(),
         }
     }
@@ -128,7 +128,7 @@ pub struct Message {
 
 /// One turn of a conversation, as Newo's `GetMemory` returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Act {
+pub struct Turn {
     /// `user_message` or `agent_message`.
     pub kind: String,
     pub actor_id: String,
@@ -230,7 +230,7 @@ pub trait Store: CommandStore + Send + Sync + 'static {
     fn messages(&self, actor_id: &str) -> Result<Vec<Message>>;
 
     /// The last `count` acts of an actor's conversation, oldest first.
-    fn memory(&self, actor_id: &str, count: usize) -> Result<Vec<Act>>;
+    fn memory(&self, actor_id: &str, count: usize) -> Result<Vec<Turn>>;
 
     fn event(&self, event_id: &str) -> Result<Option<EventRecord>>;
 
@@ -324,7 +324,7 @@ pub fn open(spec: &StoreSpec) -> Result<std::sync::Arc<dyn Store>> {
 }
 
 /// The act a `user_message` from an actor records: its `text` argument.
-fn user_act(event: &Event) -> Option<Act> {
+fn user_turn(event: &Event) -> Option<Turn> {
     if event.idn != "user_message" {
         return None;
     }
@@ -332,7 +332,7 @@ fn user_act(event: &Event) -> Option<Act> {
         return None;
     };
     let actor = actors.first()?;
-    Some(Act {
+    Some(Turn {
         kind: "user_message".into(),
         actor_id: actor.id.clone(),
         text: event.arg("text").unwrap_or_default().to_string(),
@@ -342,8 +342,8 @@ fn user_act(event: &Event) -> Option<Act> {
 }
 
 /// The act a reply records.
-fn agent_act(m: &Message) -> Act {
-    Act {
+fn agent_turn(m: &Message) -> Turn {
+    Turn {
         kind: "agent_message".into(),
         actor_id: m.actor_id.clone(),
         text: m.text.clone(),

@@ -3,6 +3,7 @@
 
 use super::super::bindings::skillhost::skill::state;
 use super::{check_value, trap, RunState, SkillRun, Trappable};
+use crate::flows::Scope;
 use crate::limits::BadArgument;
 use crate::store::StateKey;
 use crate::versions::SharedKey;
@@ -26,7 +27,7 @@ impl SkillRun {
             return Ok(value.clone());
         }
         let store = self.env.store.clone();
-        let stored = if key.scope_agent {
+        let stored = if key.scope == Scope::Agent {
             // Shared by instances running in parallel: remember what we saw.
             self.read_shared(SharedKey::State(key.clone()), || store.state(&key))
         } else {

@@ -1,14 +1,16 @@
 //! The in-memory part of the store: state, attributes and actors, loaded at
 //! open and updated after each commit.
 
-use parking_lot::RwLock;
 use std::collections::HashMap;
+
+use parking_lot::RwLock;
 
 use anyhow::Result;
 use rusqlite::Connection;
 
 use super::rows::{actor_from_row, owner_from_text};
 use crate::event::Actor;
+use crate::flows::Scope;
 use crate::store::{AttributeOwner, StateKey};
 
 /// A change to the in-memory caches, applied once its transaction committed.
@@ -59,7 +61,7 @@ pub(super) fn load_cache(conn: &Connection) -> Result<Cache> {
             StateKey {
                 flow: r.get(0)?,
                 persona: (!persona.is_empty()).then_some(persona),
-                scope_agent: r.get(2)?,
+                scope: if r.get(2)? { Scope::Agent } else { Scope::User },
                 field: r.get(3)?,
             },
             r.get::<_, String>(4)?,

@@ -32,8 +32,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use tokio::sync::oneshot;
 
 use super::{
-    Act, AttributeOwner, EventRecord, InstanceKey, Message, NewDispatch, Pending, QueuedDispatch,
-    RunEffects, RunRecord, StateKey, Store,
+    AttributeOwner, EventRecord, InstanceKey, Message, NewDispatch, Pending, QueuedDispatch,
+    RunEffects, RunRecord, StateKey, Store, Turn,
 };
 use crate::event::{Actor, Audience, Event, Receipt};
 use cache::{load_cache, Cache};
@@ -232,13 +232,13 @@ impl Store for SqliteStore {
         })
     }
 
-    fn memory(&self, actor_id: &str, count: usize) -> Result<Vec<Act>> {
+    fn memory(&self, actor_id: &str, count: usize) -> Result<Vec<Turn>> {
         let mut acts = self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT kind, text, event_id, at FROM acts WHERE actor_id = ?1 ORDER BY seq DESC LIMIT ?2",
             )?;
             let rows = stmt.query_map(params![actor_id, count as i64], |r| {
-                Ok(Act {
+                Ok(Turn {
                     kind: r.get(0)?,
                     actor_id: actor_id.to_string(),
                     text: r.get(1)?,

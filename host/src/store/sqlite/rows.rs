@@ -8,7 +8,7 @@ use anyhow::Result;
 use rusqlite::{params, Transaction};
 
 use crate::event::{Actor, Audience, Event};
-use crate::store::{Act, AttributeOwner, InstanceKey, Outcome, RunRecord};
+use crate::store::{AttributeOwner, InstanceKey, Outcome, RunRecord, Turn};
 
 pub(super) fn actor_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Actor> {
     Ok(Actor {
@@ -75,7 +75,7 @@ pub(super) fn insert_event(tx: &Transaction<'_>, e: &Event, matched: u32) -> Res
 
 pub(super) fn insert_act(
     tx: &Transaction<'_>,
-    act: &Act,
+    act: &Turn,
     flow: Option<&str>,
     skill: Option<&str>,
 ) -> Result<()> {

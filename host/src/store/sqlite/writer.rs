@@ -13,8 +13,9 @@ use super::cache::{Cache, CacheChange};
 use super::outbox;
 use super::rows::{actor_from_row, insert_act, insert_event, insert_run, ms, owner_text};
 use crate::event::{new_id, Actor, Event, Receipt};
+use crate::flows::Scope;
 use crate::store::{
-    agent_act, user_act, NewDispatch, QueuedDispatch, RunEffects, RunRecord, Timer,
+    agent_turn, user_turn, NewDispatch, QueuedDispatch, RunEffects, RunRecord, Timer,
 };
 
 /// What the writer thread is asked to do.
@@ -217,7 +218,7 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheChange>)> {
                 }
             }
             insert_event(tx, event, *matched)?;
-            if let Some(act) = user_act(event) {
+            if let Some(act) = user_turn(event) {
                 insert_act(tx, &act, None, None)?;
             }
             Ok((Output::Receipt(None), vec![]))
@@ -273,7 +274,7 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheChange>)> {
                 stmt.execute(params![
                     key.flow,
                     key.persona.as_deref().unwrap_or(""),
-                    key.scope_agent,
+                    key.scope == Scope::Agent,
                     key.field,
                     value
                 ])?;
@@ -292,7 +293,7 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheChange>)> {
                 ));
             }
             for m in &effects.messages {
-                insert_act(tx, &agent_act(m), Some(&m.flow), Some(&m.skill))?;
+                insert_act(tx, &agent_turn(m), Some(&m.flow), Some(&m.skill))?;
             }
             for (event, matched) in &effects.events {
                 insert_event(tx, event, *matched)?;
