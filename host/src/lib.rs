@@ -24,6 +24,8 @@
 //! [`api`] is the HTTP face and [`metrics`] its counters; the `skillhost`
 //! binary (`cli/`) is a thin layer over [`Host`].
 
+#![warn(missing_docs)]
+
 pub mod allowed_host;
 pub mod api;
 pub mod bus;
