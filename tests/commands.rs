@@ -150,7 +150,7 @@ fn go(who: &str, ops: &str) -> skillhost::Submission {
 }
 
 /// Waits (up to 20 s) until `who` has at least `n` replies; returns them.
-async fn wait_replies(t: &TestHost, who: &str, n: usize) -> Vec<String> {
+async fn wait_replies(t: &RunningHost, who: &str, n: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let replies = t.replies(who).await;
@@ -375,7 +375,7 @@ async fn a_failed_run_issues_no_commands() {
 }
 
 /// The names of the timers a user's persona has set.
-async fn timers_of(t: &TestHost, who: &str) -> Vec<String> {
+async fn timers_of(t: &RunningHost, who: &str) -> Vec<String> {
     let persona = t.persona(who).await;
     t.host.store().timer_names(Some(&persona)).unwrap()
 }
@@ -672,7 +672,7 @@ events:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_follow_up_nudges_a_quiet_user_once_and_not_after_bye() {
-    let t = start(&[FOLLOW_UP]).await;
+    let t = start_in(&samples(), &[FOLLOW_UP], HostConfig::default()).await;
     t.send(user("user_message", "ann").arg("text", "hi")).await;
     // Speaking again before the nudge pushes it back: still one nudge.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -709,7 +709,7 @@ async fn the_lookup_sample_reports_a_response_and_a_refusal() {
     )
     .await
     .unwrap();
-    let t = TestHost {
+    let t = RunningHost {
         host: Arc::new(host),
         dir: None,
     };

@@ -9,13 +9,13 @@ use skillhost::store::{MemoryStore, Outcome};
 use skillhost::{Host, HostConfig, Submission};
 use skillhost_tests::*;
 
-async fn sample_host() -> TestHost {
+async fn sample_host() -> RunningHost {
     build_skills();
     let project = load_project(&repo().join("flows")).unwrap_or_else(|e| panic!("{e}"));
     let host = Host::start(project, Arc::new(MemoryStore::new()), HostConfig::default())
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
-    TestHost {
+    RunningHost {
         host: Arc::new(host),
         dir: None,
     }

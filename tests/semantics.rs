@@ -1,7 +1,7 @@
 //! One test per routing and execution rule, through real components.
 //!
 //! Every flow here uses the `probe` sample skill, whose script (skill
-//! parameter or `ops` argument) says what it does: see skills/probe.
+//! parameter or `ops` argument) says what it does: see tests/guests/probe.
 
 use std::time::Duration;
 
