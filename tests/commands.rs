@@ -428,7 +428,15 @@ async fn setting_a_timer_again_replaces_it_and_enabled_false_cancels_it() {
     t.send(go("ann", &set("timer"))).await;
     t.send(go("ann", &set("ping"))).await;
     let replies = wait_replies(&t, "ann", 5).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The timer is removed in the transaction that fired it: once it is
+    // gone and the host idle, nothing more can fire.
+    wait_until(
+        "ann's timer to be gone",
+        Duration::from_secs(20),
+        || async { timers_of(&t, "ann").await.is_empty() },
+    )
+    .await;
+    t.host.idle().await;
     let replies_later = t.replies("ann").await;
     assert_eq!(replies, replies_later, "nothing more fired");
     let fired: Vec<_> = with(&replies, "timerName=t");
@@ -442,9 +450,22 @@ async fn setting_a_timer_again_replaces_it_and_enabled_false_cancels_it() {
         "command:program_timer:c:set_timer:timerName=t,enabled=false",
     ))
     .await;
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    // A sentinel set after the cancel, due after `t` would have been: timers
+    // fire in due order, so once it has fired `t`'s due time has passed.
+    t.send(go(
+        "bob",
+        "command:program_timer:c:set_timer:timerName=sentinel,interval=1.2,eventIdn=ping",
+    ))
+    .await;
+    wait_until(
+        "bob's sentinel timer to fire",
+        Duration::from_secs(20),
+        || async { !with(&t.replies("bob").await, "timerName=sentinel").is_empty() },
+    )
+    .await;
+    t.host.idle().await;
     let replies = t.replies("bob").await;
-    assert!(with(&replies, "timerName=").is_empty(), "{replies:#?}");
+    assert!(with(&replies, "timerName=t,").is_empty(), "{replies:#?}");
     assert!(timers_of(&t, "bob").await.is_empty());
 }
 

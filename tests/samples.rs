@@ -2,7 +2,6 @@
 //! `skills/`, driven through the real host as the README describes.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use skillhost::flows::load_project;
 use skillhost::store::{MemoryStore, Outcome};
@@ -93,7 +92,8 @@ async fn reply_style_switches_skill_through_state() {
 async fn spin_is_interrupted_by_spin_stop() {
     let t = sample_host().await;
     let spin = t.host.submit(say("spin", "ann", &[])).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Sent any earlier, spin_stop would run first and the spinner after it.
+    t.wait_busy("SpinFlow").await;
     t.send(say("spin_stop", "ann", &[])).await;
     t.host.settled(&spin.event_id).await;
     let spin = t.host.trace(&spin.event_id).unwrap().unwrap();

@@ -8,8 +8,10 @@
 
 pub mod fuzz;
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
+use std::time::{Duration, Instant};
 
 use skillhost::compile::{self, Output};
 use skillhost::flows::{load_project, ComponentSource};
@@ -124,6 +126,24 @@ pub fn write_project_in(workspace: &Path, flows: &[&str]) -> tempfile::TempDir {
     dir
 }
 
+/// Polls `condition` every 10 ms until it holds. Fails the test, naming
+/// `what` it waited for, if that takes longer than `within`: a bound for a
+/// loaded machine, not a timing the test relies on.
+pub async fn wait_until<F, Fut>(what: &str, within: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !condition().await {
+        assert!(
+            Instant::now() < deadline,
+            "waited {within:?} for {what}, in vain"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// A user's event on the sandbox channel.
 pub fn user(idn: &str, who: &str) -> Submission {
     Submission::from_user(idn, "sandbox", "sandbox", who)
@@ -152,6 +172,20 @@ impl RunningHost {
             .await
             .unwrap()
             .persona_id
+    }
+
+    /// Waits (up to 20 s) until an instance of `flow` is running a skill or
+    /// has queued work. Once the executor has marked it so, an `interrupt`
+    /// event stops that run (even one still instantiating) and a `queue`
+    /// event waits behind it.
+    pub async fn wait_busy(&self, flow: &str) {
+        let host = &self.host;
+        wait_until(
+            &format!("an instance of `{flow}` to be busy"),
+            Duration::from_secs(20),
+            || async { host.busy_instances().iter().any(|(k, _)| k.flow == flow) },
+        )
+        .await;
     }
 
     /// A user-scoped state field of a user's instance.
