@@ -127,7 +127,7 @@ async fn stdout_and_stderr_go_into_the_host_log_tagged_with_the_run() {
     }
 }
 
-/// Starts a host on a project whose one skill is a crate of `skills/`, and
+/// Starts a host on a project whose one skill is a crate of `tests/guests/`, and
 /// returns why it refused.
 async fn refused(krate: &str) -> String {
     let dir = write_project(&[&format!(

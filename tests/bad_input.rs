@@ -10,7 +10,7 @@ use skillhost::store::MemoryStore;
 use skillhost::{Host, HostConfig, Submission};
 use skillhost_tests::*;
 
-/// A project with `skillhost.yaml` pointing at `skills/` and these files.
+/// A project with `skillhost.yaml` pointing at `tests/guests/` and these files.
 fn project(files: &[(&str, &[u8])]) -> tempfile::TempDir {
     let dir = write_project(&[]);
     for (name, content) in files {
@@ -172,7 +172,7 @@ async fn a_core_module_is_refused_naming_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_truncated_component_is_refused_naming_it() {
     build_skills();
-    let good = std::fs::read(repo().join("skills/target/wasm32-wasip2/release/echo.wasm")).unwrap();
+    let good = std::fs::read(component_of(&samples(), "echo")).unwrap();
     let dir = write_project(&[]);
     let flow = component(dir.path(), "cut.wasm", &good[..good.len() / 2]);
     std::fs::write(dir.path().join("f.yaml"), flow).unwrap();

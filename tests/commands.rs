@@ -150,7 +150,7 @@ fn go(who: &str, ops: &str) -> skillhost::Submission {
 }
 
 /// Waits (up to 20 s) until `who` has at least `n` replies; returns them.
-async fn wait_replies(t: &TestHost, who: &str, n: usize) -> Vec<String> {
+async fn wait_replies(t: &RunningHost, who: &str, n: usize) -> Vec<String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let replies = t.replies(who).await;
@@ -375,7 +375,7 @@ async fn a_failed_run_issues_no_commands() {
 }
 
 /// The names of the timers a user's persona has set.
-async fn timers_of(t: &TestHost, who: &str) -> Vec<String> {
+async fn timers_of(t: &RunningHost, who: &str) -> Vec<String> {
     let persona = t.persona(who).await;
     t.host.store().timer_names(Some(&persona)).unwrap()
 }
@@ -428,7 +428,15 @@ async fn setting_a_timer_again_replaces_it_and_enabled_false_cancels_it() {
     t.send(go("ann", &set("timer"))).await;
     t.send(go("ann", &set("ping"))).await;
     let replies = wait_replies(&t, "ann", 5).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // The timer is removed in the transaction that fired it: once it is
+    // gone and the host idle, nothing more can fire.
+    wait_until(
+        "ann's timer to be gone",
+        Duration::from_secs(20),
+        || async { timers_of(&t, "ann").await.is_empty() },
+    )
+    .await;
+    t.host.idle().await;
     let replies_later = t.replies("ann").await;
     assert_eq!(replies, replies_later, "nothing more fired");
     let fired: Vec<_> = with(&replies, "timerName=t");
@@ -442,9 +450,22 @@ async fn setting_a_timer_again_replaces_it_and_enabled_false_cancels_it() {
         "command:program_timer:c:set_timer:timerName=t,enabled=false",
     ))
     .await;
-    tokio::time::sleep(Duration::from_millis(1600)).await;
+    // A sentinel set after the cancel, due after `t` would have been: timers
+    // fire in due order, so once it has fired `t`'s due time has passed.
+    t.send(go(
+        "bob",
+        "command:program_timer:c:set_timer:timerName=sentinel,interval=1.2,eventIdn=ping",
+    ))
+    .await;
+    wait_until(
+        "bob's sentinel timer to fire",
+        Duration::from_secs(20),
+        || async { !with(&t.replies("bob").await, "timerName=sentinel").is_empty() },
+    )
+    .await;
+    t.host.idle().await;
     let replies = t.replies("bob").await;
-    assert!(with(&replies, "timerName=").is_empty(), "{replies:#?}");
+    assert!(with(&replies, "timerName=t,").is_empty(), "{replies:#?}");
     assert!(timers_of(&t, "bob").await.is_empty());
 }
 
@@ -672,7 +693,7 @@ events:
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_follow_up_nudges_a_quiet_user_once_and_not_after_bye() {
-    let t = start(&[FOLLOW_UP]).await;
+    let t = start_in(&samples(), &[FOLLOW_UP], HostConfig::default()).await;
     t.send(user("user_message", "ann").arg("text", "hi")).await;
     // Speaking again before the nudge pushes it back: still one nudge.
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -709,7 +730,7 @@ async fn the_lookup_sample_reports_a_response_and_a_refusal() {
     )
     .await
     .unwrap();
-    let t = TestHost {
+    let t = RunningHost {
         host: Arc::new(host),
         dir: None,
     };

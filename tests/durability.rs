@@ -83,14 +83,17 @@ fn acknowledged_events_are_applied_exactly_once_across_an_abrupt_stop() {
 
 #[test]
 fn attributes_and_memory_survive_a_restart() {
-    let dir = write_project(&["idn: Profile
+    let dir = write_project_in(
+        &samples(),
+        &["idn: Profile
 skills:
   - idn: P
     crate: profile
 events:
   - idn: user_message
     skill_idn: P
-"]);
+"],
+    );
     let say = |text: &str| user("user_message", "ada").arg("text", text);
     let rt = runtime();
     rt.block_on(async {

@@ -1,4 +1,4 @@
-//! The hostile skills suite: each misbehaving skill (skills/hostile) fails
+//! The hostile skills suite: each misbehaving skill (tests/guests/hostile) fails
 //! alone, with a reason naming what it did or the limit and its value, and
 //! sends a `skill_failed` event, while a well-behaved skill on another
 //! persona keeps answering.

@@ -49,7 +49,7 @@ fn project() -> Vec<String> {
 }
 
 /// Every attack, each by `mallories` users at once; all must fail.
-async fn round(t: &TestHost, mallories: usize) {
+async fn round(t: &RunningHost, mallories: usize) {
     let mut ids = Vec::new();
     for attack in ATTACKS {
         for m in 0..mallories {

@@ -11,8 +11,10 @@ use skillhost::store::MemoryStore;
 use skillhost::{Host, HostConfig};
 use skillhost_tests::*;
 
+/// A built component: the probe of the test guests, or a sample.
 fn component(name: &str) -> std::path::PathBuf {
-    repo().join(format!("skills/target/wasm32-wasip2/release/{name}.wasm"))
+    let workspace = if name == "probe" { guests() } else { samples() };
+    component_of(&workspace, name)
 }
 
 const FLOW: &str = "idn: SwapFlow
@@ -52,7 +54,7 @@ async fn a_run_in_flight_keeps_its_component_while_new_runs_get_the_new_one() {
             .await
             .unwrap(),
     );
-    let t = TestHost {
+    let t = RunningHost {
         host: host.clone(),
         dir: None,
     };
@@ -102,7 +104,7 @@ async fn a_refused_reload_changes_nothing() {
             .await
             .unwrap(),
     );
-    let t = TestHost {
+    let t = RunningHost {
         host: host.clone(),
         dir: None,
     };

@@ -2,20 +2,19 @@
 //! `skills/`, driven through the real host as the README describes.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use skillhost::flows::load_project;
 use skillhost::store::{MemoryStore, Outcome};
 use skillhost::{Host, HostConfig, Submission};
 use skillhost_tests::*;
 
-async fn sample_host() -> TestHost {
+async fn sample_host() -> RunningHost {
     build_skills();
     let project = load_project(&repo().join("flows")).unwrap_or_else(|e| panic!("{e}"));
     let host = Host::start(project, Arc::new(MemoryStore::new()), HostConfig::default())
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
-    TestHost {
+    RunningHost {
         host: Arc::new(host),
         dir: None,
     }
@@ -93,7 +92,8 @@ async fn reply_style_switches_skill_through_state() {
 async fn spin_is_interrupted_by_spin_stop() {
     let t = sample_host().await;
     let spin = t.host.submit(say("spin", "ann", &[])).await.unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // Sent any earlier, spin_stop would run first and the spinner after it.
+    t.wait_busy("SpinFlow").await;
     t.send(say("spin_stop", "ann", &[])).await;
     t.host.settled(&spin.event_id).await;
     let spin = t.host.trace(&spin.event_id).unwrap().unwrap();

@@ -1,7 +1,7 @@
 //! One test per routing and execution rule, through real components.
 //!
 //! Every flow here uses the `probe` sample skill, whose script (skill
-//! parameter or `ops` argument) says what it does: see skills/probe.
+//! parameter or `ops` argument) says what it does: see tests/guests/probe.
 
 use std::time::Duration;
 
@@ -206,6 +206,10 @@ async fn interrupt_stops_a_spinning_skill_discards_its_writes_and_clears_the_que
     )
     .await;
     let spin = t.host.submit(user("spin", "u")).await.unwrap();
+    // `later` must queue behind the running Spin, and `now` interrupt it.
+    t.wait_busy("F").await;
+    // Not synchronisation: the scenario is a skill that has been spinning a
+    // while when the interrupt comes (the duration check below).
     tokio::time::sleep(Duration::from_millis(300)).await;
     let later = t.host.submit(user("later", "u")).await.unwrap();
     let now = t.send(user("now", "u")).await;

@@ -8,7 +8,7 @@ use skillhost::store::{MemoryStore, Outcome};
 use skillhost::{Host, HostConfig, Submission};
 
 use crate::dispatch::Throughput;
-use crate::workload::{actors, project, runtime, start, tick, tick_flow};
+use crate::workload::{actors, project, runtime, source, start, tick, tick_flow};
 use crate::{Row, Scale};
 
 /// Personas the paced load is spread over, so that two events rarely queue
@@ -211,7 +211,10 @@ fn per_second(events: usize, d: Duration) -> f64 {
 /// A flow whose `spin` event runs the spinner (queue mode) and whose
 /// `stop` event interrupts it with the trivial skill.
 fn interrupt_flow() -> String {
-    "idn: Bench\nskills:\n  - idn: Spin\n    crate: spin\n  - idn: Stop\n    crate: noop\nevents:\n  - idn: spin\n    skill_idn: Spin\n    interrupt_mode: queue\n  - idn: stop\n    skill_idn: Stop\n    interrupt_mode: interrupt\nstate_fields:\n  - idn: progress\n    scope: user\n".into()
+    format!("idn: Bench\nskills:\n  - idn: Spin\n    {}\n  - idn: Stop\n    {}\nevents:\n  - idn: spin\n    skill_idn: Spin\n    interrupt_mode: queue\n  - idn: stop\n    skill_idn: Stop\n    interrupt_mode: interrupt\nstate_fields:\n  - idn: progress\n    scope: user\n",
+        source("spin"),
+        source("noop")
+    )
 }
 
 /// Row 4: a spinning run, an `interrupt` event; time until the spinner has

@@ -18,34 +18,75 @@ pub fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-/// Builds the sample skills the benchmarks use (release, wasm32-wasip2).
-pub fn build_skills() -> Result<()> {
-    let crates = ["noop", "probe", "spin", "hostcalls"].map(String::from);
-    compile::build_workspace(&repo().join("skills"), &crates, Output::Captured)
+/// The guests the benchmarks run, each with the workspace that holds it:
+/// their own (`bench/guests`), a sample's (`spin`) and a test guest's
+/// (`probe`, whose `set` op is row 8's one state write).
+const GUESTS: [(&str, &str); 4] = [
+    ("noop", "bench/guests"),
+    ("hostcalls", "bench/guests"),
+    ("spin", "skills"),
+    ("probe", "tests/guests"),
+];
+
+fn workspace_of(name: &str) -> PathBuf {
+    let (_, dir) = GUESTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("`{name}` is not a bench guest"));
+    repo().join(dir)
 }
 
-/// A built sample component.
+/// Builds the guests the benchmarks use (release, wasm32-wasip2).
+pub fn build_skills() -> Result<()> {
+    let mut by_workspace: Vec<(&str, Vec<String>)> = Vec::new();
+    for (name, dir) in GUESTS {
+        match by_workspace.iter_mut().find(|(d, _)| *d == dir) {
+            Some((_, names)) => names.push(name.into()),
+            None => by_workspace.push((dir, vec![name.into()])),
+        }
+    }
+    for (dir, names) in by_workspace {
+        compile::build_workspace(&repo().join(dir), &names, Output::Captured)?;
+    }
+    Ok(())
+}
+
+/// A built guest component.
 pub fn component(name: &str) -> PathBuf {
     ComponentSource::Crate {
         name: name.into(),
-        workspace: repo().join("skills"),
+        workspace: workspace_of(name),
     }
     .wasm_path()
 }
 
-/// A project directory holding one flow file with this YAML.
+/// How a flow names guest `name`: `crate:` for the bench's own (the
+/// project's `skills_workspace`), else its built component file.
+pub fn source(name: &str) -> String {
+    if workspace_of(name) == repo().join("bench/guests") {
+        format!("crate: {name}")
+    } else {
+        format!("wasm: {:?}", component(name).display().to_string())
+    }
+}
+
+/// A project directory holding one flow file with this YAML; its
+/// `skills_workspace` is `bench/guests`.
 pub fn project(flow_yaml: &str) -> Result<tempfile::TempDir> {
     let dir = tempfile::tempdir()?;
     std::fs::write(
         dir.path().join("skillhost.yaml"),
-        format!("skills_workspace: {}\n", repo().join("skills").display()),
+        format!(
+            "skills_workspace: {}\n",
+            repo().join("bench/guests").display()
+        ),
     )?;
     std::fs::write(dir.path().join("bench.yaml"), flow_yaml)?;
     Ok(dir)
 }
 
-/// A flow running `crate` on `tick` in `queue` mode, with one user-scope
-/// state field `count`.
+/// A flow running guest `krate` on `tick` in `queue` mode, with one
+/// user-scope state field `count`.
 pub fn tick_flow(krate: &str, parameters: &[(&str, &str)]) -> String {
     let mut params = String::new();
     for (name, value) in parameters {
@@ -59,7 +100,8 @@ pub fn tick_flow(krate: &str, parameters: &[(&str, &str)]) -> String {
         format!("    parameters:\n{params}")
     };
     format!(
-        "idn: Bench\nskills:\n  - idn: S\n    crate: {krate}\n{params}events:\n  - idn: tick\n    skill_idn: S\n    interrupt_mode: queue\nstate_fields:\n  - idn: count\n    scope: user\n"
+        "idn: Bench\nskills:\n  - idn: S\n    {}\n{params}events:\n  - idn: tick\n    skill_idn: S\n    interrupt_mode: queue\nstate_fields:\n  - idn: count\n    scope: user\n",
+        source(krate)
     )
 }
 

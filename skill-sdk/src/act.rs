@@ -291,8 +291,8 @@ impl Act {
 /// Newo's `GetTriggeredAct(fields=[...])`: for each name, the act field of
 /// that name (`event_idn`, `event_id`, `integration_idn`, `connector_idn`,
 /// `actor_id`, `persona_id`, `external_event_id`, `command_act_id`,
-/// `uninterruptible`, `timestamp`, `depth`) or else the argument of that
-/// name. Names that are neither are left out.
+/// `uninterruptible`, `timestamp`, `depth`, `flow_idn`, `skill_idn`) or else
+/// the argument of that name. Names that are neither are left out.
 ///
 /// ```
 /// use skill_sdk::prelude::*;

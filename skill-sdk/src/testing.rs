@@ -9,6 +9,9 @@
 //! target actors stays global; persona attributes without a persona id need
 //! a user; memory holds the triggering `user_message`, earlier turns and the
 //! run's own replies. It records everything the skill did in a [`Run`].
+//! The repository's `tests/contract.rs` holds it to that: the same cases
+//! (`tests/contract/cases.json`), through the same guest code, here and in
+//! the real host, with the same answers and error strings.
 //!
 //! ```
 //! use skill_sdk::prelude::*;
@@ -1242,6 +1245,22 @@ fn undeclared(host: &TestHost, field: &str) -> String {
     )
 }
 
+/// A name in an error, cut to 40 characters as the real host does.
+fn short(name: &str) -> String {
+    if name.chars().count() > 40 {
+        format!("{}...", name.chars().take(40).collect::<String>())
+    } else {
+        name.to_owned()
+    }
+}
+
+/// ` (did you mean `x`?)` for a near miss, with the real host's rule.
+fn hint<'a>(typo: &str, words: impl Iterator<Item = &'a str>) -> String {
+    skillhost_emission::did_you_mean(typo, words)
+        .map(|w| format!(" (did you mean `{w}`?)"))
+        .unwrap_or_default()
+}
+
 /// The real host's error for a persona attribute without a persona.
 const NO_PERSONA: &str = "no persona: this run handles a global event; pass a persona id";
 
@@ -1271,6 +1290,8 @@ pub(crate) mod backend {
                         "uninterruptible" => Some(act.uninterruptible.to_string()),
                         "timestamp" => Some(act.timestamp.clone()),
                         "depth" => Some(act.depth.to_string()),
+                        "flow_idn" => Some(act.flow_idn.clone()),
+                        "skill_idn" => Some(act.skill_idn.clone()),
                         other => act.arg(other).map(str::to_owned),
                     };
                     value.map(|value| Argument {
@@ -1340,14 +1361,19 @@ pub(crate) mod backend {
                 }
             }
             let Some((_, commands)) = KNOWN.iter().find(|(i, _)| *i == integration) else {
+                let idns = KNOWN.iter().map(|(i, _)| *i);
                 return Err(format!(
-                    "unknown integration `{integration}`; the integrations that take commands: \
-                     program_timer, http"
+                    "unknown integration `{}`{}; the integrations that take commands: \
+                     program_timer, http",
+                    short(integration),
+                    hint(integration, idns)
                 ));
             };
             if !commands.contains(&idn) {
                 return Err(format!(
-                    "integration `{integration}` has no command `{idn}`; its commands: {}",
+                    "integration `{integration}` has no command `{}`{}; its commands: {}",
+                    short(idn),
+                    hint(idn, commands.iter().copied()),
                     commands.join(", ")
                 ));
             }
@@ -1500,9 +1526,13 @@ pub(crate) mod backend {
 
     /// The persona an attribute call is about, as the real host resolves it.
     fn persona_of(s: &Session, persona_id: Option<&str>) -> core::result::Result<String, String> {
-        match persona_id.or(s.host.act.persona_id.as_deref()) {
-            Some(p) if !p.is_empty() => Ok(p.to_owned()),
-            _ => Err(NO_PERSONA.to_owned()),
+        match persona_id {
+            Some("") => Err("persona id is empty".to_owned()),
+            Some(p) => Ok(p.to_owned()),
+            None => match s.host.act.persona_id.as_deref() {
+                Some(p) if !p.is_empty() => Ok(p.to_owned()),
+                _ => Err(NO_PERSONA.to_owned()),
+            },
         }
     }
 

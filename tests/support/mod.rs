@@ -1,17 +1,20 @@
-//! Test support: build the sample skill components once, start a real host
-//! on flow files written to a temp dir, and read results back.
+//! Test support: build the guest components once, start a real host on flow
+//! files written to a temp dir, and read results back.
 //!
 //! Nothing here is mocked: flows go through the real loader, skills are real
-//! wasm32-wasip2 components from `skills/`, and runs go through the real
-//! executor and wasmtime runtime.
+//! wasm32-wasip2 components from `tests/guests/` (the test guests, the
+//! default workspace of a test project) or `skills/` (the samples), and runs
+//! go through the real executor and wasmtime runtime.
 
 pub mod fuzz;
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Once};
+use std::time::{Duration, Instant};
 
 use skillhost::compile::{self, Output};
-use skillhost::flows::load_project;
+use skillhost::flows::{load_project, ComponentSource};
 use skillhost::store::{MemoryStore, Outcome, SqliteOptions, SqliteStore, Trace};
 use skillhost::{Host, HostConfig, Submission};
 
@@ -42,45 +45,79 @@ pub fn repo() -> PathBuf {
         .to_path_buf()
 }
 
-/// Compiles every crate of `skills/` once per test process.
+/// The sample skills' workspace, which `flows/` uses.
+pub fn samples() -> PathBuf {
+    repo().join("skills")
+}
+
+/// The test guests' workspace: `probe`, `hostile`, `backdoor`, `other_world`.
+pub fn guests() -> PathBuf {
+    repo().join("tests/guests")
+}
+
+/// Where the component of crate `name` of `workspace` is built.
+pub fn component_of(workspace: &Path, name: &str) -> PathBuf {
+    ComponentSource::Crate {
+        name: name.into(),
+        workspace: workspace.to_path_buf(),
+    }
+    .wasm_path()
+}
+
+/// Compiles every crate of `skills/` and `tests/guests/` once per test process.
 pub fn build_skills() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
-        compile::build_workspace(&repo().join("skills"), &[], Output::Captured)
-            .unwrap_or_else(|e| panic!("{e:#}"));
+        for workspace in [samples(), guests()] {
+            compile::build_workspace(&workspace, &[], Output::Captured)
+                .unwrap_or_else(|e| panic!("{e:#}"));
+        }
     });
 }
 
-pub struct TestHost {
+/// A real host started for a test, and the project directory it runs on.
+pub struct RunningHost {
     pub host: Arc<Host>,
     /// The project directory, when the test wrote one.
     pub dir: Option<tempfile::TempDir>,
 }
 
-/// Starts a host on these flow files (YAML text), with the repo's skills workspace.
-pub async fn start(flows: &[&str]) -> TestHost {
+/// Starts a host on these flow files (YAML text), whose `crate:` skills are
+/// test guests.
+pub async fn start(flows: &[&str]) -> RunningHost {
     start_with(flows, HostConfig::default()).await
 }
 
-pub async fn start_with(flows: &[&str], config: HostConfig) -> TestHost {
-    let dir = write_project(flows);
+pub async fn start_with(flows: &[&str], config: HostConfig) -> RunningHost {
+    start_in(&guests(), flows, config).await
+}
+
+/// Starts a host on these flow files, whose `crate:` skills are crates of `workspace`.
+pub async fn start_in(workspace: &Path, flows: &[&str], config: HostConfig) -> RunningHost {
+    let dir = write_project_in(workspace, flows);
     let project = load_project(dir.path()).unwrap_or_else(|e| panic!("{e}"));
     let host = Host::start(project, Arc::new(MemoryStore::new()), config)
         .await
         .unwrap_or_else(|e| panic!("{e:#}"));
-    TestHost {
+    RunningHost {
         host: Arc::new(host),
         dir: Some(dir),
     }
 }
 
-/// Writes a project directory: `skillhost.yaml` pointing at `skills/`, and one file per flow.
+/// Writes a project directory on the test guests: see [`write_project_in`].
 pub fn write_project(flows: &[&str]) -> tempfile::TempDir {
+    write_project_in(&guests(), flows)
+}
+
+/// Writes a project directory: `skillhost.yaml` pointing at `workspace`, and
+/// one file per flow.
+pub fn write_project_in(workspace: &Path, flows: &[&str]) -> tempfile::TempDir {
     build_skills();
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(
         dir.path().join("skillhost.yaml"),
-        format!("skills_workspace: {}\n", repo().join("skills").display()),
+        format!("skills_workspace: {}\n", workspace.display()),
     )
     .unwrap();
     for (i, flow) in flows.iter().enumerate() {
@@ -89,12 +126,30 @@ pub fn write_project(flows: &[&str]) -> tempfile::TempDir {
     dir
 }
 
+/// Polls `condition` every 10 ms until it holds. Fails the test, naming
+/// `what` it waited for, if that takes longer than `within`: a bound for a
+/// loaded machine, not a timing the test relies on.
+pub async fn wait_until<F, Fut>(what: &str, within: Duration, mut condition: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + within;
+    while !condition().await {
+        assert!(
+            Instant::now() < deadline,
+            "waited {within:?} for {what}, in vain"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// A user's event on the sandbox channel.
 pub fn user(idn: &str, who: &str) -> Submission {
     Submission::from_user(idn, "sandbox", "sandbox", who)
 }
 
-impl TestHost {
+impl RunningHost {
     /// Submits and waits for the whole causation tree.
     pub async fn send(&self, s: Submission) -> Trace {
         self.host.submit_and_settle(s).await.unwrap()
@@ -117,6 +172,20 @@ impl TestHost {
             .await
             .unwrap()
             .persona_id
+    }
+
+    /// Waits (up to 20 s) until an instance of `flow` is running a skill or
+    /// has queued work. Once the executor has marked it so, an `interrupt`
+    /// event stops that run (even one still instantiating) and a `queue`
+    /// event waits behind it.
+    pub async fn wait_busy(&self, flow: &str) {
+        let host = &self.host;
+        wait_until(
+            &format!("an instance of `{flow}` to be busy"),
+            Duration::from_secs(20),
+            || async { host.busy_instances().iter().any(|(k, _)| k.flow == flow) },
+        )
+        .await;
     }
 
     /// A user-scoped state field of a user's instance.

@@ -4,7 +4,7 @@
 //! host must refuse it at load and name `hostile:backdoor/shell`.
 
 wit_bindgen::generate!({
-    path: ["../../wit", "wit"],
+    path: ["../../../wit", "wit"],
     world: "hostile:backdoor/backdoor-skill",
     generate_all,
 });

@@ -3,7 +3,7 @@
 //! difference is the host's own cost.
 
 wit_bindgen::generate!({
-    path: "../../wit",
+    path: "../../../wit",
     world: "skill",
 });
 

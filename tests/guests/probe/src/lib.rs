@@ -40,6 +40,14 @@
 //! | `args` | reply the act's arguments except `ops` as `k=v,k=v`, in order |
 //! | `fields:N1,N2` | reply `act::fields([N1, N2])` as `n=v,n=v` |
 //! | `act` | reply `idn=..,integration=..,connector=..,actor=..,persona=..,depth=..,uninterruptible=..,flow=..,skill=..` (absent actor or persona: empty) |
+//! | `attr:FIELD` | reply `FIELD=<value>` of the current persona's attribute, `FIELD!unset`, or `FIELD!<error>` |
+//! | `attr_of:PERSONA:FIELD` | the same for persona PERSONA |
+//! | `set_attr:FIELD=VALUE` | set the current persona's attribute; an error fails the run |
+//! | `set_attr_of:PERSONA:FIELD=VALUE` | the same for persona PERSONA |
+//! | `project:FIELD` | reply `FIELD=<value>` of the project attribute, or `FIELD!unset` |
+//! | `set_project:FIELD=VALUE` | set the project attribute; an error fails the run |
+//! | `identity` | reply `user=PERSONA/NAME,actor=ID/PERSONA/INTEGRATION/CONNECTOR/EXTERNAL_ID,agent=ID/NAME` (no user or actor: empty; no name: empty) |
+//! | `memory:N` | reply the last N turns of memory as `kind=text,kind=text` |
 //! | `command:INTEGRATION:CONNECTOR:COMMAND[:ARGS]` | send a command; reply `command <act id>`, or `command error: <error>` and go on. In ARGS a value `$NAME` is the act's argument NAME (so values may hold `,`, `:` or `;`) |
 //!
 //! A send error (other than with `send_report`) fails the run with the
@@ -49,213 +57,13 @@
 //! Example: `set:count=1;get:count;send:ping:n=1,m=2;reply:done` writes
 //! `count`, replies `count=1`, sends `ping` with `n=1` and `m=2`, replies
 //! `done`.
-use std::hint::black_box;
 
-use skill_sdk::log::Level;
-use skill_sdk::prelude::*;
+mod ops;
+
+use ops::run;
+use skill_sdk::skill;
 
 skill!(run);
-
-fn run(act: Act) -> Result<()> {
-    let script = match act.arg("ops") {
-        Some(ops) => ops.to_owned(),
-        None => parameter("ops").unwrap_or_default(),
-    };
-    for op in script.split(';').map(str::trim).filter(|op| !op.is_empty()) {
-        exec(&act, op)?;
-    }
-    Ok(())
-}
-
-fn exec(act: &Act, op: &str) -> Result<()> {
-    let (verb, rest) = match op.split_once(':') {
-        Some((verb, rest)) => (verb, Some(rest)),
-        None => (op, None),
-    };
-    let bad = |why: &str| Error::new(format_args!("bad op \"{op}\": {why}"));
-    let need = || rest.ok_or_else(|| bad("missing `:` and operand"));
-    match verb {
-        "set" => {
-            let (field, value) = need()?
-                .split_once('=')
-                .ok_or_else(|| bad("expected FIELD=VALUE"))?;
-            state::set(field, value)
-        }
-        "incr" => {
-            let field = need()?;
-            let current = state::get(field)?;
-            let n = if current.trim().is_empty() {
-                0
-            } else {
-                current
-                    .trim()
-                    .parse::<i64>()
-                    .map_err(|e| Error::new(format_args!("incr {field}: {e}")))?
-            };
-            state::set(field, &(n + 1).to_string())
-        }
-        "get" => {
-            let field = need()?;
-            match state::get(field) {
-                Ok(value) => reply(&format!("{field}={value}")),
-                Err(e) => reply(&format!("{field}!{}", e.message())),
-            }
-        }
-        "param" => {
-            let name = need()?;
-            match parameter(name) {
-                Some(value) => reply(&format!("{name}={value}")),
-                None => reply(&format!("{name}!unset")),
-            }
-        }
-        "reply" => reply(need()?),
-        "reply_to" => {
-            let (actors, text) = need()?
-                .split_once(':')
-                .ok_or_else(|| bad("expected A1,A2:TEXT"))?;
-            reply_to(list(actors), text)
-        }
-        "send" => event(need()?).send().map(drop),
-        "send_global" => event(need()?).global().send().map(drop),
-        "send_uninterruptible" => event(need()?).uninterruptible().send().map(drop),
-        "send_to" => {
-            let (actors, spec) = need()?
-                .split_once(':')
-                .ok_or_else(|| bad("expected A1,A2:IDN[:ARGS]"))?;
-            event(spec).to_actors(list(actors)).send().map(drop)
-        }
-        "send_connector" => {
-            let (connector, spec) = need()?
-                .split_once(':')
-                .ok_or_else(|| bad("expected CONN:IDN[:ARGS]"))?;
-            event(spec).connector(connector).send().map(drop)
-        }
-        "emit" => reply(&feedback(&emit_from_text(need()?))),
-        "send_report" => match event(need()?).send() {
-            Ok(receipt) => reply(&format!("sent matched={}", receipt.matched)),
-            Err(e) => reply(&format!("send error: {}", e.message())),
-        },
-        "spin" => loop {
-            busy(u64::MAX);
-        },
-        "busy" => {
-            let n = need()?
-                .trim()
-                .parse::<u64>()
-                .map_err(|e| bad(&e.to_string()))?;
-            busy(n);
-            Ok(())
-        }
-        "fail" => Err(Error::new(rest.unwrap_or_default())),
-        "panic" => panic!("{}", rest.unwrap_or_default()),
-        "trap" => trap(),
-        "log" => {
-            let (level, message) = need()?
-                .split_once(':')
-                .ok_or_else(|| bad("expected LEVEL:MSG"))?;
-            let level = match level {
-                "trace" => Level::Trace,
-                "debug" => Level::Debug,
-                "info" => Level::Info,
-                "warn" => Level::Warn,
-                "error" => Level::Error,
-                _ => return Err(bad("unknown log level")),
-            };
-            log::log(level, message);
-            Ok(())
-        }
-        "args" => reply(&pairs(
-            act.args()
-                .iter()
-                .filter(|a| a.name != "ops")
-                .map(|a| (a.name.as_str(), a.value.as_str())),
-        )),
-        "fields" => {
-            let names: Vec<&str> = list(need()?).collect();
-            let got = act::fields(&names);
-            reply(&pairs(
-                got.iter().map(|a| (a.name.as_str(), a.value.as_str())),
-            ))
-        }
-        "act" => reply(&format!(
-            "idn={},integration={},connector={},actor={},persona={},depth={},uninterruptible={},flow={},skill={}",
-            act.idn(),
-            act.integration(),
-            act.connector(),
-            act.actor_id().unwrap_or_default(),
-            act.persona_id().unwrap_or_default(),
-            act.depth(),
-            act.uninterruptible(),
-            act.flow(),
-            act.skill(),
-        )),
-        "command" => {
-            let mut parts = need()?.splitn(4, ':');
-            let (Some(integration), Some(connector), Some(idn)) =
-                (parts.next(), parts.next(), parts.next())
-            else {
-                return Err(bad("expected INTEGRATION:CONNECTOR:COMMAND[:ARGS]"));
-            };
-            let mut command = Command::new(idn)
-                .integration(integration)
-                .connector(connector);
-            for item in list(parts.next().unwrap_or_default()) {
-                let (k, v) = item.split_once('=').unwrap_or((item, ""));
-                let v = match v.strip_prefix('$') {
-                    Some(name) => act.arg(name).unwrap_or_default(),
-                    None => v,
-                };
-                command = command.arg(k, v);
-            }
-            match command.send() {
-                Ok(id) => reply(&format!("command {id}")),
-                Err(e) => reply(&format!("command error: {}", e.message())),
-            }
-        }
-        _ => Err(bad("unknown verb")),
-    }
-}
-
-/// `IDN[:k=v,k=v]` → an event to the current actor.
-fn event(spec: &str) -> Event {
-    let (idn, args) = spec.split_once(':').unwrap_or((spec, ""));
-    let mut event = Event::new(idn);
-    for item in list(args) {
-        let (k, v) = item.split_once('=').unwrap_or((item, ""));
-        event = event.arg(k, v);
-    }
-    event
-}
-
-/// Comma-separated items, empty ones skipped.
-fn list(s: &str) -> impl Iterator<Item = &str> {
-    s.split(',').filter(|item| !item.is_empty())
-}
-
-fn pairs<'a>(items: impl Iterator<Item = (&'a str, &'a str)>) -> String {
-    items
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-fn busy(n: u64) {
-    let mut x: u64 = 1;
-    for _ in 0..n {
-        x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
-    }
-    black_box(x);
-}
-
-#[cfg(target_arch = "wasm32")]
-fn trap() -> ! {
-    core::arch::wasm32::unreachable()
-}
-
-#[cfg(not(target_arch = "wasm32"))]
-fn trap() -> ! {
-    panic!("trap (wasm `unreachable`)")
-}
 
 #[cfg(test)]
 mod tests {
