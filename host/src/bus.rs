@@ -10,6 +10,7 @@ use tokio::sync::mpsc;
 
 use crate::router::Accepted;
 
+/// The stream of accepted events from acceptance to the router (see the module docs).
 pub trait EventBus: Send + Sync + 'static {
     /// Appends an accepted event to the stream.
     fn publish(&self, event: Accepted) -> Result<()>;
@@ -25,6 +26,7 @@ pub struct MemoryBus {
 }
 
 impl MemoryBus {
+    /// An empty bus whose consumer has not been taken yet.
     pub fn new() -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         MemoryBus {

@@ -8,6 +8,7 @@ use anyhow::{bail, Context, Result};
 
 use crate::flows::{ComponentSource, Project};
 
+/// The target skill crates are built for: WASI 0.2 components.
 pub const TARGET: &str = "wasm32-wasip2";
 
 /// How cargo's output is shown.
@@ -31,16 +32,22 @@ pub fn build_skills(project: &Project, output: Output) -> Result<()> {
 pub enum Progress {
     /// A workspace's build starts with these crates.
     Started {
+        /// The skills workspace being built.
         workspace: PathBuf,
+        /// Its crates to build, sorted.
         crates: Vec<String>,
     },
     /// A crate's component is ready (`fresh`: it was already up to date).
     Built {
+        /// The crate's target name, as cargo reports it.
         name: String,
+        /// The component file cargo wrote.
         path: PathBuf,
+        /// Whether it was already up to date.
         fresh: bool,
         /// 1-based position among the crates of this workspace.
         index: usize,
+        /// How many crates this workspace build was asked for (never less than `index`).
         total: usize,
     },
 }

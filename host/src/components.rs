@@ -15,9 +15,11 @@ use crate::runtime::{Prepared, Runtime};
 
 /// One component file of a project, compiled for the stack sizes its skills use.
 pub struct PreparedComponent {
+    /// The component file, as the skills' `wasm` paths name it.
     pub path: PathBuf,
     /// Of the file's bytes: a reload compiles again only what changed.
     pub fingerprint: u64,
+    /// The file's contents as read.
     pub bytes: Vec<u8>,
     /// Empty when the caller said the file was already in use as it is.
     pub prepared: Vec<Prepared>,

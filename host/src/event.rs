@@ -14,10 +14,16 @@ pub const SYSTEM: &str = "system";
 /// flow instances: the same person on chat and on the phone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
+    /// The actor's id (UUID v7), assigned when the host first saw the user.
     pub id: String,
+    /// The persona whose flow instances and attributes the actor uses; its own at
+    /// first, another's after [`crate::Host::link_actor`].
     pub persona_id: String,
+    /// The integration of the channel the user is on.
     pub integration_idn: String,
+    /// The connector of the channel the user is on.
     pub connector_idn: String,
+    /// The user's id on that channel.
     pub external_id: String,
 }
 
@@ -33,16 +39,29 @@ pub enum Audience {
 /// An accepted event.
 #[derive(Debug, Clone)]
 pub struct Event {
+    /// The event's id (UUID v7), assigned at acceptance.
     pub id: String,
+    /// What kind of event it is, e.g. `user_message`; subscriptions match on it.
     pub idn: String,
     /// Name/value pairs in the order given.
     pub arguments: Vec<(String, String)>,
+    /// The integration it came from: the user's channel, `system` for an event a
+    /// skill or the host sent, or a command's integration for its results.
     pub integration_idn: String,
+    /// The connector it came from (for an event a skill sent, the one it named,
+    /// default `system`).
     pub connector_idn: String,
+    /// Whose flow instances it goes to.
     pub audience: Audience,
+    /// The submitter's id for it, which makes submission idempotent; `None` if not given.
     pub external_event_id: Option<String>,
+    /// For a command's result or a timer's firing, the act id of the command;
+    /// from outside, whatever the submitter gave.
     pub command_act_id: Option<String>,
+    /// An `interrupt`-mode event does not stop a run of this event, nor clear it
+    /// from a queue.
     pub uninterruptible: bool,
+    /// When the host accepted it.
     pub accepted_at: SystemTime,
     /// The event whose skill run sent this one.
     pub parent: Option<String>,
@@ -51,6 +70,7 @@ pub struct Event {
 }
 
 impl Event {
+    /// The value of the first argument named `name`.
     pub fn arg(&self, name: &str) -> Option<&str> {
         self.arguments
             .iter()
@@ -103,6 +123,7 @@ impl Event {
         }
     }
 
+    /// Replaces the arguments (name/value pairs, in order).
     pub fn with_arguments(mut self, arguments: Vec<(String, String)>) -> Self {
         self.arguments = arguments;
         self
@@ -114,6 +135,7 @@ impl Event {
         self
     }
 
+    /// Sets whether `interrupt`-mode events may stop runs of this event.
     pub fn with_uninterruptible(mut self, uninterruptible: bool) -> Self {
         self.uninterruptible = uninterruptible;
         self
@@ -144,15 +166,21 @@ pub enum ActorRef {
 /// An event submitted from outside the host.
 #[derive(Debug, Clone, Default)]
 pub struct Submission {
+    /// What kind of event it is, e.g. `user_message`.
     pub idn: String,
+    /// The integration it comes from; with an `External` actor, the user's channel.
     pub integration_idn: String,
+    /// The connector it comes from; with an `External` actor, the user's channel.
     pub connector_idn: String,
     /// `None` sends the event to the global instances.
     pub actor: Option<ActorRef>,
+    /// Name/value pairs in the order given.
     pub arguments: Vec<(String, String)>,
     /// Deduplicates: a second submission with the same id returns the first receipt.
     pub external_event_id: Option<String>,
+    /// Passed through to the event (see [`Event::command_act_id`]).
     pub command_act_id: Option<String>,
+    /// Whether `interrupt`-mode events may not stop its runs (see [`Event::uninterruptible`]).
     pub uninterruptible: bool,
 }
 
@@ -168,11 +196,13 @@ impl Submission {
         }
     }
 
+    /// Adds an argument after those already given.
     pub fn arg(mut self, name: &str, value: &str) -> Self {
         self.arguments.push((name.into(), value.into()));
         self
     }
 
+    /// Makes the event uninterruptible (see [`Event::uninterruptible`]).
     pub fn uninterruptible(mut self) -> Self {
         self.uninterruptible = true;
         self
@@ -182,6 +212,7 @@ impl Submission {
 /// The acknowledgment of an accepted event: the seed's missing receipt.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Receipt {
+    /// The accepted event's id (UUID v7).
     pub event_id: String,
     /// Subscriptions matched, summed over the target instances.
     pub matched: u32,

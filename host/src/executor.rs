@@ -35,8 +35,11 @@ const MAX_REASON: usize = 4 << 10;
 pub struct Dispatch {
     /// The durable queue entry's id.
     pub id: i64,
+    /// The event to run.
     pub event: Arc<Event>,
+    /// The subscription and flow instance it fires.
     pub route: Route,
+    /// The skill resolved for it.
     pub skill: Arc<Skill>,
 }
 
@@ -76,13 +79,19 @@ struct Slot {
 
 /// What the executor needs from the rest of the host.
 pub struct ExecutorDeps {
+    /// Runs skill components.
     pub runtime: Arc<Runtime>,
     /// Where the events runs send enter the pipeline; also the store,
     /// tracker and project in force.
     pub intake: Arc<Intake>,
+    /// Where committed replies are published (see [`crate::Host::subscribe_replies`]).
     pub replies: broadcast::Sender<Message>,
+    /// Longest event chain ([`crate::HostConfig::max_event_depth`]): given to
+    /// runs, and no `skill_failed` event is sent deeper.
     pub max_depth: u32,
+    /// Versions of shared values, checked when a run commits.
     pub versions: Arc<Versions>,
+    /// Where run outcomes are counted.
     pub metrics: Arc<Metrics>,
     /// Executes the commands runs issue.
     pub commands: Arc<crate::commands::Hub>,
@@ -91,12 +100,15 @@ pub struct ExecutorDeps {
 /// How often a run whose shared reads went stale is tried before it fails.
 const MAX_ATTEMPTS: u32 = 16;
 
+/// Runs dispatches on flow instances, one at a time per instance, applying
+/// interrupt modes (see the module docs).
 pub struct Executor {
     deps: ExecutorDeps,
     slots: Mutex<HashMap<InstanceKey, Slot>>,
 }
 
 impl Executor {
+    /// An executor with no work yet.
     pub fn new(deps: ExecutorDeps) -> Arc<Self> {
         Arc::new(Executor {
             deps,

@@ -5,4 +5,5 @@
 //! process, so keys chosen from outside (user ids) cannot be aimed at it
 //! offline.
 
+/// A `HashMap` with foldhash's per-process seeded hasher (see the module docs).
 pub type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;

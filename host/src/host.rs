@@ -22,6 +22,7 @@ use crate::tracker::Tracker;
 /// Host-wide settings.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
+    /// Settings of the wasm runtime: concurrency, default run limits, ceilings.
     pub runtime: RuntimeConfig,
     /// Longest chain of events one outside event may lead to.
     pub max_event_depth: u32,
@@ -172,6 +173,7 @@ impl Host {
         self.tracker.idle().await
     }
 
+    /// The causation tree of an event, `None` if the store does not know it.
     pub fn trace(&self, event_id: &str) -> Result<Option<Trace>> {
         store::trace(self.store.as_ref(), event_id)
     }
@@ -224,6 +226,7 @@ impl Host {
             .unwrap_or_default())
     }
 
+    /// The store the host keeps its data in.
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }

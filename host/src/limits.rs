@@ -72,17 +72,29 @@ impl Default for Limits {
 /// Names one limit: its key in a flow file's `limits:` and in reasons.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Limit {
+    /// `memory`: linear memory per run ([`Limits::memory`]).
     Memory,
+    /// `time`: CPU time per run ([`Limits::time`]).
     Time,
+    /// `wall_time`: wall-clock time per run ([`Limits::wall_time`]).
     WallTime,
+    /// `stack`: wasm stack per run ([`Limits::stack`]).
     Stack,
+    /// `arguments_per_event` ([`Limits::arguments_per_event`]).
     ArgumentsPerEvent,
+    /// `argument_bytes`: bytes per argument, name and value ([`Limits::argument_bytes`]).
     ArgumentBytes,
+    /// `events_per_run` ([`Limits::events_per_run`]).
     EventsPerRun,
+    /// `state_value_bytes`: bytes per state value written ([`Limits::state_value_bytes`]).
     StateValueBytes,
+    /// `log_bytes`: log, stdout and stderr bytes per run ([`Limits::log_bytes`]).
     LogBytes,
+    /// `replies_per_run` ([`Limits::replies_per_run`]).
     RepliesPerRun,
+    /// `reply_bytes`: bytes per reply text ([`Limits::reply_bytes`]).
     ReplyBytes,
+    /// `commands_per_run` ([`Limits::commands_per_run`]).
     CommandsPerRun,
 }
 
@@ -98,6 +110,7 @@ pub enum Unit {
 }
 
 impl Limit {
+    /// Every limit, in the order of [`Limits`]' fields.
     pub const ALL: [Limit; 12] = [
         Limit::Memory,
         Limit::Time,
@@ -131,10 +144,12 @@ impl Limit {
         }
     }
 
+    /// The limit with this key, e.g. `events_per_run`; `None` for an unknown key.
     pub fn from_key(key: &str) -> Option<Limit> {
         Limit::ALL.into_iter().find(|l| l.key() == key)
     }
 
+    /// How the limit's value is written and parsed.
     pub fn unit(self) -> Unit {
         match self {
             Limit::Time | Limit::WallTime => Unit::Duration,
@@ -179,8 +194,11 @@ impl fmt::Display for Limit {
 /// A limit's value, in its unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LimitValue {
+    /// A size in bytes.
     Bytes(usize),
+    /// A span of time.
     Duration(Duration),
+    /// A plain number.
     Count(usize),
 }
 
@@ -195,6 +213,7 @@ impl fmt::Display for LimitValue {
 }
 
 impl Limits {
+    /// The current value of one limit.
     pub fn get(&self, limit: Limit) -> LimitValue {
         match limit {
             Limit::Memory => LimitValue::Bytes(self.memory),
@@ -280,10 +299,12 @@ impl Limits {
 pub struct LimitOverrides(pub Vec<(Limit, LimitValue)>);
 
 impl LimitOverrides {
+    /// The value this skill sets for a limit, `None` if it keeps the host's.
     pub fn get(&self, limit: Limit) -> Option<LimitValue> {
         self.0.iter().find(|(l, _)| *l == limit).map(|&(_, v)| v)
     }
 
+    /// Whether the skill overrides no limit.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
@@ -292,13 +313,16 @@ impl LimitOverrides {
 /// A run went over one of its limits. The reason of the failed run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LimitExceeded {
+    /// The limit that was exceeded.
     pub limit: Limit,
+    /// Its value for the run.
     pub value: LimitValue,
     /// What the run did, e.g. "the run tried to send event #65 `ping`".
     pub detail: String,
 }
 
 impl LimitExceeded {
+    /// The reason for exceeding `limit`, with its value taken from `limits`.
     pub fn new(limit: Limit, limits: &Limits, detail: impl Into<String>) -> Self {
         LimitExceeded {
             limit,

@@ -73,6 +73,7 @@ pub struct Gauges {
 }
 
 impl Metrics {
+    /// All counters at zero.
     pub fn new() -> Self {
         Self::default()
     }

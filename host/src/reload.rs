@@ -35,7 +35,9 @@ pub struct ReloadStatus {
     /// Bumped by every applied reload that changed something; 0 is the
     /// project the host started with.
     pub generation: u64,
+    /// Reloads that swapped a changed project in.
     pub applied: u64,
+    /// Reloads refused (the previous version kept serving).
     pub refused: u64,
     /// Why the latest reload was refused; `None` once one is applied again.
     pub last_error: Option<String>,
@@ -44,11 +46,15 @@ pub struct ReloadStatus {
 /// What an applied reload changed.
 #[derive(Debug, Clone, Serialize)]
 pub struct ReloadReport {
+    /// The generation now serving (unchanged if nothing changed).
     pub generation: u64,
     /// `false` when the files on disk were what was already running: nothing was swapped.
     pub changed: bool,
+    /// Flows in the project now serving.
     pub flows: usize,
+    /// Skills in the project now serving, over all flows.
     pub skills: usize,
+    /// Event subscriptions in the project now serving, over all flows.
     pub subscriptions: usize,
     /// Components compiled anew (new paths or changed bytes).
     pub components_changed: Vec<PathBuf>,

@@ -12,9 +12,11 @@ use crate::store::{InstanceKey, StateKey, Store};
 /// One subscription fired for one flow instance.
 #[derive(Debug, Clone)]
 pub struct Route {
+    /// The flow that has the subscription.
     pub flow: Arc<Flow>,
     /// Index into `flow.subscriptions`.
     pub subscription: usize,
+    /// The flow instance it fires for.
     pub instance: InstanceKey,
     /// The actor the act is about; `None` for the global instance.
     pub actor: Option<Actor>,
@@ -30,6 +32,7 @@ impl Route {
 /// An accepted event with its routes.
 #[derive(Debug)]
 pub struct Accepted {
+    /// The event, shared with every dispatch of it.
     pub event: Arc<Event>,
     /// Every subscription it fires, for every target instance.
     pub routes: Vec<Route>,
@@ -50,6 +53,7 @@ impl Accepted {
         self.routes.len() as u32
     }
 
+    /// The receipt acknowledging the event: its id and `matched`.
     pub fn receipt(&self) -> Receipt {
         Receipt {
             event_id: self.event.id.clone(),

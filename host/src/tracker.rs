@@ -17,6 +17,8 @@ struct Node {
     waiters: Vec<oneshot::Sender<()>>,
 }
 
+/// Counts each open event's pending work, to tell when an event and everything
+/// it led to are settled (see the module docs).
 pub struct Tracker {
     nodes: Mutex<HashMap<String, Node>>,
     /// Whether nothing is in flight. Changed only when that flips, so a
@@ -118,6 +120,7 @@ impl Tracker {
         self.lock().contains_key(id)
     }
 
+    /// How many events are accepted and not yet settled.
     pub fn open_events(&self) -> usize {
         self.lock().len()
     }

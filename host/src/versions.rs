@@ -48,6 +48,7 @@ struct Table {
     clock: u64,
 }
 
+/// The versions of shared values that runs read and write (see the module docs).
 #[derive(Default)]
 pub struct Versions {
     table: Mutex<Table>,
@@ -56,6 +57,7 @@ pub struct Versions {
 /// A run read a shared value that another run has changed since.
 #[derive(Debug)]
 pub struct Conflict {
+    /// The shared value that changed.
     pub key: SharedKey,
 }
 

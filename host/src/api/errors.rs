@@ -14,11 +14,14 @@ use crate::event::SubmissionError;
 /// An error response: a status and `{"error": message}`.
 #[derive(Debug)]
 pub struct ApiError {
+    /// The HTTP status to answer with.
     pub status: StatusCode,
+    /// What went wrong, sent as `error` in the body.
     pub message: String,
 }
 
 impl ApiError {
+    /// An error with this status and message.
     pub fn new(status: StatusCode, message: impl fmt::Display) -> Self {
         ApiError {
             status,
@@ -37,8 +40,10 @@ impl ApiError {
     }
 }
 
+/// The JSON body of an error response, `{"error": message}`; the CLI reads it back.
 #[derive(Serialize, Deserialize)]
 pub struct ErrorBody {
+    /// What went wrong.
     pub error: String,
 }
 

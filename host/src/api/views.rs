@@ -9,17 +9,24 @@ use crate::store::{Message, Outcome, RunRecord, Trace};
 /// `POST /v1/events` response (202).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ReceiptView {
+    /// The accepted event's id (UUID v7).
     pub event_id: String,
+    /// Subscriptions matched, summed over the target instances.
     pub matched: u32,
 }
 
 /// An actor: a user on a channel.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ActorView {
+    /// The actor's id.
     pub id: String,
+    /// The persona whose flow instances and attributes the actor uses.
     pub persona_id: String,
+    /// The integration of the user's channel.
     pub integration_idn: String,
+    /// The connector of the user's channel.
     pub connector_idn: String,
+    /// The user's id on that channel.
     pub external_id: String,
 }
 
@@ -38,11 +45,15 @@ impl From<&Actor> for ActorView {
 /// A reply of the agent (an `agent_message` act).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct MessageView {
+    /// The actor replied to.
     pub actor_id: String,
+    /// The reply's text.
     pub text: String,
     /// The event whose run sent it.
     pub event_id: String,
+    /// The flow whose skill sent it.
     pub flow: String,
+    /// The skill that sent it.
     pub skill: String,
 }
 
@@ -61,12 +72,15 @@ impl From<&Message> for MessageView {
 /// One dispatch of an event to a flow instance and what became of it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct RunView {
+    /// The record's own id.
     pub run_id: String,
+    /// The flow of the instance it was dispatched to.
     pub flow: String,
     /// `None` for the flow's global instance.
     pub persona: Option<String>,
     /// Position of the subscription in the flow's `events` list.
     pub subscription: usize,
+    /// `interrupt`, `queue` or `cancel` (`unknown` for a rerun whose flow changed).
     pub interrupt_mode: String,
     /// `None` when the skill could not be resolved.
     pub skill: Option<String>,
@@ -76,6 +90,7 @@ pub struct RunView {
     pub reason: Option<String>,
     /// RFC 3339.
     pub started_at: String,
+    /// How long the run took, in milliseconds; 0 if it never ran.
     pub duration_ms: f64,
     /// Events the run sent (only when it committed), in the order sent.
     pub sent_events: Vec<String>,
@@ -109,8 +124,11 @@ impl From<&RunRecord> for RunView {
 /// The causation tree of an event.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TraceView {
+    /// The event's id.
     pub event_id: String,
+    /// The event's idn.
     pub idn: String,
+    /// Its chain depth: 0 for an event from outside.
     pub depth: u32,
     /// Subscriptions matched, summed over the target instances.
     pub matched: u32,
@@ -147,37 +165,52 @@ impl TraceView {
 /// `GET /v1/events/{id}` response.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct EventView {
+    /// The event's id.
     pub event_id: String,
+    /// The event's idn.
     pub idn: String,
     /// `settled` when the event and every event it led to have finished; `pending` before.
     pub status: String,
     /// RFC 3339.
     pub accepted_at: String,
+    /// The integration it came from.
     pub integration_idn: String,
+    /// The connector it came from.
     pub connector_idn: String,
     /// Name/value pairs in the order given.
     pub arguments: Vec<ArgumentView>,
     /// The actors the event is for; empty for a global event.
     pub actors: Vec<ActorView>,
+    /// `true` for an event to the global instances (then `actors` is empty).
     pub global: bool,
+    /// The submitter's deduplication id, if it gave one.
     pub external_event_id: Option<String>,
+    /// Whether `interrupt`-mode events are kept from stopping its runs.
     pub uninterruptible: bool,
     /// The event whose run sent this one.
     pub parent: Option<String>,
+    /// Its chain depth: 0 for an event from outside.
     pub depth: u32,
+    /// Subscriptions matched, summed over the target instances.
     pub matched: u32,
+    /// The event's causation tree.
     pub trace: TraceView,
     /// Replies sent by runs anywhere in the tree to the actors of its events.
     pub replies: Vec<MessageView>,
 }
 
+/// One event argument.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct ArgumentView {
+    /// The argument's name.
     pub name: String,
+    /// The argument's value.
     pub value: String,
 }
 
 impl EventView {
+    /// The view of a stored event; `settled` says whether it and everything it
+    /// led to have finished.
     pub fn new(
         event: &Event,
         matched: u32,
@@ -216,6 +249,7 @@ impl EventView {
         }
     }
 
+    /// Whether the event and every event it led to have finished.
     pub fn is_settled(&self) -> bool {
         self.status == "settled"
     }

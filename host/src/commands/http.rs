@@ -35,6 +35,8 @@ pub struct Http {
 }
 
 impl Http {
+    /// The `http` integration with the body cap and default timeout of `config`;
+    /// fails if the HTTP client cannot be built.
     pub fn new(config: &CommandsConfig) -> Result<Http> {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -85,10 +85,12 @@ pub struct Args<'a> {
 }
 
 impl<'a> Args<'a> {
+    /// The arguments `list` of `command`, whose idn the error messages name.
     pub fn new(command: &'a str, list: &'a [(String, String)]) -> Self {
         Args { command, list }
     }
 
+    /// The value of the argument `name`, if given.
     pub fn get(&self, name: &str) -> Option<&'a str> {
         self.list
             .iter()
@@ -96,6 +98,7 @@ impl<'a> Args<'a> {
             .map(|(_, v)| v.as_str())
     }
 
+    /// The value of the argument `name`; an error if it is missing or blank.
     pub fn require(&self, name: &str) -> Result<&'a str, String> {
         match self.get(name) {
             Some(v) if !v.trim().is_empty() => Ok(v),
@@ -194,6 +197,7 @@ pub enum ErrorType {
 }
 
 impl ErrorType {
+    /// The `errorType` value: `user_error` or `server_error`.
     pub fn as_str(self) -> &'static str {
         match self {
             ErrorType::User => "user_error",
@@ -226,6 +230,7 @@ pub trait Integration: Send + Sync + 'static {
 /// Every integration that takes commands, and the commands' settings.
 pub struct Registry {
     integrations: Vec<Arc<dyn Integration>>,
+    /// Limits and defaults of commands, passed to every check.
     pub config: CommandsConfig,
 }
 
@@ -251,6 +256,7 @@ impl Registry {
         })
     }
 
+    /// The integration with this idn, if there is one.
     pub fn integration(&self, idn: &str) -> Option<&Arc<dyn Integration>> {
         self.integrations.iter().find(|i| i.idn() == idn)
     }
@@ -307,6 +313,8 @@ pub struct Hub {
 }
 
 impl Hub {
+    /// A hub executing the commands `registry` checks, entering their results
+    /// through `intake`; nothing runs until [`Hub::start`].
     pub fn new(registry: Arc<Registry>, intake: Arc<Intake>) -> Arc<Hub> {
         let slots = registry.config.http_max_concurrent.max(1);
         Arc::new(Hub {
@@ -317,6 +325,7 @@ impl Hub {
         })
     }
 
+    /// The integrations and settings that commands are checked against.
     pub fn registry(&self) -> &Arc<Registry> {
         &self.registry
     }

@@ -36,6 +36,7 @@ const ARGUMENTS: &[&str] = &["timerName", "interval", "fireAt", "enabled", "even
 /// A checked timer command.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimerPlan {
+    /// The `timerName`: with the persona, the timer's key.
     pub name: String,
     /// `None`: cancel (`enabled=false`).
     pub set: Option<TimerSet>,
@@ -44,19 +45,25 @@ pub struct TimerPlan {
 /// When and what a set timer fires.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TimerSet {
+    /// When it first fires.
     pub first: Due,
+    /// `Some(interval)` for a repeatable timer; `None` fires once.
     pub every: Option<Duration>,
+    /// The idn of the event it fires (`eventIdn`, default `timer`).
     pub event_idn: String,
 }
 
+/// When a timer first fires.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Due {
     /// This long after the `send-command` call.
     After(Duration),
+    /// At this time (`fireAt`).
     At(SystemTime),
 }
 
 impl Due {
+    /// The time it is due, for a command sent at `now`.
     pub fn resolve(self, now: SystemTime) -> SystemTime {
         match self {
             Due::After(d) => now + d,
@@ -65,6 +72,7 @@ impl Due {
     }
 }
 
+/// The `program_timer` integration: `set_timer` and `set_repeatable_timer`.
 pub struct ProgramTimer;
 
 impl Integration for ProgramTimer {

@@ -14,6 +14,7 @@ pub struct LoadError {
     /// Path of the offending field, e.g. `events[2].interrupt_mode`; empty
     /// for problems with a whole file or directory (unreadable, bad YAML).
     pub field: String,
+    /// What is wrong.
     pub message: String,
 }
 

@@ -25,8 +25,11 @@ const SYSTEM: &str = "system";
 /// One warning, at a place in a flow file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
+    /// The flow file the warning is about.
     pub file: PathBuf,
+    /// 1-based line of the declaration or subscription in that file.
     pub line: usize,
+    /// What is wrong, and what to do about it.
     pub message: String,
 }
 

@@ -28,6 +28,7 @@ pub struct Project {
 }
 
 impl Project {
+    /// The flow with this idn, if the project has one.
     pub fn flow(&self, idn: &str) -> Option<&Arc<Flow>> {
         self.flows.iter().find(|f| f.idn == idn)
     }
@@ -36,8 +37,11 @@ impl Project {
 /// One flow file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flow {
+    /// The flow's idn (`idn` in its file), unique in the project.
     pub idn: String,
+    /// `title` in the flow file.
     pub title: Option<String>,
+    /// `description` in the flow file.
     pub description: Option<String>,
     /// The file it was loaded from.
     pub file: PathBuf,
@@ -45,6 +49,7 @@ pub struct Flow {
     pub skills: Vec<Arc<Skill>>,
     /// Event subscriptions in declaration order.
     pub subscriptions: Vec<Subscription>,
+    /// Declared state fields (`state_fields`), in file order.
     pub state_fields: Vec<StateField>,
     /// The events this flow declares (`event_schemas`), in file order.
     pub event_schemas: Vec<DeclaredEvent>,
@@ -56,15 +61,18 @@ pub struct Flow {
 /// An event declared in a flow file, with where.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeclaredEvent {
+    /// The declared event: its idn and argument schema.
     pub schema: EventSchema,
     /// Line of the declaration in its flow file.
     pub line: usize,
 }
 
 impl Flow {
+    /// The skill with this idn, if the flow has one.
     pub fn skill(&self, idn: &str) -> Option<&Arc<Skill>> {
         self.skills.iter().find(|s| s.idn == idn)
     }
+    /// The declared state field with this idn, if any.
     pub fn state_field(&self, idn: &str) -> Option<&StateField> {
         self.state_fields.iter().find(|s| s.idn == idn)
     }
@@ -73,8 +81,11 @@ impl Flow {
 /// A skill entry of a flow: a name and the component that implements it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skill {
+    /// The skill's idn, unique in its flow.
     pub idn: String,
+    /// `title` in the skill entry.
     pub title: Option<String>,
+    /// Where the component comes from (`crate:` or `wasm:`).
     pub component: ComponentSource,
     /// The component file, `component.wasm_path()` worked out once at load.
     pub wasm: PathBuf,
@@ -91,7 +102,12 @@ pub struct Skill {
 pub enum ComponentSource {
     /// `crate: NAME`: a crate of the project's skills workspace, built for
     /// `wasm32-wasip2` in release mode.
-    Crate { name: String, workspace: PathBuf },
+    Crate {
+        /// The crate's package name.
+        name: String,
+        /// The skills workspace that holds it (the project's `skills_workspace`).
+        workspace: PathBuf,
+    },
     /// `wasm: PATH`: a component file, the path resolved against the flow file's directory.
     File(PathBuf),
 }
@@ -113,12 +129,15 @@ impl ComponentSource {
 pub struct Subscription {
     /// The event idn it matches.
     pub idn: String,
+    /// Which skill it runs (`skill_selector` with `skill_idn` or `state_idn`).
     pub skill: SkillSelector,
     /// `None` matches any integration.
     pub integration_idn: Option<String>,
     /// `None` matches any connector.
     pub connector_idn: Option<String>,
+    /// What the event does when the instance is busy.
     pub interrupt_mode: InterruptMode,
+    /// `description` in the flow file; for people only.
     pub description: Option<String>,
     /// Line of the subscription in its flow file.
     pub line: usize,
@@ -161,6 +180,7 @@ pub enum InterruptMode {
 }
 
 impl InterruptMode {
+    /// The mode as written in a flow file: `interrupt`, `queue` or `cancel`.
     pub fn as_str(self) -> &'static str {
         match self {
             InterruptMode::Interrupt => "interrupt",
@@ -173,10 +193,13 @@ impl InterruptMode {
 /// A declared state field.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StateField {
+    /// The field's idn, unique in its flow.
     pub idn: String,
+    /// `title` in the flow file.
     pub title: Option<String>,
     /// Value until first set; `None` reads as "".
     pub default_value: Option<String>,
+    /// Per persona (`user`, the default) or per flow (`agent`).
     pub scope: Scope,
 }
 

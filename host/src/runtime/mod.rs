@@ -108,6 +108,7 @@ impl RunControl {
         self.notify.notify_waiters();
     }
 
+    /// The id of the event that interrupted the run, once one has.
     pub fn interrupted_by(&self) -> Option<&str> {
         self.interrupted_by.get().map(String::as_str)
     }
@@ -231,6 +232,8 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// A runtime with no components yet, its epoch ticker started; fails if the
+    /// host's limits are over the ceilings or the engine cannot be configured.
     pub fn new(config: RuntimeConfig) -> Result<Self> {
         let limits = &config.limits;
         if limits.memory > config.memory_ceiling {
@@ -259,6 +262,7 @@ impl Runtime {
         Ok(runtime)
     }
 
+    /// The settings it was created with.
     pub fn config(&self) -> &RuntimeConfig {
         &self.config
     }

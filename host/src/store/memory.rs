@@ -17,6 +17,7 @@ use super::{
 use crate::event::{new_id, Actor, Event, Receipt};
 use crate::hash::HashMap;
 
+/// The in-memory [`Store`]: lost on exit (see the module docs).
 #[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
@@ -43,6 +44,7 @@ struct Inner {
 }
 
 impl MemoryStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }

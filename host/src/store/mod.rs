@@ -26,6 +26,7 @@ use crate::flows::Scope;
 /// A flow instance: one flow for one persona, or the flow's global instance.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct InstanceKey {
+    /// The flow's idn.
     pub flow: String,
     /// `None` for the global instance.
     pub persona: Option<String>,
@@ -43,15 +44,19 @@ impl std::fmt::Display for InstanceKey {
 /// Where a state value lives: `user` fields per instance, `agent` fields per flow.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StateKey {
+    /// The idn of the flow that declares the field.
     pub flow: String,
     /// The persona for `user` scope (`None` for the global instance); always
     /// `None` for `agent` scope.
     pub persona: Option<String>,
+    /// `user` (one value per instance) or `agent` (one value per flow).
     pub scope: Scope,
+    /// The state field's idn.
     pub field: String,
 }
 
 impl StateKey {
+    /// The key of `field` for `instance`: the persona is dropped for `agent` scope.
     pub fn new(instance: &InstanceKey, scope: Scope, field: &str) -> Self {
         let agent = scope == Scope::Agent;
         StateKey {
@@ -85,6 +90,8 @@ pub enum Outcome {
 }
 
 impl Outcome {
+    /// The outcome's name as stored and shown: `ok`, `failed`, `interrupted`,
+    /// `dropped` or `refused`.
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Ok => "ok",
@@ -99,17 +106,25 @@ impl Outcome {
 /// One dispatch of an event to a flow instance and what became of it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunRecord {
+    /// This record's own id (UUID v7).
     pub run_id: String,
+    /// The event that was dispatched.
     pub event_id: String,
+    /// The flow instance it was dispatched to.
     pub instance: InstanceKey,
     /// The subscription's position in its flow's `events` list.
     pub subscription: usize,
+    /// The subscription's interrupt mode (`interrupt`, `queue` or `cancel`;
+    /// `unknown` if its flow changed before a rerun after a restart).
     pub interrupt_mode: &'static str,
     /// `None` when the skill could not be resolved.
     pub skill: Option<String>,
+    /// How the dispatch ended, with the reason unless it is ok.
     pub outcome: Outcome,
+    /// When the run started; for a dispatch that never ran, when it was recorded.
     #[serde(with = "humantime_serde_secs")]
     pub started_at: SystemTime,
+    /// From the start until it ended, over every attempt; zero if it never ran.
     pub duration: Duration,
     /// Ids of the events the run sent (only when it committed).
     pub sent_events: Vec<String>,
@@ -118,11 +133,15 @@ pub struct RunRecord {
 /// A reply of the agent to an actor (an `agent_message` act).
 #[derive(Debug, Clone, Serialize)]
 pub struct Message {
+    /// The actor replied to.
     pub actor_id: String,
+    /// The reply's text.
     pub text: String,
     /// The event whose run sent it.
     pub event_id: String,
+    /// The flow whose skill sent it.
     pub flow: String,
+    /// The skill that sent it.
     pub skill: String,
 }
 
@@ -131,8 +150,11 @@ pub struct Message {
 pub struct Turn {
     /// `user_message` or `agent_message`.
     pub kind: String,
+    /// The actor whose conversation it is (the sender or the one replied to).
     pub actor_id: String,
+    /// The message text.
     pub text: String,
+    /// The `user_message` event itself, or for a reply the event whose run sent it.
     pub event_id: String,
     /// RFC 3339 UTC.
     pub timestamp: String,
@@ -141,7 +163,9 @@ pub struct Turn {
 /// Whose attribute a write changes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum AttributeOwner {
+    /// An attribute of this persona (by persona id).
     Persona(String),
+    /// An attribute of the project, shared by every persona.
     Project,
 }
 
@@ -152,6 +176,7 @@ pub struct RunEffects {
     pub state_writes: Vec<(StateKey, String)>,
     /// Final value per attribute, in first-write order.
     pub attribute_writes: Vec<(AttributeOwner, String, String)>,
+    /// Replies to actors, in the order sent; recorded as conversation turns.
     pub messages: Vec<Message>,
     /// Events the run sent, in the order sent, with their matched counts.
     pub events: Vec<(Event, u32)>,
@@ -163,7 +188,9 @@ pub struct RunEffects {
 /// A stored event and its delivery count.
 #[derive(Debug, Clone)]
 pub struct EventRecord {
+    /// The event as accepted.
     pub event: Event,
+    /// How many routes (subscription × target instance) it had when accepted.
     pub matched: u32,
     /// Routed into instance queues (or had nothing to route to).
     pub routed: bool,
@@ -177,31 +204,48 @@ pub struct EventRecord {
 pub struct QueuedDispatch {
     /// Assigned by the store; increasing in admission order.
     pub id: i64,
+    /// The queued event.
     pub event_id: String,
+    /// The flow instance whose queue holds it.
     pub instance: InstanceKey,
+    /// The subscription's position in its flow's `events` list.
     pub subscription: usize,
+    /// The idn of the skill resolved for it at routing.
     pub skill: String,
+    /// The actor the run is for; `None` for the global instance.
     pub actor_id: Option<String>,
 }
 
 /// A dispatch to admit, before the store assigns its id.
 #[derive(Debug, Clone)]
 pub struct NewDispatch {
+    /// The event to queue.
     pub event_id: String,
+    /// The flow instance whose queue takes it.
     pub instance: InstanceKey,
+    /// The subscription's position in its flow's `events` list.
     pub subscription: usize,
+    /// The idn of the skill resolved for it.
     pub skill: String,
+    /// The actor the run is for; `None` for the global instance.
     pub actor_id: Option<String>,
 }
 
 /// The causation tree of an event: its runs and the events they led to.
 #[derive(Debug, Clone, Serialize)]
 pub struct Trace {
+    /// The event's id.
     pub event_id: String,
+    /// The event's idn.
     pub idn: String,
+    /// Its chain depth: 0 for an event from outside.
     pub depth: u32,
+    /// How many routes it had when accepted.
     pub matched: u32,
+    /// Every dispatch of it, in the order they ended.
     pub runs: Vec<RunRecord>,
+    /// The traces of the events it led to (sent by its runs, results of their
+    /// commands, timer firings, `skill_failed`), in acceptance order.
     pub children: Vec<Trace>,
 }
 
@@ -219,8 +263,10 @@ pub trait Store: CommandStore + Send + Sync + 'static {
     /// Current committed value of a state field, `None` if never set.
     fn state(&self, key: &StateKey) -> Result<Option<String>>;
 
+    /// Current committed value of a persona or project attribute, `None` if never set.
     fn attribute(&self, owner: &AttributeOwner, field: &str) -> Result<Option<String>>;
 
+    /// An actor by id, `None` if unknown.
     fn actor(&self, actor_id: &str) -> Result<Option<Actor>>;
 
     /// The receipt of an earlier submission with this external event id.
@@ -232,6 +278,7 @@ pub trait Store: CommandStore + Send + Sync + 'static {
     /// The last `count` acts of an actor's conversation, oldest first.
     fn memory(&self, actor_id: &str, count: usize) -> Result<Vec<Turn>>;
 
+    /// A stored event and its delivery count, `None` if unknown.
     fn event(&self, event_id: &str) -> Result<Option<EventRecord>>;
 
     /// Records of every dispatch of an event, in the order they ended.

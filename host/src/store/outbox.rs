@@ -19,8 +19,11 @@ pub struct Command {
     pub act_id: String,
     /// The command's idn, e.g. `send_request`; result events carry it as `referenceIdn`.
     pub idn: String,
+    /// The integration that executes it, e.g. `http`; result events come from it.
     pub integration_idn: String,
+    /// The connector given with it; result events come from it.
     pub connector_idn: String,
+    /// Its arguments, name/value pairs in the order given.
     pub arguments: Vec<(String, String)>,
     /// The flow whose skill issued it (whose `allowed_outbound_hosts` apply).
     pub flow: String,
@@ -30,6 +33,7 @@ pub struct Command {
     pub depth: u32,
     /// The actor of the issuing run, to whom results go; `None` for a global run.
     pub actor_id: Option<String>,
+    /// When the skill called `send-command`.
     pub issued_at: SystemTime,
     /// For `program_timer`: the change the commit applies. `None`: the
     /// command goes to the outbox and is executed after the commit.
@@ -41,6 +45,7 @@ pub struct Command {
 pub struct Timer {
     /// With `name`, the key: `None` for a timer set by a global run.
     pub persona: Option<String>,
+    /// The timer's name, unique per persona.
     pub name: String,
     /// The act id of the command that set it (tells replaced timers apart).
     pub act_id: String,
@@ -50,6 +55,7 @@ pub struct Timer {
     pub event_idn: String,
     /// The connector of the setting command; the fired event's connector.
     pub connector_idn: String,
+    /// When it fires next.
     pub due_at: SystemTime,
     /// `Some` for a repeatable timer.
     pub every: Option<Duration>,
@@ -66,7 +72,9 @@ pub enum TimerChange {
     Set(Timer),
     /// `enabled=false`: removes it, if there is one.
     Cancel {
+        /// The persona whose timer it is; `None` for a global timer.
         persona: Option<String>,
+        /// The name of the timer to remove.
         name: String,
     },
 }

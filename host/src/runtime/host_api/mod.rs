@@ -41,7 +41,9 @@ use crate::versions::{SharedKey, Versions};
 /// What every run shares: the store, the project and the host's limits.
 #[derive(Clone)]
 pub struct RunEnv {
+    /// Where committed state, attributes, actors and the conversation are read.
     pub store: Arc<dyn Store>,
+    /// The project in force when the run began: what it sends is routed on it.
     pub project: Arc<Project>,
     /// Longest allowed chain of events (the seed's "circular events").
     pub max_depth: u32,
@@ -76,6 +78,8 @@ impl std::fmt::Debug for SkillRun {
 }
 
 impl SkillRun {
+    /// A run of `skill` of `flow` for `event` on `instance`, for `actor` (`None`
+    /// for the global instance), with nothing buffered yet.
     pub fn new(
         env: RunEnv,
         event: Arc<Event>,

@@ -61,6 +61,7 @@ impl Default for SqliteOptions {
     }
 }
 
+/// The durable [`Store`] in one SQLite file (see the module docs).
 pub struct SqliteStore {
     path: PathBuf,
     /// `None` once dropped, which ends the writer thread.
@@ -108,6 +109,7 @@ impl SqliteStore {
         })
     }
 
+    /// The SQLite file it was opened at.
     pub fn path(&self) -> &Path {
         &self.path
     }
