@@ -2,7 +2,7 @@
 //! the conversation record.
 //!
 //! One trait, so the in-memory store used by tests and the durable store are
-//! interchangeable. A run's effects arrive as one [`RunCommit`] and must be
+//! interchangeable. A run's effects arrive as one [`RunEffects`] and must be
 //! applied all together or not at all.
 
 mod memory;
