@@ -7,12 +7,12 @@
 //! | hop | what happens | file |
 //! | --- | --- | --- |
 //! | 1 | the request body is parsed (the fuzzed parser) | `api/events.rs` → [`event::Submission::from_json`] |
-//! | 2 | checked, its actor found, routed once (`matched`), written durably, opened in the tracker, published | [`Host::submit`] → `pipeline/accept.rs` ([`router::route`], [`store::Store::accept_event`], [`tracker`], [`bus`]) |
+//! | 2 | checked, its actor found, routed once (`matched`), written durably, opened in the tracker, published | [`Host::submit`] → `intake.rs` ([`router::route`], [`store::Store::accept_event`], [`tracker`], [`bus`]) |
 //! | 3 | the router loop resolves each route's skill and queues the dispatches durably | `pipeline/route.rs` ([`router::resolve_skill`], [`store::Store::route_event`]) |
 //! | 4 | once durable, in order, the dispatches go to their flow instances | `pipeline/admit.rs` |
 //! | 5 | the interrupt mode decides: run now, queue, drop, or interrupt the running skill | `executor.rs` ([`executor::Executor::dispatch`]) |
 //! | 6 | a fresh instance runs the skill under epoch interruption; host calls buffer its effects | `runtime/mod.rs`, `runtime/host_api/` (one file per WIT interface) |
-//! | 7 | the effects commit in one transaction; replies go out, sent events re-enter at hop 2, commands go to [`commands`] | `executor.rs` (`commit`) → [`store::Store::commit_run`] → `pipeline/accept.rs` |
+//! | 7 | the effects commit in one transaction; replies go out, sent events re-enter at hop 2, commands go to [`commands`] | `executor.rs` (`commit`) → [`store::Store::commit_run`] → `intake.rs` |
 //! | 8 | `GET /v1/events/{id}?wait=` waits until the tree has settled and reads the trace and replies | `api/events.rs` → [`tracker`] → [`store::trace`] |
 //!
 //! Around that path: [`flows`] loads and validates a project into the model
@@ -37,6 +37,7 @@ pub mod executor;
 pub mod flows;
 pub mod hash;
 pub mod host;
+pub mod intake;
 pub mod limits;
 pub mod metrics;
 pub mod pipeline;

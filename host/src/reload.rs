@@ -16,7 +16,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Result;
-use arc_swap::ArcSwap;
 use parking_lot::Mutex;
 use serde::Serialize;
 
@@ -25,9 +24,7 @@ use crate::flows::{load_project, Project};
 use crate::metrics::Metrics;
 use crate::runtime::Runtime;
 
-/// The project in force: routing, runs and commands read it without a lock;
-/// only the [`Reloader`] swaps it.
-pub type ProjectCell = Arc<ArcSwap<Project>>;
+pub use crate::flows::ProjectCell;
 
 /// What the host knows about its reloads, for `/healthz` and the log.
 #[derive(Debug, Clone, Default, Serialize)]

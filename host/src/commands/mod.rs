@@ -35,8 +35,8 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::event::{Audience, Event};
 use crate::flows::Project;
+use crate::intake::Intake;
 use crate::limits::format_bytes;
-use crate::pipeline::Intake;
 use crate::router::Accepted;
 use crate::store::{Command, RunEffects, Store};
 

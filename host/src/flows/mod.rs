@@ -19,3 +19,7 @@ mod typed_yaml;
 mod yaml;
 pub use load::{load_project, LoadError, LoadErrors};
 pub use model::*;
+
+/// The project in force: routing, runs and commands read it without a lock;
+/// only the [`crate::reload::Reloader`] swaps it.
+pub type ProjectCell = std::sync::Arc<arc_swap::ArcSwap<Project>>;

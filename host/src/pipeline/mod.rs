@@ -1,7 +1,7 @@
 //! The path of an event through the host, one file per hop, in the order an
 //! event travels:
 //!
-//! 1. [`accept`]: an event is routed once (its routes' count is the
+//! 1. [`crate::intake`]: an event is routed once (its routes' count is the
 //!    receipt's `matched`), written durably, counted open in the tracker and
 //!    published on the bus. Every source of events goes through here.
 //! 2. [`route`]: the router loop resolves each route's skill and writes the
@@ -13,7 +13,6 @@
 //! [`recover`] runs once at start, before the loops, and feeds hops 1 and 3
 //! with what a previous process left unfinished.
 
-pub mod accept;
 pub mod admit;
 pub mod recover;
 pub mod route;
@@ -24,9 +23,8 @@ use anyhow::{Context, Result};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-pub use accept::{Intake, Opened};
-
 use crate::executor::Executor;
+use crate::intake::Intake;
 
 /// Recovers unfinished work, then starts the router and admission loops.
 pub(crate) async fn start(

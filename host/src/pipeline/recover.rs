@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
-use super::accept::Intake;
 use crate::event::{new_id, Event};
 use crate::executor::{Dispatch, Executor};
 use crate::flows::{Project, Skill};
+use crate::intake::Intake;
 use crate::router::Route;
 use crate::store::{Outcome, QueuedDispatch, RunRecord, Store};
 

@@ -1,4 +1,4 @@
-//! Accepting events: the one home of "route it, make it durable, count it
+//! Where events enter the pipeline (its first hop): the one home of "route it, make it durable, count it
 //! open, hand it to the router", whoever accepts the event (a client, a
 //! committed run, a failed run's `skill_failed`, a command's result, a timer).
 //!
@@ -13,9 +13,9 @@ use anyhow::{bail, Result};
 
 use crate::bus::EventBus;
 use crate::event::{ActorRef, Audience, Event, Receipt, Submission};
+use crate::flows::ProjectCell;
 use crate::limits::{short, Limits, MAX_NAME_BYTES};
 use crate::metrics::Metrics;
-use crate::reload::ProjectCell;
 use crate::router::Accepted;
 use crate::store::Store;
 use crate::tracker::Tracker;
