@@ -346,13 +346,13 @@ pub fn build(project: &Project) -> Result<()> {
     let started = Instant::now();
     let mut built = 0;
     compile::build_skills_with(project, Output::Inherit, &mut |p| match p {
-        Progress::Started { workspace, crates } => eprintln!(
+        Progress::Started { workspace, crates } => progress_line(format!(
             "building {} skill crate(s) in {} for {}: {}",
             crates.len(),
             workspace.display(),
             compile::TARGET,
             crates.join(", ")
-        ),
+        )),
         Progress::Built {
             name,
             path,
@@ -362,18 +362,28 @@ pub fn build(project: &Project) -> Result<()> {
         } => {
             built += 1;
             let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            eprintln!(
+            progress_line(format!(
                 "  [{index}/{total}] {name:<16} {} {} ({} KiB)",
                 if fresh { "up to date" } else { "built     " },
                 path.display(),
                 size.div_ceil(1024)
-            );
+            ));
         }
     })?;
     if built > 0 {
-        eprintln!("{built} component(s) ready in {:.1?}", started.elapsed());
+        progress_line(format!(
+            "{built} component(s) ready in {:.1?}",
+            started.elapsed()
+        ));
     }
     Ok(())
+}
+
+/// One line on stderr in a single write: cargo writes to the same stderr
+/// meanwhile, and `eprintln!` may split a formatted line into several writes.
+fn progress_line(mut line: String) {
+    line.push('\n');
+    let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
 }
 
 /// `skillhost check`: the project loads, and every component passes the
