@@ -135,14 +135,7 @@ fn allowed_outbound_hosts(obj: &Obj, r: &mut Report) -> Checked<Vec<AllowedHost>
     let seq = match value.node {
         Node::Sequence(seq) => seq,
         _ if is_null(value.node) => return Ok(Vec::new()),
-        other => {
-            let message = format!(
-                "expected a list of SCHEME://HOST[:PORT] strings, found {}",
-                describe(other)
-            );
-            r.error(value.line, &value.field, message);
-            return Err(Reported);
-        }
+        _ => return Err(value.wrong_shape("a list of SCHEME://HOST[:PORT] strings", r)),
     };
     let mut hosts = Vec::new();
     let mut broken = false;

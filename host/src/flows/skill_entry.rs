@@ -9,8 +9,7 @@ use super::diagnostics::{Checked, Report, Reported};
 use super::model::{ComponentSource, Skill};
 use super::project_file::{Workspace, PROJECT_FILE};
 use super::typed_yaml::{
-    describe, ensure_unique, is_null, list, name, reject_unknown_keys, required_name, text, Obj,
-    Text,
+    ensure_unique, is_null, list, name, reject_unknown_keys, required_name, text, Obj, Text,
 };
 use crate::limits::{parse_bytes, parse_duration, Limit, LimitOverrides, LimitValue, Unit};
 
@@ -153,14 +152,7 @@ fn limits(obj: &Obj, r: &mut Report) -> Checked<LimitOverrides> {
     let map = match value.node {
         _ if is_null(value.node) => return Ok(LimitOverrides::default()),
         Node::Mapping(map) => map,
-        other => {
-            let message = format!(
-                "expected a mapping of limits (e.g. `memory: 128MiB`), found {}",
-                describe(other)
-            );
-            r.error(value.line, &value.field, message);
-            return Err(Reported);
-        }
+        _ => return Err(value.wrong_shape("a mapping of limits (e.g. `memory: 128MiB`)", r)),
     };
     let limits = Obj {
         map,

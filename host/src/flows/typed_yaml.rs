@@ -89,6 +89,16 @@ pub(super) fn describe(node: &Node) -> String {
     }
 }
 
+impl Value<'_> {
+    /// Reports that this value is not of the expected shape
+    /// ("expected {what}, found {what it is}").
+    pub(super) fn wrong_shape(&self, what: &str, r: &mut Report) -> Reported {
+        let message = format!("expected {what}, found {}", describe(self.node));
+        r.error(self.line, &self.field, message);
+        Reported
+    }
+}
+
 /// An optional scalar of any kind (string, number, bool), as its text;
 /// absent or null gives `None`.
 pub(super) fn text(obj: &Obj, key: &str, r: &mut Report) -> Checked<Option<Text>> {
@@ -102,11 +112,7 @@ pub(super) fn text(obj: &Obj, key: &str, r: &mut Report) -> Checked<Option<Text>
             line: value.line,
             field: value.field,
         })),
-        other => {
-            let message = format!("expected a string, found {}", describe(other));
-            r.error(value.line, &value.field, message);
-            Err(Reported)
-        }
+        _ => Err(value.wrong_shape("a string", r)),
     }
 }
 
@@ -169,9 +175,8 @@ pub(super) fn list<'n>(obj: &Obj<'n>, key: &str, r: &mut Report) -> Vec<Obj<'n>>
     let seq = match value.node {
         Node::Sequence(seq) => seq,
         _ if is_null(value.node) => return Vec::new(),
-        other => {
-            let message = format!("expected a list, found {}", describe(other));
-            r.error(value.line, &value.field, message);
+        _ => {
+            value.wrong_shape("a list", r);
             return Vec::new();
         }
     };
