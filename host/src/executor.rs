@@ -269,9 +269,8 @@ impl Executor {
         mut record: RunRecord,
         run: SkillRun,
     ) -> Result<Outcome, Conflict> {
-        let (mut effects, sent, shared_reads) = run.into_commit();
+        let (mut effects, mut sent, shared_reads) = run.into_commit();
         let intake = &self.deps.intake;
-        let mut sent = sent;
         let issued = self
             .deps
             .commands

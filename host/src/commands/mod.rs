@@ -431,7 +431,9 @@ impl Hub {
         let opened = self.intake.open(Some(&c.act_id), events);
         match self.store().complete_command(&c.act_id, records).await {
             // An event the bus refuses is durable: it is routed at the next start.
-            Ok(true) => drop(opened.publish()),
+            Ok(true) => {
+                let _ = opened.publish();
+            }
             Ok(false) => {
                 tracing::warn!(command = %c.act_id, "command completed twice; the second result is dropped");
             }
