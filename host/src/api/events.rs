@@ -80,7 +80,8 @@ pub(super) async fn get_event(
                 "`wait` must be a number of seconds, 0 or more",
             ));
         }
-        let wait = Duration::from_secs_f64(wait).min(MAX_WAIT);
+        // Capped before converting: a huge `wait` (1e300) is no Duration.
+        let wait = Duration::from_secs_f64(wait.min(MAX_WAIT.as_secs_f64()));
         let _ = tokio::time::timeout(wait, api.host.settled(&id)).await;
     }
     let settled = api.host.is_settled(&id);

@@ -324,6 +324,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_wait_too_large_for_a_duration_is_capped_not_a_panic() {
+        let app = app(None).await;
+        let (status, text) = call(&app, "POST", "/v1/events", r#"{"idn":"x"}"#).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{text}");
+        let r: ReceiptView = serde_json::from_str(&text).unwrap();
+        // Found by an API fuzzer: both used to panic in Duration::from_secs_f64.
+        for wait in ["1.8446744073709552e%2B19", "1e300"] {
+            let uri = format!("/v1/events/{}?wait={wait}", r.event_id);
+            let (status, text) = call(&app, "GET", &uri, "").await;
+            assert_eq!(status, StatusCode::OK, "wait={wait}: {text}");
+            let e: EventView = serde_json::from_str(&text).unwrap();
+            assert!(e.is_settled(), "wait={wait}: {text}");
+        }
+    }
+
+    #[tokio::test]
     async fn arguments_keep_their_order_in_either_form() {
         let app = app(None).await;
         for body in [
