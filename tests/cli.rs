@@ -6,241 +6,15 @@
 //! Nothing is timed: waits are polls with generous bounds that only fail a
 //! test that would otherwise hang.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::{mpsc, Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::sync::mpsc;
+use std::time::Instant;
 
 use serde_json::{json, Value};
-use skillhost_tests::{build_skills, repo, skillhost_bin};
-
-/// The longest any poll waits before the test fails instead of hanging.
-const PATIENCE: Duration = Duration::from_secs(60);
-
-/// A `skillhost run` child process.
-struct Server {
-    child: Child,
-    url: String,
-    stdout: Arc<Mutex<String>>,
-    stderr: Arc<Mutex<String>>,
-    http: reqwest::blocking::Client,
-    token: Option<String>,
-}
-
-impl Server {
-    /// Starts `skillhost run PROJECT --no-build ARGS`, by default with
-    /// `--store memory --listen 127.0.0.1:0`.
-    fn start(project: &Path, args: &[&str]) -> Server {
-        Self::try_start(project, args).unwrap_or_else(|(out, err)| {
-            panic!("skillhost run did not start\nstdout:\n{out}\nstderr:\n{err}")
-        })
-    }
-
-    fn try_start(project: &Path, args: &[&str]) -> Result<Server, (String, String)> {
-        let mut cmd = skillhost();
-        cmd.arg("run").arg(project).arg("--no-build");
-        if !args.contains(&"--store") {
-            cmd.args(["--store", "memory"]);
-        }
-        if !args.contains(&"--listen") {
-            cmd.args(["--listen", "127.0.0.1:0"]);
-        }
-        let mut child = cmd
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("starting skillhost run");
-        let stdout = Arc::new(Mutex::new(String::new()));
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = mpsc::channel();
-        {
-            let out = child.stdout.take().unwrap();
-            let buf = stdout.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(out).lines().map_while(Result::ok) {
-                    if let Some(addr) = line.strip_prefix("listening on ") {
-                        let _ = tx.send(addr.to_string());
-                    }
-                    buf.lock().unwrap().push_str(&(line + "\n"));
-                }
-            });
-            let mut err = child.stderr.take().unwrap();
-            let buf = stderr.clone();
-            std::thread::spawn(move || {
-                let mut chunk = [0u8; 4096];
-                while let Ok(n) = err.read(&mut chunk) {
-                    if n == 0 {
-                        break;
-                    }
-                    buf.lock()
-                        .unwrap()
-                        .push_str(&String::from_utf8_lossy(&chunk[..n]));
-                }
-            });
-        }
-        let deadline = Instant::now() + PATIENCE;
-        let url = loop {
-            match rx.recv_timeout(Duration::from_millis(100)) {
-                Ok(url) => break url,
-                Err(_) if Instant::now() > deadline => {
-                    let _ = child.kill();
-                }
-                Err(_) => {}
-            }
-            if let Ok(Some(_)) = child.try_wait() {
-                // Let the reader threads drain what the process said.
-                std::thread::sleep(Duration::from_millis(200));
-                return Err((
-                    stdout.lock().unwrap().clone(),
-                    stderr.lock().unwrap().clone(),
-                ));
-            }
-        };
-        // 0.0.0.0 is where it listens, not where to connect.
-        let url = url.replace("0.0.0.0", "127.0.0.1");
-        let token = args
-            .iter()
-            .position(|a| *a == "--token")
-            .map(|i| args[i + 1].to_string());
-        Ok(Server {
-            child,
-            url,
-            stdout,
-            stderr,
-            http: reqwest::blocking::Client::new(),
-            token,
-        })
-    }
-
-    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::blocking::RequestBuilder {
-        let r = self.http.request(method, format!("{}{path}", self.url));
-        match &self.token {
-            Some(t) => r.bearer_auth(t),
-            None => r,
-        }
-    }
-
-    fn get(&self, path: &str) -> (u16, Value) {
-        decode(self.request(reqwest::Method::GET, path).send().unwrap())
-    }
-
-    fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        decode(
-            self.request(reqwest::Method::POST, path)
-                .json(body)
-                .send()
-                .unwrap(),
-        )
-    }
-
-    fn post_raw(&self, path: &str, body: impl Into<reqwest::blocking::Body>) -> (u16, Value) {
-        decode(
-            self.request(reqwest::Method::POST, path)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .unwrap(),
-        )
-    }
-
-    /// Submits an event for a sandbox user and returns its settled view.
-    fn say(&self, idn: &str, who: &str, args: Value) -> Value {
-        let (status, receipt) = self.post(
-            "/v1/events",
-            &json!({"idn": idn, "integration_idn": "sandbox", "connector_idn": "sandbox",
-                    "actor": {"external_id": who}, "arguments": args}),
-        );
-        assert_eq!(status, 202, "{receipt}");
-        let id = receipt["event_id"].as_str().unwrap();
-        let (status, event) = self.get(&format!("/v1/events/{id}?wait=30"));
-        assert_eq!(status, 200, "{event}");
-        assert_eq!(event["status"], "settled", "{event}");
-        event
-    }
-
-    /// The replies' texts of an event view.
-    fn replies(event: &Value) -> Vec<String> {
-        event["replies"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|m| m["text"].as_str().unwrap().to_string())
-            .collect()
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-
-    /// Polls until `f` holds, failing the test after [`PATIENCE`].
-    fn wait_for(&self, what: &str, mut f: impl FnMut() -> bool) {
-        let deadline = Instant::now() + PATIENCE;
-        while !f() {
-            assert!(
-                Instant::now() < deadline,
-                "gave up waiting for {what}\nstderr:\n{}",
-                self.stderr()
-            );
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn decode(resp: reqwest::blocking::Response) -> (u16, Value) {
-    let status = resp.status().as_u16();
-    let text = resp.text().unwrap();
-    let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-    (status, value)
-}
-
-/// The binary, with the environment a user would have (no token, no server).
-fn skillhost() -> Command {
-    build_skills();
-    let mut cmd = Command::new(skillhost_bin());
-    for var in ["SKILLHOST_TOKEN", "SKILLHOST_SERVER", "SKILLHOST_LOG"] {
-        cmd.env_remove(var);
-    }
-    cmd
-}
-
-/// Runs a command to completion.
-fn run(args: &[&str]) -> Output {
-    skillhost().args(args).output().expect("running skillhost")
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
-
-/// A temp copy of the sample project whose `skills_workspace` points at the repo's skills.
-fn sample_project() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    for entry in std::fs::read_dir(repo().join("flows")).unwrap() {
-        let path = entry.unwrap().path();
-        if path.file_name().unwrap() != "skillhost.yaml" {
-            std::fs::copy(&path, dir.path().join(path.file_name().unwrap())).unwrap();
-        }
-    }
-    write_workspace(dir.path());
-    dir
-}
-
-fn write_workspace(dir: &Path) {
-    std::fs::write(
-        dir.join("skillhost.yaml"),
-        format!("skills_workspace: {}\n", repo().join("skills").display()),
-    )
-    .unwrap();
-}
+use skillhost_tests::server::*;
+use skillhost_tests::{build_skills, repo};
 
 /// Flow files and distinct skill crates of the sample project.
 fn sample_counts() -> (usize, usize) {
@@ -692,6 +466,34 @@ fn off_loopback_a_token_is_required_and_then_checked_on_every_request() {
         "{}",
         text(&out.stdout)
     );
+}
+
+#[test]
+fn without_a_token_only_requests_to_loopback_or_allowed_names_are_answered() {
+    let project = sample_project();
+    let s = Server::start(project.path(), &["--allowed-host", "agent.internal"]);
+    let with_host = |host: &str| {
+        s.http
+            .get(format!("{}/healthz", s.url))
+            .header(reqwest::header::HOST, host)
+            .send()
+            .unwrap()
+    };
+    // A page on a rebound domain: its browser sends the page's own name.
+    let resp = with_host("rebound.example:7411");
+    assert_eq!(resp.status().as_u16(), 403);
+    let body: Value = resp.json().unwrap();
+    assert!(
+        body["error"]
+            .as_str()
+            .unwrap()
+            .contains("not a loopback name"),
+        "{body}"
+    );
+    for host in ["localhost:7411", "agent.internal"] {
+        assert_eq!(with_host(host).status().as_u16(), 200, "{host}");
+    }
+    assert_eq!(s.get("/healthz").0, 200);
 }
 
 #[test]

@@ -545,9 +545,16 @@ async fn a_chain_deeper_than_the_limit_is_refused_with_a_clear_error() {
     let t = start_with(
         &[&flow(
             "Loop",
-            &[("Again", "incr:hops;send:again")],
-            &[sub("again", "Again", "queue", "null", "null")].concat(),
-            &field("hops", "0", "user"),
+            &[
+                ("Again", "incr:hops;send:again"),
+                ("Report", "incr:reports"),
+            ],
+            &[
+                sub("again", "Again", "queue", "null", "null"),
+                sub("skill_failed", "Report", "queue", "system", "system"),
+            ]
+            .concat(),
+            &[field("hops", "0", "user"), field("reports", "0", "user")].concat(),
         )],
         HostConfig {
             max_event_depth: 5,
@@ -558,7 +565,7 @@ async fn a_chain_deeper_than_the_limit_is_refused_with_a_clear_error() {
     let trace = t.send(user("again", "u")).await;
     let mut node = &trace;
     let mut depth = 0;
-    while let Some(child) = node.children.first() {
+    while let Some(child) = node.children.iter().find(|c| c.idn == "again") {
         node = child;
         depth += 1;
     }
@@ -572,6 +579,14 @@ async fn a_chain_deeper_than_the_limit_is_refused_with_a_clear_error() {
     }
     // Depths 0..=4 committed; the refused run at depth 5 did not.
     assert_eq!(t.state("Loop", "u", "hops").await, "5");
+    // It still reports, one level past the limit, and the report is handled.
+    let report = node
+        .children
+        .first()
+        .expect("the failed run's skill_failed");
+    assert_eq!((report.idn.as_str(), report.depth), ("skill_failed", 6));
+    assert_eq!(only_outcome(report), &Outcome::Ok);
+    assert_eq!(t.state("Loop", "u", "reports").await, "1");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -353,8 +353,9 @@ impl Executor {
     /// The `skill_failed` event of a failed run: from integration and
     /// connector `system`, to the run's actor (or global), with arguments
     /// `flow`, `skill`, `event_id` and `reason`. None when the
-    /// failed run was itself handling a `skill_failed` event (no cascades), or
-    /// when the event would be deeper than the chain limit.
+    /// failed run was itself handling a `skill_failed` event (no cascades).
+    /// It may go one level past the chain limit: every failed run reports,
+    /// and since a failing handler reports nothing, this cannot loop.
     fn skill_failed_event(&self, d: &Dispatch, record: &RunRecord) -> Option<Event> {
         let Outcome::Failed(reason) = &record.outcome else {
             return None;
@@ -364,10 +365,6 @@ impl Executor {
             return None;
         }
         let depth = d.event.depth + 1;
-        if depth > self.deps.max_depth {
-            tracing::warn!(event = %d.event.id, "no skill_failed event: the chain is at its depth limit");
-            return None;
-        }
         let mut reason = reason.clone();
         if reason.len() > MAX_REASON {
             let mut cut = MAX_REASON;

@@ -12,7 +12,7 @@ use crate::components;
 use crate::event::{Receipt, Submission};
 use crate::executor::{Executor, ExecutorDeps};
 use crate::flows::Project;
-use crate::intake::Intake;
+use crate::intake::{Intake, SubmitError};
 use crate::metrics::{Gauges, Metrics};
 use crate::pipeline;
 use crate::reload::{ProjectCell, ReloadReport, ReloadStatus, Reloader};
@@ -122,7 +122,7 @@ impl Host {
     /// Accepts an event from outside and returns its receipt once the event
     /// is durable in the store. A repeated `external_event_id` returns the
     /// first receipt and runs nothing again.
-    pub async fn submit(&self, s: Submission) -> Result<Receipt> {
+    pub async fn submit(&self, s: Submission) -> Result<Receipt, SubmitError> {
         self.intake.submit(s).await
     }
 

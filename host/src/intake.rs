@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use crate::bus::EventBus;
 use crate::event::{ActorRef, Audience, Event, Receipt, Submission};
@@ -19,6 +19,23 @@ use crate::metrics::Metrics;
 use crate::router::Accepted;
 use crate::store::Store;
 use crate::tracker::Tracker;
+
+/// Why a submission from outside was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum SubmitError {
+    /// The client's mistake: the event cannot be taken as given (an empty
+    /// idn, a user event without a channel, an unknown actor).
+    #[error("{0}")]
+    Invalid(String),
+    /// The event is over a size limit (`argument_bytes`,
+    /// `arguments_per_event`): the client's mistake too.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The host could not take it now (the store failed, or it is shutting
+    /// down); the same submission may succeed later.
+    #[error(transparent)]
+    Unavailable(#[from] anyhow::Error),
+}
 
 /// Where events enter the pipeline.
 pub struct Intake {
@@ -53,7 +70,7 @@ impl Intake {
     /// Accepts an event from outside and returns its receipt once the event
     /// is durable in the store. A repeated `external_event_id` returns the
     /// first receipt and runs nothing again.
-    pub async fn submit(&self, s: Submission) -> Result<Receipt> {
+    pub async fn submit(&self, s: Submission) -> Result<Receipt, SubmitError> {
         self.check(&s)?;
         if let Some(ext) = &s.external_event_id {
             if let Some(receipt) = self.store.find_external_event(ext)? {
@@ -64,7 +81,9 @@ impl Intake {
             None => Audience::Global,
             Some(ActorRef::External(ext)) => {
                 if s.integration_idn.is_empty() || s.connector_idn.is_empty() {
-                    bail!("an event from a user needs integration_idn and connector_idn");
+                    return Err(SubmitError::Invalid(
+                        "an event from a user needs integration_idn and connector_idn".into(),
+                    ));
                 }
                 Audience::Actors(vec![
                     self.store
@@ -74,7 +93,7 @@ impl Intake {
             }
             Some(ActorRef::Id(id)) => match self.store.actor(id)? {
                 Some(a) => Audience::Actors(vec![a]),
-                None => bail!("unknown actor id `{id}`"),
+                None => return Err(SubmitError::Invalid(format!("unknown actor id `{id}`"))),
             },
         };
         let accepted = self.accept(Event::from_outside(s, audience));
@@ -94,9 +113,9 @@ impl Intake {
     }
 
     /// The checks of a submission that need no store.
-    fn check(&self, s: &Submission) -> Result<()> {
+    fn check(&self, s: &Submission) -> Result<(), SubmitError> {
         if s.idn.trim().is_empty() {
-            bail!("event idn is empty");
+            return Err(SubmitError::Invalid("event idn is empty".into()));
         }
         for (what, name) in [
             ("event idn", &s.idn),
@@ -104,11 +123,11 @@ impl Intake {
             ("connector_idn", &s.connector_idn),
         ] {
             if name.len() > MAX_NAME_BYTES {
-                bail!(
+                return Err(SubmitError::Invalid(format!(
                     "{what} `{}` is {} bytes long, over the limit of {MAX_NAME_BYTES}",
                     short(name),
                     name.len()
-                );
+                )));
             }
         }
         self.limits
@@ -116,7 +135,7 @@ impl Intake {
                 &s.idn,
                 s.arguments.iter().map(|(n, v)| (n.as_str(), v.as_str())),
             )
-            .map_err(|e| anyhow::anyhow!("event refused: {e}"))
+            .map_err(|e| SubmitError::TooLarge(format!("event refused: {e}")))
     }
 }
 

@@ -4,12 +4,13 @@
 use std::fmt;
 
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use crate::event::SubmissionError;
+use crate::intake::SubmitError;
 
 /// An error response: a status and `{"error": message}`.
 #[derive(Debug)]
@@ -18,6 +19,8 @@ pub struct ApiError {
     pub status: StatusCode,
     /// What went wrong, sent as `error` in the body.
     pub message: String,
+    /// Seconds for the `Retry-After` header, when retrying later may succeed.
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -26,6 +29,14 @@ impl ApiError {
         ApiError {
             status,
             message: message.to_string(),
+            retry_after: None,
+        }
+    }
+    /// 503 with `Retry-After`: the host cannot do it now, later it may.
+    pub(super) fn unavailable(message: impl fmt::Display, retry_after: u32) -> Self {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, message)
         }
     }
     pub(super) fn unprocessable(message: impl fmt::Display) -> Self {
@@ -49,13 +60,18 @@ pub struct ErrorBody {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (
+        let mut resp = (
             self.status,
             Json(ErrorBody {
                 error: self.message,
             }),
         )
-            .into_response()
+            .into_response();
+        if let Some(secs) = self.retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        resp
     }
 }
 
@@ -80,6 +96,22 @@ impl From<SubmissionError> for ApiError {
             StatusCode::UNPROCESSABLE_ENTITY
         };
         ApiError::new(status, e)
+    }
+}
+
+/// A refused submission: the client's mistakes are 422 or, over a size
+/// limit, 413; a host that cannot take the event now answers 503, and the
+/// client should retry (the event was not accepted).
+impl From<SubmitError> for ApiError {
+    fn from(e: SubmitError) -> Self {
+        match &e {
+            SubmitError::Invalid(_) => ApiError::unprocessable(e),
+            SubmitError::TooLarge(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e),
+            SubmitError::Unavailable(cause) => {
+                tracing::error!("submission not accepted: {cause:#}");
+                ApiError::unavailable(format!("the event was not accepted: {cause:#}"), 1)
+            }
+        }
     }
 }
 

@@ -44,9 +44,7 @@ pub(super) async fn submit_event(
     // The parser the fuzzer exercises: one grammar for every client.
     let s = api.with_known_actor(Submission::from_json(&body)?)?;
     let span = tracing::info_span!("submit", idn = %s.idn);
-    let receipt = tracing::Instrument::instrument(api.host.submit(s), span)
-        .await
-        .map_err(ApiError::internal)?;
+    let receipt = tracing::Instrument::instrument(api.host.submit(s), span).await?;
     tracing::info!(event = %receipt.event_id, matched = receipt.matched, "event accepted");
     Ok((
         StatusCode::ACCEPTED,

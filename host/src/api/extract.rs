@@ -6,17 +6,18 @@ use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::{header, StatusCode};
 
-use super::ApiError;
+use super::{Api, ApiError};
 
 /// The raw body of a JSON request, for a handler that parses it itself:
-/// `Content-Type: application/json` (or `application/*+json`) and within
-/// the body limit, or a JSON error (415, 413) as axum's `Json` would give.
+/// `Content-Type: application/json` (or `application/*+json`), within the
+/// body limit and arriving whole within the body deadline, or a JSON error
+/// (415, 413 as axum's `Json` would give; 408).
 pub(super) struct JsonBody(pub(super) Bytes);
 
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
+impl FromRequest<Api> for JsonBody {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+    async fn from_request(req: Request, state: &Api) -> Result<Self, ApiError> {
         let json = req
             .headers()
             .get(header::CONTENT_TYPE)
@@ -28,7 +29,18 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 "expected a JSON body with `Content-Type: application/json`",
             ));
         }
-        Ok(JsonBody(Bytes::from_request(req, state).await?))
+        // A client trickling its body would hold a connection and a task.
+        let deadline = state.body_timeout;
+        match tokio::time::timeout(deadline, Bytes::from_request(req, state)).await {
+            Ok(body) => Ok(JsonBody(body?)),
+            Err(_) => Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                format!(
+                    "the request body did not arrive within {}",
+                    humantime::format_duration(deadline)
+                ),
+            )),
+        }
     }
 }
 

@@ -16,6 +16,7 @@ mod extract;
 mod flows;
 mod health;
 mod openapi;
+mod serve;
 mod state;
 mod stream;
 pub mod views;
@@ -31,6 +32,7 @@ use axum::Router;
 use crate::host::Host;
 pub use errors::{ApiError, ErrorBody};
 pub use openapi::OPENAPI;
+pub use serve::{default_max_connections, serve, ConnectionLimits};
 
 /// Every route the API serves, as (method, path) in OpenAPI path syntax. A
 /// test checks that the router and `openapi.json` both have exactly these.
@@ -56,6 +58,11 @@ pub struct ApiConfig {
     pub token: Option<String>,
     /// Largest request body accepted, in bytes.
     pub max_body: usize,
+    /// Without a token, `Host` names accepted besides loopback ones
+    /// (`localhost`, `127.0.0.1`, `[::1]`).
+    pub allowed_hosts: Vec<String>,
+    /// Time a request's body has to arrive, whole.
+    pub body_timeout: Duration,
 }
 
 impl Default for ApiConfig {
@@ -63,6 +70,8 @@ impl Default for ApiConfig {
         ApiConfig {
             token: None,
             max_body: 64 << 10,
+            allowed_hosts: Vec::new(),
+            body_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -71,6 +80,8 @@ impl Default for ApiConfig {
 struct Api {
     host: Arc<Host>,
     token: Option<Arc<str>>,
+    allowed_hosts: Arc<[String]>,
+    body_timeout: Duration,
 }
 
 /// The API's router over a running host.
@@ -78,6 +89,8 @@ pub fn router(host: Arc<Host>, config: ApiConfig) -> Router {
     let api = Api {
         host,
         token: config.token.map(Into::into),
+        allowed_hosts: config.allowed_hosts.into(),
+        body_timeout: config.body_timeout,
     };
     Router::new()
         .route("/v1/events", post(events::submit_event))
@@ -106,11 +119,16 @@ mod tests {
     use axum::body::Body;
     use axum::extract::Request;
     use axum::http::{header, StatusCode};
+    use axum::response::IntoResponse;
     use std::collections::BTreeSet;
     use tower::ServiceExt;
     use views::{EventView, ReceiptView};
 
     async fn app(token: Option<&str>) -> Router {
+        app_with(token, crate::HostConfig::default()).await
+    }
+
+    async fn app_with(token: Option<&str>, config: crate::HostConfig) -> Router {
         let project = crate::flows::Project {
             root: std::env::temp_dir(),
             skills_workspace: None,
@@ -119,14 +137,14 @@ mod tests {
             declared_events: Default::default(),
         };
         let store = Arc::new(crate::store::MemoryStore::new());
-        let host = Host::start(project, store, crate::HostConfig::default())
-            .await
-            .unwrap();
+        let host = Host::start(project, store, config).await.unwrap();
         router(
             Arc::new(host),
             ApiConfig {
                 token: token.map(Into::into),
                 max_body: 1024,
+                allowed_hosts: vec!["skillhost.test".into()],
+                ..ApiConfig::default()
             },
         )
     }
@@ -301,6 +319,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn events_over_a_limit_are_the_clients_mistake_not_the_servers() {
+        let mut config = crate::HostConfig::default();
+        config.runtime.limits.argument_bytes = 100;
+        config.runtime.limits.arguments_per_event = 3;
+        let app = app_with(None, config).await;
+        let many = r#"{"idn":"x","arguments":{"a":"","b":"","c":"","d":""}}"#;
+        let (status, text) = call(&app, "POST", "/v1/events", many).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+        assert!(
+            text.contains("limit `arguments_per_event` (3) exceeded"),
+            "{text}"
+        );
+        // Name and value count: 1 + 100 bytes.
+        let long = format!(r#"{{"idn":"x","arguments":{{"t":"{}"}}}}"#, "y".repeat(100));
+        let (status, text) = call(&app, "POST", "/v1/events", &long).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+        assert!(
+            text.contains("limit `argument_bytes` (100 B) exceeded"),
+            "{text}"
+        );
+        let fits = format!(r#"{{"idn":"x","arguments":{{"t":"{}"}}}}"#, "y".repeat(99));
+        assert_eq!(
+            call(&app, "POST", "/v1/events", &fits).await.0,
+            StatusCode::ACCEPTED
+        );
+    }
+
+    #[test]
+    fn a_submission_the_host_cannot_take_now_is_503_with_retry_after() {
+        let resp = ApiError::from(crate::intake::SubmitError::Unavailable(anyhow::anyhow!(
+            "store commit failed: database or disk is full"
+        )))
+        .into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[tokio::test]
     async fn an_event_body_must_be_typed_as_json() {
         let app = app(None).await;
         for (content_type, status) in [
@@ -372,12 +428,51 @@ mod tests {
         assert!(text.contains("Authorization: Bearer"), "{text}");
         let req = Request::builder()
             .uri("/healthz")
-            .header(header::AUTHORIZATION, "Bearer s3cret")
+            .header(header::AUTHORIZATION, "bearer s3cret")
             .body(Body::empty())
             .unwrap();
         assert_eq!(
             app.clone().oneshot(req).await.unwrap().status(),
             StatusCode::OK
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_token_only_loopback_or_allowed_host_names_are_answered() {
+        let app = app(None).await;
+        let status = |host: &'static str| {
+            let app = app.clone();
+            async move {
+                let req = Request::builder()
+                    .uri("/healthz")
+                    .header(header::HOST, host)
+                    .body(Body::empty())
+                    .unwrap();
+                let resp = app.oneshot(req).await.unwrap();
+                let status = resp.status();
+                let body = axum::body::to_bytes(resp.into_body(), 1 << 16)
+                    .await
+                    .unwrap();
+                (status, String::from_utf8(body.to_vec()).unwrap())
+            }
+        };
+        for ok in [
+            "localhost:7411",
+            "127.0.0.1:7411",
+            "[::1]:7411",
+            "skillhost.test",
+        ] {
+            assert_eq!(status(ok).await.0, StatusCode::OK, "{ok}");
+        }
+        let (code, text) = status("rebound.example:7411").await;
+        assert_eq!(code, StatusCode::FORBIDDEN);
+        assert!(
+            text.contains("`rebound.example:7411` is not a loopback name"),
+            "{text}"
+        );
+        assert!(
+            text.contains("--allowed-host rebound.example:7411"),
+            "{text}"
         );
     }
 }

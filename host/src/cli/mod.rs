@@ -192,6 +192,10 @@ pub struct RunArgs {
     /// Require `Authorization: Bearer TOKEN` on every request (required off loopback).
     #[arg(long, env = "SKILLHOST_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
+    /// Without a token, answer requests whose `Host` is NAME too, besides
+    /// loopback names (localhost, 127.0.0.1, [::1]); repeatable.
+    #[arg(long = "allowed-host", value_name = "NAME")]
+    pub allowed_hosts: Vec<String>,
     /// Do not build the project's skill crates first.
     #[arg(long)]
     pub no_build: bool,
@@ -205,6 +209,18 @@ pub struct RunArgs {
     /// `KiB`, `MiB`, `GiB`); a larger one is a `result_error`.
     #[arg(long, default_value = "1MiB", value_parser = skillhost::limits::parse_bytes)]
     pub http_body_cap: usize,
+    /// Most client connections open at once; more wait to be accepted.
+    /// Default: the open-file limit (raised to its hard limit at start) less
+    /// what the host keeps for its own files.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Time a client has to send a request's headers; a keep-alive
+    /// connection idle this long is closed (e.g. `10s`, `500ms`).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub header_timeout: std::time::Duration,
+    /// Time a client has to send a request's whole body.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub body_timeout: std::time::Duration,
 }
 
 /// Where a running host is.

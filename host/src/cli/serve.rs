@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
-use skillhost::api::{self, ApiConfig};
+use skillhost::api::{self, ApiConfig, ConnectionLimits};
 use skillhost::flows::{Project, SkillSelector};
 use skillhost::reload::summary;
 use skillhost::store::{self, StoreSpec};
@@ -62,8 +62,16 @@ pub async fn run(args: RunArgs) -> Result<()> {
         ApiConfig {
             token,
             max_body: args.max_body,
+            allowed_hosts: args.allowed_hosts,
+            body_timeout: args.body_timeout,
         },
     );
+    let limits = ConnectionLimits {
+        max_connections: args
+            .max_connections
+            .unwrap_or_else(api::default_max_connections),
+        header_timeout: args.header_timeout,
+    };
 
     println!(
         "skillhost {} serving {} (store: {})",
@@ -82,12 +90,12 @@ pub async fn run(args: RunArgs) -> Result<()> {
     println!("listening on http://{bound}");
 
     let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let server = api::serve(listener, app, limits, async move {
         let _ = stop_rx.wait_for(|s| *s).await;
     });
-    let mut server = std::pin::pin!(std::future::IntoFuture::into_future(server));
+    let mut server = std::pin::pin!(server);
     tokio::select! {
-        r = &mut server => return r.context("serving"),
+        () = &mut server => return Ok(()),
         () = shutdown_signal() => {}
     }
     eprintln!("shutting down: finishing work in flight (at most {DRAIN:?})");
