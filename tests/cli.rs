@@ -135,7 +135,20 @@ fn run_serves_every_endpoint_of_the_http_api() {
         .collect();
     assert_eq!(texts.len(), 2, "{messages}");
     assert_eq!(texts[0], "echo: hello");
+    assert_eq!(messages["next"], Value::Null, "{messages}");
     assert_eq!(s.get("/v1/actors/nobody/messages").0, 404);
+
+    // A page at a time, following `next`.
+    let (_, first) = s.get(&format!("/v1/actors/{actor}/messages?limit=1"));
+    assert_eq!(first["messages"][0]["text"], "echo: hello", "{first}");
+    let next = first["next"].as_str().expect("a next page").to_string();
+    let (_, second) = s.get(&format!("/v1/actors/{actor}/messages?limit=1&after={next}"));
+    assert_eq!(second["messages"][0]["text"], texts[1], "{second}");
+    assert_eq!(second["next"], Value::Null, "{second}");
+    for bad in ["limit=0", "limit=1001", "after=x"] {
+        let (status, body) = s.get(&format!("/v1/actors/{actor}/messages?{bad}"));
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
 
     // Live replies as server-sent events.
     let stream = s

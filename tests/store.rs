@@ -396,6 +396,73 @@ async fn timers_and_the_outbox_change_only_in_transactions(store: Arc<dyn Store>
     assert!(store.children(&e.id).unwrap().contains(&result.id));
 }
 
+/// Commits one run of `e` replying `texts` to `to`.
+async fn reply(store: &Arc<dyn Store>, e: &Event, to: &Actor, texts: &[&str]) {
+    let inst = instance(&to.persona_id);
+    let q = store
+        .route_event(&e.id, vec![dispatch(&e.id, &inst, to)], vec![])
+        .await
+        .unwrap();
+    let effects = RunEffects {
+        messages: texts
+            .iter()
+            .map(|t| Message {
+                actor_id: to.id.clone(),
+                text: t.to_string(),
+                event_id: e.id.clone(),
+                flow: "F".into(),
+                skill: "S".into(),
+            })
+            .collect(),
+        ..RunEffects::default()
+    };
+    store
+        .commit_run(q[0].id, record(&e.id, &inst, Outcome::Ok), effects)
+        .await
+        .unwrap();
+}
+
+async fn replies_are_read_by_event_and_an_actors_in_pages(store: Arc<dyn Store>) {
+    let ann = store.actor_for("sandbox", "sandbox", "ann").await.unwrap();
+    let bob = store.actor_for("sandbox", "sandbox", "bob").await.unwrap();
+    let first = event("go", Some(&ann), None);
+    let child = event("next", Some(&ann), Some(&first.id));
+    let other = event("go", Some(&bob), None);
+    for e in [&first, &child, &other] {
+        store.accept_event(e, 1).await.unwrap();
+    }
+    // The child's run commits between two runs of its parent.
+    reply(&store, &first, &ann, &["a1"]).await;
+    reply(&store, &child, &ann, &["c1", "c2"]).await;
+    reply(&store, &other, &bob, &["b1"]).await;
+    reply(&store, &first, &bob, &["a2"]).await;
+
+    let texts = |ms: Vec<Message>| ms.into_iter().map(|m| m.text).collect::<Vec<_>>();
+    assert_eq!(
+        texts(store.replies(&[&first.id, &child.id]).unwrap()),
+        ["a1", "c1", "c2", "a2"]
+    );
+    assert_eq!(texts(store.replies(&[&other.id]).unwrap()), ["b1"]);
+    assert!(store.replies(&["no-such-event"]).unwrap().is_empty());
+
+    let page = |after, limit| store.messages_after(&ann.id, after, limit).unwrap();
+    let one = page(None, 2);
+    assert_eq!(
+        one.iter().map(|(_, m)| m.text.as_str()).collect::<Vec<_>>(),
+        ["a1", "c1"]
+    );
+    let two = page(Some(one[1].0), 2);
+    assert_eq!(
+        two.iter().map(|(_, m)| m.text.as_str()).collect::<Vec<_>>(),
+        ["c2"]
+    );
+    assert!(page(Some(two[0].0), 2).is_empty());
+    assert!(store
+        .messages_after("no-such-actor", None, 10)
+        .unwrap()
+        .is_empty());
+}
+
 macro_rules! suite {
     ($($name:ident),* $(,)?) => {
         mod memory {
@@ -426,6 +493,7 @@ suite!(
     a_commit_applies_every_effect_and_removes_the_entry_at_once,
     memory_returns_the_last_acts_oldest_first,
     timers_and_the_outbox_change_only_in_transactions,
+    replies_are_read_by_event_and_an_actors_in_pages,
 );
 
 #[tokio::test]

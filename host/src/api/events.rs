@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::extract::{ApiPath, ApiQuery, JsonBody};
 use super::views::{EventView, MessageView, ReceiptView, TraceView};
 use super::{Api, ApiError, MAX_WAIT};
-use crate::event::{ActorRef, Audience, Submission};
+use crate::event::{ActorRef, Submission};
 use crate::host::Host;
 
 impl Api {
@@ -99,28 +99,15 @@ pub(super) async fn get_event(
     )))
 }
 
-/// Replies sent by runs in a causation tree to the actors of its events.
+/// Replies sent by runs in a causation tree, in the order they were
+/// committed: looked up by event, so an actor's long history costs nothing.
 fn replies_in(host: &Host, trace: &TraceView) -> anyhow::Result<Vec<MessageView>> {
     let ids = trace.event_ids();
-    let mut actors = Vec::new();
-    for id in &ids {
-        if let Some(r) = host.store().event(id)? {
-            if let Audience::Actors(a) = &r.event.audience {
-                for actor in a {
-                    if !actors.contains(&actor.id) {
-                        actors.push(actor.id.clone());
-                    }
-                }
-            }
-        }
-    }
-    let mut out = Vec::new();
-    for actor in actors {
-        for m in host.messages(&actor)? {
-            if ids.contains(&m.event_id) {
-                out.push(MessageView::from(&m));
-            }
-        }
-    }
-    Ok(out)
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    Ok(host
+        .store()
+        .replies(&ids)?
+        .iter()
+        .map(MessageView::from)
+        .collect())
 }

@@ -37,6 +37,10 @@ struct Inner {
     actors_by_external: HashMap<(String, String, String), String>,
     acts: Vec<Turn>,
     messages: HashMap<String, Vec<Message>>,
+    /// Each reply's place in `messages[actor]` and in commit order, by the
+    /// event whose run sent it.
+    replies: HashMap<String, Vec<(usize, Message)>>,
+    replies_committed: usize,
     queue: BTreeMap<i64, QueuedDispatch>,
     next_dispatch: i64,
     /// Timers and the command outbox.
@@ -121,6 +125,38 @@ impl Store for MemoryStore {
             .get(actor_id)
             .cloned()
             .unwrap_or_default())
+    }
+
+    fn messages_after(
+        &self,
+        actor_id: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Message)>> {
+        let inner = self.lock();
+        let Some(all) = inner.messages.get(actor_id) else {
+            return Ok(Vec::new());
+        };
+        // The cursor is a position in the actor's replies, from 1.
+        let start = after.map_or(0, |a| usize::try_from(a).unwrap_or(usize::MAX));
+        Ok(all
+            .iter()
+            .enumerate()
+            .skip(start)
+            .take(limit)
+            .map(|(i, m)| (i as u64 + 1, m.clone()))
+            .collect())
+    }
+
+    fn replies(&self, event_ids: &[&str]) -> Result<Vec<Message>> {
+        let inner = self.lock();
+        let mut found: Vec<&(usize, Message)> = event_ids
+            .iter()
+            .filter_map(|id| inner.replies.get(*id))
+            .flatten()
+            .collect();
+        found.sort_by_key(|(order, _)| *order);
+        Ok(found.into_iter().map(|(_, m)| m.clone()).collect())
     }
 
     fn memory(&self, actor_id: &str, count: usize) -> Result<Vec<Turn>> {
@@ -257,6 +293,13 @@ impl Store for MemoryStore {
         }
         for m in effects.messages {
             inner.acts.push(super::agent_turn(&m));
+            inner.replies_committed += 1;
+            let order = inner.replies_committed;
+            inner
+                .replies
+                .entry(m.event_id.clone())
+                .or_default()
+                .push((order, m.clone()));
             inner
                 .messages
                 .entry(m.actor_id.clone())

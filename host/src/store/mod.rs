@@ -275,6 +275,21 @@ pub trait Store: CommandStore + Send + Sync + 'static {
     /// The agent's replies to an actor, oldest first.
     fn messages(&self, actor_id: &str) -> Result<Vec<Message>>;
 
+    /// A page of an actor's replies, oldest first: at most `limit` of those
+    /// after the cursor `after` (`None`: from the first). Each comes with
+    /// its cursor, to pass as `after` for the next page.
+    fn messages_after(
+        &self,
+        actor_id: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Message)>>;
+
+    /// The replies sent by runs that handled any of these events, in the
+    /// order they were committed. Reads only those events' replies, however
+    /// long their actors' conversations are.
+    fn replies(&self, event_ids: &[&str]) -> Result<Vec<Message>>;
+
     /// The last `count` acts of an actor's conversation, oldest first.
     fn memory(&self, actor_id: &str, count: usize) -> Result<Vec<Turn>>;
 

@@ -234,6 +234,66 @@ impl Store for SqliteStore {
         })
     }
 
+    fn messages_after(
+        &self,
+        actor_id: &str,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<(u64, Message)>> {
+        // The cursor is the reply's row number, which only grows.
+        let after = after.map_or(0, |a| i64::try_from(a).unwrap_or(i64::MAX));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, text, event_id, flow, skill FROM acts \
+                 WHERE actor_id = ?1 AND kind = 'agent_message' AND seq > ?2 ORDER BY seq LIMIT ?3",
+            )?;
+            let rows = stmt.query_map(params![actor_id, after, limit], |r| {
+                Ok((
+                    r.get::<_, i64>(0)? as u64,
+                    Message {
+                        actor_id: actor_id.to_string(),
+                        text: r.get(1)?,
+                        event_id: r.get(2)?,
+                        flow: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                        skill: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                    },
+                ))
+            })?;
+            rows.collect()
+        })
+    }
+
+    fn replies(&self, event_ids: &[&str]) -> Result<Vec<Message>> {
+        let mut found = self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, actor_id, text, flow, skill FROM acts \
+                 WHERE event_id = ?1 AND kind = 'agent_message' ORDER BY seq",
+            )?;
+            let mut found = Vec::new();
+            for id in event_ids {
+                let rows = stmt.query_map(params![id], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        Message {
+                            actor_id: r.get(1)?,
+                            text: r.get(2)?,
+                            event_id: id.to_string(),
+                            flow: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                            skill: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                        },
+                    ))
+                })?;
+                for row in rows {
+                    found.push(row?);
+                }
+            }
+            Ok(found)
+        })?;
+        found.sort_by_key(|(seq, _)| *seq);
+        Ok(found.into_iter().map(|(_, m)| m).collect())
+    }
+
     fn memory(&self, actor_id: &str, count: usize) -> Result<Vec<Turn>> {
         let mut acts = self.read(|c| {
             let mut stmt = c.prepare_cached(

@@ -102,6 +102,8 @@ CREATE TABLE acts (
 CREATE INDEX acts_actor ON acts(actor_id, seq);
 "#,
     outbox::MIGRATION,
+    // Replies by the event whose run sent them, for `GET /v1/events/{id}`.
+    "CREATE INDEX acts_event ON acts(event_id, seq) WHERE kind = 'agent_message';",
 ];
 
 pub(super) fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection> {
