@@ -675,3 +675,75 @@ async fn concurrent_instances_never_lose_updates_to_agent_scope_state() {
     // total were run again rather than committed.
     assert_eq!(t.host.state("F", None, "total").unwrap(), "60");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_past_the_backlog_bounds_is_refused_at_the_door_not_queued() {
+    use skillhost::backpressure::{BacklogLimits, Overload};
+    use skillhost::intake::SubmitError;
+    let t = start_with(
+        &[&flow(
+            "F",
+            &[
+                ("Spin", "spin"),
+                ("Later", "reply:later"),
+                ("Stop", "reply:stopped"),
+            ],
+            &[
+                sub("spin", "Spin", "queue", "null", "null"),
+                sub("later", "Later", "queue", "null", "null"),
+                sub("stop", "Stop", "interrupt", "null", "null"),
+            ]
+            .concat(),
+            "",
+        )],
+        HostConfig {
+            backlog: BacklogLimits {
+                per_instance: 2,
+                open_events: 3,
+            },
+            ..Default::default()
+        },
+    )
+    .await;
+    let busy = |n: usize| {
+        let host = &t.host;
+        async move {
+            wait_until("instances to be busy", Duration::from_secs(20), || async {
+                host.busy_instances().len() == n
+            })
+            .await
+        }
+    };
+
+    // u's instance: one running, one waiting, the most it takes.
+    let spin = t.host.submit(user("spin", "u")).await.unwrap();
+    busy(1).await;
+    let queued = t.host.submit(user("later", "u")).await.unwrap();
+    match t.host.submit(user("later", "u")).await {
+        Err(SubmitError::Overloaded(Overload::InstanceBusy { queued, limit, .. })) => {
+            assert_eq!((queued, limit), (2, 2))
+        }
+        other => panic!("expected InstanceBusy, got {other:?}"),
+    }
+    // Another instance is not held up by u's.
+    let other = t.send(user("later", "v")).await;
+    assert_eq!(only_outcome(&other), &Outcome::Ok);
+    // An interrupting event is not refused for a long queue: it clears it.
+    let stop = t.send(user("stop", "u")).await;
+    assert_eq!(only_outcome(&stop), &Outcome::Ok);
+    t.host.settled(&spin.event_id).await;
+    t.host.settled(&queued.event_id).await;
+
+    // The whole host: three events in flight are the most it takes.
+    for who in ["w", "x", "y"] {
+        t.host.submit(user("spin", who)).await.unwrap();
+    }
+    busy(3).await;
+    match t.host.submit(user("later", "z")).await {
+        Err(SubmitError::Overloaded(Overload::HostBusy { open, limit })) => {
+            assert_eq!((open, limit), (3, 3))
+        }
+        other => panic!("expected HostBusy, got {other:?}"),
+    }
+    assert_eq!(t.host.gauges().overload_refusals, (1, 1));
+}

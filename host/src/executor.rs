@@ -15,6 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::broadcast;
 
+use crate::backpressure::QueueDepths;
 use crate::event::{new_id, Audience, Event, SYSTEM};
 use crate::flows::{InterruptMode, Scope, Skill};
 use crate::hash::HashMap;
@@ -257,6 +258,7 @@ impl Executor {
             max_depth: self.deps.max_depth,
             versions: self.deps.versions.clone(),
             commands: self.deps.commands.registry().clone(),
+            backpressure: self.deps.intake.backpressure.clone(),
         }
     }
 
@@ -433,10 +435,19 @@ impl Executor {
     }
 
     /// Flow instances that are running or have queued work, with their depth.
+    /// (The backpressure check reads one instance's: [`QueueDepths`].)
     pub fn busy_instances(&self) -> Vec<(InstanceKey, usize)> {
         self.slots()
             .iter()
             .map(|(k, s)| (k.clone(), s.queue.len() + usize::from(s.running.is_some())))
             .collect()
+    }
+}
+
+impl QueueDepths for Executor {
+    fn depth(&self, instance: &InstanceKey) -> usize {
+        self.slots()
+            .get(instance)
+            .map_or(0, |s| s.queue.len() + usize::from(s.running.is_some()))
     }
 }

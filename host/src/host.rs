@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use arc_swap::ArcSwap;
 use tokio::sync::broadcast;
 
+use crate::backpressure::{BacklogLimits, Backpressure, QueueDepths};
 use crate::bus::{EventBus, MemoryBus};
 use crate::components;
 use crate::event::{Receipt, Submission};
@@ -29,6 +30,8 @@ pub struct HostConfig {
     pub max_event_depth: u32,
     /// Timers and outbound HTTP: limits, body cap, timeouts.
     pub commands: crate::commands::CommandsConfig,
+    /// How much accepted work the host holds before refusing more.
+    pub backlog: BacklogLimits,
 }
 
 impl Default for HostConfig {
@@ -37,6 +40,7 @@ impl Default for HostConfig {
             runtime: RuntimeConfig::default(),
             max_event_depth: 32,
             commands: crate::commands::CommandsConfig::default(),
+            backlog: BacklogLimits::default(),
         }
     }
 }
@@ -83,6 +87,7 @@ impl Host {
             bus,
             metrics: metrics.clone(),
             limits: config.runtime.limits,
+            backpressure: Arc::new(Backpressure::new(config.backlog, tracker.clone())),
         });
         let commands = crate::commands::Hub::new(
             Arc::new(crate::commands::Registry::new(config.commands.clone())?),
@@ -98,6 +103,9 @@ impl Host {
             versions: Arc::new(crate::versions::Versions::default()),
             commands: commands.clone(),
         });
+        let depths: Arc<dyn QueueDepths> = executor.clone();
+        let depths = Arc::downgrade(&depths);
+        intake.backpressure.watch(depths);
         let mut tasks = pipeline::start(&intake, &executor).await?;
         // Commands committed but never completed run again; due timers fire.
         tasks.push(commands.start()?);
@@ -166,6 +174,7 @@ impl Host {
         Gauges {
             flows: flows.into_iter().map(|(f, (r, q))| (f, r, q)).collect(),
             open_events: self.tracker.open_events(),
+            overload_refusals: self.intake.backpressure.refused(),
         }
     }
 

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use anyhow::Result;
 
+use crate::backpressure::{Backpressure, Overload};
 use crate::bus::EventBus;
 use crate::event::{ActorRef, Audience, Event, Receipt, Submission};
 use crate::flows::ProjectCell;
@@ -31,6 +32,10 @@ pub enum SubmitError {
     /// `arguments_per_event`): the client's mistake too.
     #[error("{0}")]
     TooLarge(String),
+    /// The host holds as much work as it may (see [`crate::backpressure`]):
+    /// retry later.
+    #[error(transparent)]
+    Overloaded(#[from] Overload),
     /// The host could not take it now (the store failed, or it is shutting
     /// down); the same submission may succeed later.
     #[error(transparent)]
@@ -46,6 +51,8 @@ pub struct Intake {
     pub(crate) metrics: Arc<Metrics>,
     /// For events submitted from outside.
     pub(crate) limits: Limits,
+    /// Bounds the work accepted from clients and skills.
+    pub(crate) backpressure: Arc<Backpressure>,
 }
 
 impl Intake {
@@ -97,6 +104,7 @@ impl Intake {
             },
         };
         let accepted = self.accept(Event::from_outside(s, audience));
+        self.backpressure.check(&accepted.routes)?;
         let receipt = accepted.receipt();
         let opened = self.open(None, vec![accepted]);
         if let Some(first) = self

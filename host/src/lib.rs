@@ -28,6 +28,7 @@
 
 pub mod allowed_host;
 pub mod api;
+pub mod backpressure;
 pub mod bus;
 pub mod commands;
 pub mod compile;

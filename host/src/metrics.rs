@@ -70,6 +70,8 @@ pub struct Gauges {
     pub flows: Vec<(String, usize, usize)>,
     /// Events accepted but not settled.
     pub open_events: usize,
+    /// Events refused for load so far: for a busy instance, for a busy host.
+    pub overload_refusals: (u64, u64),
 }
 
 impl Metrics {
@@ -137,6 +139,22 @@ impl Metrics {
             out,
             "skillhost_events_total{{source=\"skill\"}} {}",
             self.events_sent.load(Relaxed)
+        );
+
+        header(
+            &mut out,
+            "skillhost_overload_refusals_total",
+            "counter",
+            "Events refused because the host held as much work as it may (429/503), by reason.",
+        );
+        let (instance, host) = gauges.overload_refusals;
+        let _ = writeln!(
+            out,
+            "skillhost_overload_refusals_total{{reason=\"instance_busy\"}} {instance}"
+        );
+        let _ = writeln!(
+            out,
+            "skillhost_overload_refusals_total{{reason=\"host_busy\"}} {host}"
         );
 
         header(
@@ -297,8 +315,11 @@ mod tests {
         let text = m.render(&Gauges {
             flows: vec![("F\"x".into(), 1, 3)],
             open_events: 4,
+            overload_refusals: (5, 6),
         });
         for line in [
+            "skillhost_overload_refusals_total{reason=\"instance_busy\"} 5",
+            "skillhost_overload_refusals_total{reason=\"host_busy\"} 6",
             "skillhost_events_total{source=\"external\"} 1",
             "skillhost_events_total{source=\"skill\"} 2",
             "skillhost_runs_total{outcome=\"ok\"} 1",

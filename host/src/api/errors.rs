@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use crate::backpressure::Overload;
 use crate::event::SubmissionError;
 use crate::intake::SubmitError;
 
@@ -107,6 +108,16 @@ impl From<SubmitError> for ApiError {
         match &e {
             SubmitError::Invalid(_) => ApiError::unprocessable(e),
             SubmitError::TooLarge(_) => ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e),
+            SubmitError::Overloaded(o) => {
+                let status = match o {
+                    Overload::InstanceBusy { .. } => StatusCode::TOO_MANY_REQUESTS,
+                    Overload::HostBusy { .. } => StatusCode::SERVICE_UNAVAILABLE,
+                };
+                ApiError {
+                    retry_after: Some(1),
+                    ..ApiError::new(status, o)
+                }
+            }
             SubmitError::Unavailable(cause) => {
                 tracing::error!("submission not accepted: {cause:#}");
                 ApiError::unavailable(format!("the event was not accepted: {cause:#}"), 1)

@@ -354,6 +354,26 @@ mod tests {
         .into_response();
         assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+        use crate::backpressure::Overload;
+        for (overload, status) in [
+            (
+                Overload::InstanceBusy {
+                    instance: "F/p".into(),
+                    queued: 9,
+                    limit: 9,
+                },
+                StatusCode::TOO_MANY_REQUESTS,
+            ),
+            (
+                Overload::HostBusy { open: 5, limit: 5 },
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+        ] {
+            let resp =
+                ApiError::from(crate::intake::SubmitError::Overloaded(overload)).into_response();
+            assert_eq!(resp.status(), status);
+            assert_eq!(resp.headers()[header::RETRY_AFTER], "1");
+        }
     }
 
     #[tokio::test]

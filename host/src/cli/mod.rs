@@ -218,6 +218,14 @@ pub struct RunArgs {
     /// connection idle this long is closed (e.g. `10s`, `500ms`).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub header_timeout: std::time::Duration,
+    /// Most dispatches waiting or running on one flow instance; an event
+    /// that would queue more is refused with 429 and `Retry-After`.
+    #[arg(long, default_value_t = 1_000, value_name = "N")]
+    pub max_queued_per_instance: usize,
+    /// Most events in flight (accepted, not settled) in the host; past it
+    /// submissions get 503 and `Retry-After`.
+    #[arg(long, default_value_t = 100_000, value_name = "N")]
+    pub max_open_events: usize,
     /// Time a client has to send a request's whole body.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub body_timeout: std::time::Duration,

@@ -48,6 +48,10 @@ pub async fn run(args: RunArgs) -> Result<()> {
             http_body_cap: args.http_body_cap,
             ..Default::default()
         },
+        backlog: skillhost::backpressure::BacklogLimits {
+            per_instance: args.max_queued_per_instance,
+            open_events: args.max_open_events,
+        },
         ..HostConfig::default()
     };
     let host = Arc::new(Host::start(project, store, config).await?);

@@ -81,6 +81,10 @@ impl SkillRun {
         .with_arguments(arguments)
         .with_uninterruptible(e.uninterruptible);
         let accepted = Accepted::new(&self.env.project, event);
+        self.env
+            .backpressure
+            .check(&accepted.routes)
+            .map_err(|overload| format!("`{}` not sent: {overload}", e.event_idn))?;
         let receipt = events::Receipt {
             event_id: accepted.event.id.clone(),
             matched: accepted.matched(),

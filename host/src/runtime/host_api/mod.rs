@@ -51,6 +51,8 @@ pub struct RunEnv {
     pub versions: Arc<Versions>,
     /// The integrations that take commands, for `send-command`.
     pub commands: Arc<crate::commands::Registry>,
+    /// Bounds the events runs may send while the host is saturated.
+    pub backpressure: Arc<crate::backpressure::Backpressure>,
 }
 
 /// One run's context and its buffered effects.
