@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use anyhow::Result;
 use skillhost::store::{MemoryStore, SqliteOptions, SqliteStore, Store};
-use skillhost::HostConfig;
 
 use crate::floor::Floor;
 use crate::workload::{component, drive, per_second, project, runtime, start, tick_flow};
@@ -48,7 +47,7 @@ pub fn rows(scale: &Scale, rows: &mut Vec<Row>) -> Result<Throughput> {
                 let h = start(
                     dir.path(),
                     Arc::new(MemoryStore::new()),
-                    HostConfig::default(),
+                    crate::workload::config(),
                 )
                 .await?;
                 best = best.max(per_second(
@@ -82,7 +81,7 @@ pub fn rows(scale: &Scale, rows: &mut Vec<Row>) -> Result<Throughput> {
                         ..Default::default()
                     },
                 )?);
-                let h = start(dir.path(), store, HostConfig::default()).await?;
+                let h = start(dir.path(), store, crate::workload::config()).await?;
                 best = best.max(per_second(
                     events,
                     drive(&h, events, CLIENTS, CLIENTS).await?,
@@ -128,7 +127,7 @@ pub fn profile(workload: &str, events: usize) -> Result<()> {
                 let h = start(
                     dir.path(),
                     Arc::new(MemoryStore::new()),
-                    HostConfig::default(),
+                    crate::workload::config(),
                 )
                 .await?;
                 drive(&h, events, CLIENTS, CLIENTS).await

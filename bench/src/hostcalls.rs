@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use skillhost::store::MemoryStore;
-use skillhost::{HostConfig, Submission};
+use skillhost::Submission;
 
 use crate::dispatch::Throughput;
 use crate::workload::{project, runtime, start};
@@ -38,7 +38,7 @@ pub fn rows(_scale: &Scale, max: &Throughput, rows: &mut Vec<Row>) -> Result<()>
     let rt = runtime(1);
     let dispatch_ns = 1e9 / max.memory_1;
     rt.block_on(async {
-        let host = start(dir.path(), Arc::new(MemoryStore::new()), HostConfig::default()).await?;
+        let host = start(dir.path(), Arc::new(MemoryStore::new()), crate::workload::config()).await?;
         let actor = host.actor("bench", "bench", "caller").await?;
         for call in ["state_get", "state_set", "send"] {
             let mut best = f64::INFINITY;

@@ -85,7 +85,7 @@ pub fn submission_rows(scale: &Scale, max: &Throughput, rows: &mut Vec<Row>) -> 
         let h = start(
             dir.path(),
             Arc::new(MemoryStore::new()),
-            HostConfig::default(),
+            crate::workload::config(),
         )
         .await?;
         actors(&h, PERSONAS).await?;
@@ -227,7 +227,7 @@ pub fn interrupt_rows(scale: &Scale, rows: &mut Vec<Row>) -> Result<()> {
         let h = start(
             dir.path(),
             Arc::new(MemoryStore::new()),
-            HostConfig::default(),
+            crate::workload::config(),
         )
         .await?;
         let mut stopped = Vec::with_capacity(iterations);

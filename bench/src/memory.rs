@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use skillhost::store::{MemoryStore, SqliteOptions, SqliteStore, Store};
-use skillhost::HostConfig;
 
 use crate::workload::{project, runtime, start, tick_flow};
 use crate::{Row, Scale};
@@ -60,7 +59,7 @@ pub fn rows(scale: &Scale, rows: &mut Vec<Row>) -> Result<()> {
                     },
                 )?)
             };
-            let host = start(dir.path(), store, HostConfig::default()).await?;
+            let host = start(dir.path(), store, crate::workload::config()).await?;
             // Warm up the instance pool and code with a few instances of
             // their own, so the baseline has them.
             drive(&host, "warm", CONCURRENCY).await?;

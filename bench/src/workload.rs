@@ -126,6 +126,18 @@ pub async fn actors(host: &Host, personas: usize) -> Result<()> {
     Ok(())
 }
 
+/// The host's defaults without backpressure: a row submits all its events
+/// before it waits, which is the load it measures, not a client to slow down.
+pub fn config() -> HostConfig {
+    HostConfig {
+        backlog: skillhost::backpressure::BacklogLimits {
+            per_instance: usize::MAX,
+            open_events: usize::MAX,
+        },
+        ..Default::default()
+    }
+}
+
 pub fn tick(persona: usize) -> Submission {
     Submission::from_user("tick", "bench", "bench", &format!("u{persona}"))
 }
