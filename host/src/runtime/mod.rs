@@ -25,7 +25,7 @@ mod cpu;
 mod host_api;
 mod output;
 
-pub use host_api::{RunEnv, SkillRun};
+pub use host_api::{Generation, RunEnv, SkillRun};
 
 use std::collections::HashMap;
 use std::ffi::OsString;

@@ -219,7 +219,7 @@ impl Store for SqliteStore {
     fn messages(&self, actor_id: &str) -> Result<Vec<Message>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT text, event_id, flow, skill FROM acts WHERE actor_id = ?1 AND kind = 'agent_message' ORDER BY seq",
+                "SELECT text, event_id, flow, skill, message_id FROM acts WHERE actor_id = ?1 AND kind = 'agent_message' ORDER BY seq",
             )?;
             let rows = stmt.query_map(params![actor_id], |r| {
                 Ok(Message {
@@ -228,6 +228,7 @@ impl Store for SqliteStore {
                     event_id: r.get(1)?,
                     flow: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
                     skill: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                    message_id: r.get(4)?,
                 })
             })?;
             rows.collect()

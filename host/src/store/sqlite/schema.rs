@@ -102,6 +102,12 @@ CREATE TABLE acts (
 CREATE INDEX acts_actor ON acts(actor_id, seq);
 "#,
     outbox::MIGRATION,
+    // Migration 3: each run's model generations (JSON), and the id of a
+    // streamed reply.
+    r#"
+ALTER TABLE runs ADD COLUMN generations TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE acts ADD COLUMN message_id TEXT;
+"#,
 ];
 
 pub(super) fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection> {
