@@ -259,6 +259,7 @@ fn sse(shared: Arc<Shared>, chunks: Vec<String>, tail: Tail) -> Response {
             None => match tail {
                 Tail::End => {
                     guard.ended = true;
+                    drop(guard);
                     return None;
                 }
                 Tail::Comments => {

@@ -1,8 +1,8 @@
 //! Talking to an OpenAI-compatible endpoint: `POST {base_url}/chat/completions`,
 //! whole answers and SSE streams, with retries on 429 and 5xx.
 //!
-//! Every wait here is bounded by the model's `timeout` and by the run's
-//! deadline, and every future is owned by the run's host call: when an
+//! Every wait here is bounded by the model's `timeout`, and retries by the
+//! run's deadline; every future is owned by the run's host call: when an
 //! interrupt or the deadline stops the run, the future (or the stream in
 //! the run's resource table) is dropped, which closes the connection, so
 //! the provider stops generating.
@@ -35,16 +35,15 @@ pub struct Target<'a> {
     pub model: &'a ModelConfig,
     /// The API key, read from the model's `api_key_env` for this request.
     pub api_key: Option<String>,
-    /// The run's deadline: no wait, retry or backoff goes past it.
+    /// The run's deadline: no retry or backoff goes past it.
     pub deadline: Instant,
 }
 
 impl Target<'_> {
-    /// How long a wait may take: the model's timeout, within the deadline.
+    /// How long a wait may take: the model's timeout. The run's deadline
+    /// is not a timeout here: when it comes, the runtime drops the whole run.
     fn budget(&self) -> Duration {
-        self.model
-            .timeout
-            .min(self.deadline.saturating_duration_since(Instant::now()))
+        self.model.timeout
     }
 
     async fn timed<T>(
@@ -227,8 +226,9 @@ impl StreamReader {
     }
 
     /// The next piece of text; `None` once the answer is complete. Usage
-    /// that arrives on the way is returned through `usage`.
-    pub async fn next(&mut self, deadline: Instant) -> Result<Option<String>, LlmError> {
+    /// that arrives on the way is returned through `usage`. Each chunk must
+    /// come within the model's timeout; the run's deadline stops the run.
+    pub async fn next(&mut self) -> Result<Option<String>, LlmError> {
         loop {
             while let Some(event) = self.pending.pop_front() {
                 if event.data.trim() == "[DONE]" {
@@ -257,9 +257,7 @@ impl StreamReader {
             if self.done {
                 return Ok(None);
             }
-            let wait = self
-                .timeout
-                .min(deadline.saturating_duration_since(Instant::now()));
+            let wait = self.timeout;
             let read = tokio::time::timeout(wait, self.response.chunk())
                 .await
                 .map_err(|_| {

@@ -209,12 +209,11 @@ impl RunState {
         &mut self,
         g: &Resource<Generation>,
     ) -> Trappable<Result<Option<String>, LlmError>> {
-        let deadline = self.run.deadline;
         let g = self.table.get_mut(g)?;
         if let Some(e) = &g.failed {
             return Ok(Err(e.clone()));
         }
-        let result = g.reader.next(deadline).await;
+        let result = g.reader.next().await;
         let log = &self.run.llm_log;
         match &result {
             Ok(Some(text)) => {
