@@ -18,6 +18,7 @@
 //! | `stall` | streams `thinking`, then only SSE comments, forever |
 //! | `long` | streams `word ` every 20 ms, forever |
 //! | `malformed` | streams `ok`, then a chunk that is not JSON |
+//! | `gated` | streams `first `, then waits for [`ModelServer::release`], then `second` and the end |
 //! | `emit` (any message) | a block with a wrong argument type; once the feedback is in the conversation, the block corrected |
 //! | anything else | `echo: <content>` |
 
@@ -53,6 +54,8 @@ struct Shared {
     closed: AtomicUsize,
     /// Streams that sent at least one chunk.
     streaming: AtomicUsize,
+    /// `gated` streams may go on.
+    released: std::sync::atomic::AtomicBool,
 }
 
 /// The running server.
@@ -105,6 +108,11 @@ impl ModelServer {
     /// Streams that have sent a chunk.
     pub fn streaming(&self) -> usize {
         self.shared.streaming.load(Ordering::SeqCst)
+    }
+
+    /// Lets `gated` streams finish.
+    pub fn release(&self) {
+        self.shared.released.store(true, Ordering::SeqCst);
     }
 }
 
@@ -162,6 +170,7 @@ async fn answer(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -
         ),
         "stream" => whole("Hello world", 5, 3),
         "stall" => sse(s.clone(), vec![delta("thinking")], Tail::Comments),
+        "gated" => sse(s.clone(), vec![delta("first ")], Tail::Gate),
         "long" => sse(s.clone(), vec![delta("word ")], Tail::Words),
         "malformed" => sse(
             s.clone(),
@@ -228,6 +237,8 @@ enum Tail {
     Comments,
     /// Sends `word ` every 20 ms, forever.
     Words,
+    /// SSE comments until released, then `second` and the end.
+    Gate,
 }
 
 /// Counts a stream dropped before its end: the client closed the connection.
@@ -249,8 +260,8 @@ fn sse(shared: Arc<Shared>, chunks: Vec<String>, tail: Tail) -> Response {
         shared,
         ended: false,
     };
-    let state = (guard, chunks.into_iter(), 0usize);
-    let stream = futures_util::stream::unfold(state, move |(mut guard, mut chunks, n)| async move {
+    let state = (guard, chunks.into_iter(), 0usize, tail);
+    let stream = futures_util::stream::unfold(state, |(mut guard, mut chunks, n, mut tail)| async move {
         if n == 1 {
             guard.shared.streaming.fetch_add(1, Ordering::SeqCst);
         }
@@ -270,9 +281,18 @@ fn sse(shared: Arc<Shared>, chunks: Vec<String>, tail: Tail) -> Response {
                     tokio::time::sleep(Duration::from_millis(20)).await;
                     format!("data: {}\n\n", delta("word "))
                 }
+                Tail::Gate if guard.shared.released.load(Ordering::SeqCst) => {
+                    chunks = vec![finish("stop"), usage(3, 2), "[DONE]".into()].into_iter();
+                    tail = Tail::End;
+                    format!("data: {}\n\n", delta("second"))
+                }
+                Tail::Gate => {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    ": waiting\n\n".to_string()
+                }
             },
         };
-        Some((Ok::<_, Infallible>(Bytes::from(frame)), (guard, chunks, n + 1)))
+        Some((Ok::<_, Infallible>(Bytes::from(frame)), (guard, chunks, n + 1, tail)))
     });
     (
         [("content-type", "text/event-stream"), ("cache-control", "no-cache")],
