@@ -1070,8 +1070,16 @@ fn send_and_chat_print_a_streamed_reply_as_it_is_written() {
     // The model holds the rest of its answer until the first word is on screen.
     let mut released = false;
     let args = [
-        "send", "user_message", "--integration", "model_chat", "--actor", "ann", "--arg",
-        "text=gated", "--server", &s.url,
+        "send",
+        "user_message",
+        "--integration",
+        "model_chat",
+        "--actor",
+        "ann",
+        "--arg",
+        "text=gated",
+        "--server",
+        &s.url,
     ];
     let (out, printed) = run_watching(&args, |so_far| {
         if !released && so_far.contains("ann <- ModelChatFlow/ChatSkill (streaming): first ") {
@@ -1080,7 +1088,10 @@ fn send_and_chat_print_a_streamed_reply_as_it_is_written() {
         }
     });
     assert!(out.status.success(), "{printed}{}", text(&out.stderr));
-    assert!(released, "the first word was never printed live:\n{printed}");
+    assert!(
+        released,
+        "the first word was never printed live:\n{printed}"
+    );
     for needle in [
         "ann <- ModelChatFlow/ChatSkill (streaming): first second\n",
         "ModelChatFlow/ChatSkill [interrupt] ok in",
@@ -1088,7 +1099,10 @@ fn send_and_chat_print_a_streamed_reply_as_it_is_written() {
         ", streamed",
         "replies:\n  ann <- ModelChatFlow/ChatSkill: first second",
     ] {
-        assert!(printed.contains(needle), "missing `{needle}` in:\n{printed}");
+        assert!(
+            printed.contains(needle),
+            "missing `{needle}` in:\n{printed}"
+        );
     }
     drop(s);
 
@@ -1104,7 +1118,15 @@ fn send_and_chat_print_a_streamed_reply_as_it_is_written() {
     .unwrap();
     let dir = project.path().to_str().unwrap().to_string();
     let mut released = false;
-    let args = ["chat", &dir, "--no-build", "--integration", "model_chat", "--say", "gated"];
+    let args = [
+        "chat",
+        &dir,
+        "--no-build",
+        "--integration",
+        "model_chat",
+        "--say",
+        "gated",
+    ];
     let (out, said) = run_watching(&args, |so_far| {
         if !released && so_far.contains("agent> first ") {
             released = true;
@@ -1113,5 +1135,9 @@ fn send_and_chat_print_a_streamed_reply_as_it_is_written() {
     });
     assert!(out.status.success(), "{said}{}", text(&out.stderr));
     assert!(said.contains("agent> first second\n"), "{said}");
-    assert_eq!(said.matches("first second").count(), 1, "printed once:\n{said}");
+    assert_eq!(
+        said.matches("first second").count(),
+        1,
+        "printed once:\n{said}"
+    );
 }

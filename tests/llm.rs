@@ -57,7 +57,9 @@ events:
 const LOOPBACK: &str = "[\"http://127.0.0.1:*\"]";
 
 fn ask(text: &str, mode: &str) -> skillhost::Submission {
-    user("user_message", "ann").arg("text", text).arg("mode", mode)
+    user("user_message", "ann")
+        .arg("text", text)
+        .arg("mode", mode)
 }
 
 async fn reply_of(h: &RunningHost, trace: &Trace) -> String {
@@ -77,9 +79,15 @@ async fn a_whole_answer_with_its_usage_in_the_record_and_metrics() {
     );
     let g = &trace.runs[0].generations;
     assert_eq!(g.len(), 1, "{g:?}");
-    assert_eq!((g[0].model.as_str(), g[0].provider_model.as_str()), ("local", "test-model"));
+    assert_eq!(
+        (g[0].model.as_str(), g[0].provider_model.as_str()),
+        ("local", "test-model")
+    );
     assert_eq!((g[0].prompt_tokens, g[0].completion_tokens), (7, 2));
-    assert_eq!((g[0].outcome.as_str(), g[0].attempts, g[0].streamed), ("ok", 1, false));
+    assert_eq!(
+        (g[0].outcome.as_str(), g[0].attempts, g[0].streamed),
+        ("ok", 1, false)
+    );
 
     let requests = server.requests();
     assert_eq!(requests.len(), 1);
@@ -101,7 +109,10 @@ async fn a_whole_answer_with_its_usage_in_the_record_and_metrics() {
         "skillhost_llm_generations_total{model=\"local\",outcome=\"ok\"} 1",
         "skillhost_llm_generation_seconds_count 1",
     ] {
-        assert!(metrics.lines().any(|l| l == line), "no `{line}` in\n{metrics}");
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no `{line}` in\n{metrics}"
+        );
     }
 }
 
@@ -112,16 +123,20 @@ async fn json_answers_and_the_key_stays_in_the_host() {
     std::env::set_var("SKILLHOST_TEST_LLM_KEY", "sk-secret-123");
     let extra = "    api_key_env: SKILLHOST_TEST_LLM_KEY\n  nokey:\n    base_url: http://127.0.0.1:9/v1\n    model: m\n    api_key_env: SKILLHOST_TEST_UNSET_KEY\n";
     let h = start_on(&server, extra, &[&flow(LOOPBACK, "{}")]).await;
-    let trace = h
-        .send(ask("json", "generate").arg("json", "true"))
-        .await;
+    let trace = h.send(ask("json", "generate").arg("json", "true")).await;
     assert_eq!(
         reply_of(&h, &trace).await,
         "ok {\"intent\": \"booking\"} | stop | 4+6 | local"
     );
     let requests = server.requests();
-    assert_eq!(requests[0].body["response_format"], json!({"type": "json_object"}));
-    assert_eq!(requests[0].authorization.as_deref(), Some("Bearer sk-secret-123"));
+    assert_eq!(
+        requests[0].body["response_format"],
+        json!({"type": "json_object"})
+    );
+    assert_eq!(
+        requests[0].authorization.as_deref(),
+        Some("Bearer sk-secret-123")
+    );
     let view = serde_json::to_string(&skillhost::api::views::TraceView::from(&trace)).unwrap();
     assert!(!view.contains("sk-secret"), "{view}");
 
@@ -142,7 +157,10 @@ async fn a_streamed_answer_arrives_chunk_by_chunk_with_usage() {
     assert_eq!(body["stream"], json!(true));
     assert_eq!(body["stream_options"], json!({"include_usage": true}));
     let g = &trace.runs[0].generations[0];
-    assert_eq!((g.prompt_tokens, g.completion_tokens, g.streamed), (5, 3, true));
+    assert_eq!(
+        (g.prompt_tokens, g.completion_tokens, g.streamed),
+        (5, 3, true)
+    );
     assert_eq!(g.outcome, "ok");
     assert_eq!(server.closed(), 0, "a stream read to its end is not cut");
 }
@@ -167,7 +185,8 @@ async fn a_429_is_retried_and_errors_say_what_the_provider_said() {
     let trace = h.send(ask("429", "generate")).await;
     let reply = reply_of(&h, &trace).await;
     assert!(
-        reply.starts_with("err rate_limited: model `local`") && reply.contains("answered 429: slow down"),
+        reply.starts_with("err rate_limited: model `local`")
+            && reply.contains("answered 429: slow down"),
         "{reply}"
     );
     assert_eq!(server.requests().len(), 6);
@@ -176,7 +195,10 @@ async fn a_429_is_retried_and_errors_say_what_the_provider_said() {
         "skillhost_llm_errors_total{kind=\"provider_error\"} 1",
         "skillhost_llm_errors_total{kind=\"rate_limited\"} 1",
     ] {
-        assert!(metrics.lines().any(|l| l == line), "no `{line}` in\n{metrics}");
+        assert!(
+            metrics.lines().any(|l| l == line),
+            "no `{line}` in\n{metrics}"
+        );
     }
 }
 
@@ -187,7 +209,9 @@ async fn a_malformed_chunk_is_a_bad_response() {
     let trace = h.send(ask("malformed", "stream")).await;
     let reply = reply_of(&h, &trace).await;
     assert!(
-        reply.starts_with("err bad_response: a chunk of the streamed answer is not a chat-completion chunk"),
+        reply.starts_with(
+            "err bad_response: a chunk of the streamed answer is not a chat-completion chunk"
+        ),
         "{reply}"
     );
     assert_eq!(trace.runs[0].generations[0].outcome, "bad_response");
@@ -196,17 +220,26 @@ async fn a_malformed_chunk_is_a_bad_response() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_deadline_cuts_a_stalled_stream_and_closes_its_connection() {
     let server = ModelServer::start();
-    let h = start_on(&server, "    timeout: 60s\n", &[&flow(LOOPBACK, "{wall_time: 1s}")]).await;
+    let h = start_on(
+        &server,
+        "    timeout: 60s\n",
+        &[&flow(LOOPBACK, "{wall_time: 1s}")],
+    )
+    .await;
     let trace = h.send(ask("stall", "stream")).await;
     match only_outcome(&trace) {
-        Outcome::Failed(why) => assert!(why.starts_with("limit `wall_time` (1s) exceeded"), "{why}"),
+        Outcome::Failed(why) => {
+            assert!(why.starts_with("limit `wall_time` (1s) exceeded"), "{why}")
+        }
         other => panic!("{other:?}"),
     }
     let g = &trace.runs[0].generations[0];
     assert_eq!(g.outcome, "cut", "{g:?}");
-    wait_until("the server to see the connection closed", Duration::from_secs(20), || async {
-        server.closed() == 1
-    })
+    wait_until(
+        "the server to see the connection closed",
+        Duration::from_secs(20),
+        || async { server.closed() == 1 },
+    )
     .await;
 }
 
@@ -235,11 +268,16 @@ async fn an_interrupt_stops_a_streamed_reply_and_closes_the_connection() {
     );
     h.host.settled(&first.event_id).await;
     let first = h.host.trace(&first.event_id).unwrap().unwrap();
-    assert!(matches!(only_outcome(&first), Outcome::Interrupted(_)), "{first:#?}");
+    assert!(
+        matches!(only_outcome(&first), Outcome::Interrupted(_)),
+        "{first:#?}"
+    );
     assert_eq!(first.runs[0].generations[0].outcome, "cut");
-    wait_until("the server to see the connection closed", Duration::from_secs(20), || async {
-        server.closed() == 1
-    })
+    wait_until(
+        "the server to see the connection closed",
+        Duration::from_secs(20),
+        || async { server.closed() == 1 },
+    )
     .await;
     // The live stream says so; the conversation holds only the second reply.
     let end = loop {
@@ -248,13 +286,22 @@ async fn an_interrupt_stops_a_streamed_reply_and_closes_the_connection() {
             end => break end,
         }
     };
-    let LiveUpdate::End { status, text, reply: ended, .. } = end else {
+    let LiveUpdate::End {
+        status,
+        text,
+        reply: ended,
+        ..
+    } = end
+    else {
         unreachable!()
     };
     assert_eq!(status, LiveStatus::Interrupted);
     assert_eq!(ended.message_id, reply.message_id);
     assert!(text.starts_with("word "), "{text}");
-    assert_eq!(h.replies("ann").await, ["ok Hello there | stop | 7+2 | local"]);
+    assert_eq!(
+        h.replies("ann").await,
+        ["ok Hello there | stop | 7+2 | local"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -270,7 +317,12 @@ async fn a_streamed_reply_goes_live_then_commits_with_its_message_id() {
     let (id, status, whole) = loop {
         match live.recv().await.unwrap() {
             LiveUpdate::Delta { text, .. } => texts.push(text),
-            LiveUpdate::End { reply, status, text, .. } => break (reply.message_id, status, text),
+            LiveUpdate::End {
+                reply,
+                status,
+                text,
+                ..
+            } => break (reply.message_id, status, text),
         }
     };
     assert_eq!(texts, ["Hel", "lo", " world"]);
@@ -306,7 +358,9 @@ async fn the_run_budget_caps_tokens_and_requests() {
         "",
         &[
             &flow(LOOPBACK, "{llm_tokens_per_run: 10}"),
-            &flow(LOOPBACK, "{llm_requests_per_run: 1}").replace("idn: Think", "idn: Once").replace("idn: user_message", "idn: once"),
+            &flow(LOOPBACK, "{llm_requests_per_run: 1}")
+                .replace("idn: Think", "idn: Once")
+                .replace("idn: user_message", "idn: once"),
         ],
     )
     .await;
@@ -319,7 +373,11 @@ async fn the_run_budget_caps_tokens_and_requests() {
     assert_eq!(server.requests().len(), 1);
 
     let trace = h
-        .send(user("once", "ann").arg("text", "plain").arg("mode", "twice"))
+        .send(
+            user("once", "ann")
+                .arg("text", "plain")
+                .arg("mode", "twice"),
+        )
         .await;
     assert_eq!(only_outcome(&trace), &Outcome::Ok);
     assert_eq!(
@@ -344,17 +402,30 @@ async fn the_emission_helper_sends_the_feedback_back_until_the_block_is_right() 
     let flow = format!("{}{status}", flow(LOOPBACK, "{}"));
     let h = start_on(&server, "", &[&flow]).await;
     let trace = h.send(ask("emit", "emit").arg("rounds", "3")).await;
-    assert_eq!(reply_of(&h, &trace).await, "emitted 1 sent, 0 given up in 2");
+    assert_eq!(
+        reply_of(&h, &trace).await,
+        "emitted 1 sent, 0 given up in 2"
+    );
     let requests = server.requests();
     assert_eq!(requests.len(), 2);
     // The catalogue came first; the second request carried the rejection.
     let system = requests[0].body["messages"][0]["content"].as_str().unwrap();
-    assert!(system.contains("- `agent:status`") && system.contains("`status` (string, required)"), "{system}");
-    let feedback = requests[1].body["messages"].as_array().unwrap().last().unwrap()["content"]
+    assert!(
+        system.contains("- `agent:status`") && system.contains("`status` (string, required)"),
+        "{system}"
+    );
+    let feedback = requests[1].body["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()["content"]
         .as_str()
         .unwrap()
         .to_string();
-    assert!(feedback.contains("argument `status` must be a string"), "{feedback}");
+    assert!(
+        feedback.contains("argument `status` must be a string"),
+        "{feedback}"
+    );
     // The corrected block was sent as an event.
     assert_eq!(trace.children.len(), 1, "{trace:#?}");
     assert_eq!(trace.children[0].idn, "agent:status");
@@ -395,21 +466,35 @@ fn on(integration: &str, idn: &str, arg: (&str, &str)) -> skillhost::Submission 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_sample_flows_think_with_a_model_and_say_so_without_one() {
     let h = sample_host(None).await;
-    let trace = h.send(on("model_chat", "user_message", ("text", "hi"))).await;
+    let trace = h
+        .send(on("model_chat", "user_message", ("text", "hi")))
+        .await;
     assert_eq!(only_outcome(&trace), &Outcome::Ok);
-    let actor = h.host.actor("model_chat", "model_chat", "ann").await.unwrap();
+    let actor = h
+        .host
+        .actor("model_chat", "model_chat", "ann")
+        .await
+        .unwrap();
     let replies = h.host.messages(&actor.id).unwrap();
     assert!(
-        replies[0].text.starts_with("(no answer from the model: unknown_model: no model configured"),
+        replies[0]
+            .text
+            .starts_with("(no answer from the model: unknown_model: no model configured"),
         "{}",
         replies[0].text
     );
 
     let server = ModelServer::start();
     let h = sample_host(Some(&server)).await;
-    let trace = h.send(on("model_chat", "user_message", ("text", "stream"))).await;
+    let trace = h
+        .send(on("model_chat", "user_message", ("text", "stream")))
+        .await;
     assert_eq!(only_outcome(&trace), &Outcome::Ok, "{trace:#?}");
-    let actor = h.host.actor("model_chat", "model_chat", "ann").await.unwrap();
+    let actor = h
+        .host
+        .actor("model_chat", "model_chat", "ann")
+        .await
+        .unwrap();
     let replies = h.host.messages(&actor.id).unwrap();
     assert_eq!(replies[0].text, "Hello world");
     assert!(replies[0].message_id.is_some(), "a streamed reply");
@@ -417,10 +502,19 @@ async fn the_sample_flows_think_with_a_model_and_say_so_without_one() {
     let trace = h.send(on("sandbox", "classify", ("text", "json"))).await;
     assert_eq!(only_outcome(&trace), &Outcome::Ok, "{trace:#?}");
     assert_eq!(h.replies("ann").await, ["intent: booking"]);
-    assert_eq!(h.state("ClassifyFlow", "ann", "last_intent").await, "booking");
+    assert_eq!(
+        h.state("ClassifyFlow", "ann", "last_intent").await,
+        "booking"
+    );
 
     let trace = h.send(on("sandbox", "agent_task", ("task", "emit"))).await;
-    assert_eq!(runs(&trace)[..2], ["AgentEmitFlow/AgentSkill ok", "AgentStatusFlow/StatusSkill ok"]);
+    assert_eq!(
+        runs(&trace)[..2],
+        [
+            "AgentEmitFlow/AgentSkill ok",
+            "AgentStatusFlow/StatusSkill ok"
+        ]
+    );
     assert_eq!(
         h.replies("ann").await[1],
         "1 event(s) sent, 0 given up, in 2 round(s)"

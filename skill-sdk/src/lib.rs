@@ -46,10 +46,10 @@
 #![warn(missing_docs)]
 
 pub mod act;
+pub mod agent;
 pub mod attributes;
 pub mod commands;
 pub mod event;
-pub mod agent;
 pub mod identity;
 pub mod llm;
 pub mod log;

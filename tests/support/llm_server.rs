@@ -185,9 +185,11 @@ async fn answer(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -
 /// The emission scenario: a bad block first; once the host's feedback is
 /// in the conversation, the block corrected.
 fn emission(messages: &[Value]) -> String {
-    let corrected = messages
-        .iter()
-        .any(|m| m["content"].as_str().is_some_and(|c| c.contains("rejected")));
+    let corrected = messages.iter().any(|m| {
+        m["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("rejected"))
+    });
     let status = if corrected { "\"busy\"" } else { "3" };
     format!(
         "Reporting.\n{{\"type\": \"ksi_tool_use\", \"id\": \"ksiu_s\", \"name\": \"agent:status\", \
@@ -215,7 +217,8 @@ fn rate_limited() -> Response {
 }
 
 fn delta(text: &str) -> String {
-    json!({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]}).to_string()
+    json!({"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]})
+        .to_string()
 }
 
 fn finish(reason: &str) -> String {
@@ -261,41 +264,48 @@ fn sse(shared: Arc<Shared>, chunks: Vec<String>, tail: Tail) -> Response {
         ended: false,
     };
     let state = (guard, chunks.into_iter(), 0usize, tail);
-    let stream = futures_util::stream::unfold(state, |(mut guard, mut chunks, n, mut tail)| async move {
-        if n == 1 {
-            guard.shared.streaming.fetch_add(1, Ordering::SeqCst);
-        }
-        let frame = match chunks.next() {
-            Some(data) => format!("data: {data}\n\n"),
-            None => match tail {
-                Tail::End => {
-                    guard.ended = true;
-                    drop(guard);
-                    return None;
-                }
-                Tail::Comments => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    ": still thinking\n\n".to_string()
-                }
-                Tail::Words => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    format!("data: {}\n\n", delta("word "))
-                }
-                Tail::Gate if guard.shared.released.load(Ordering::SeqCst) => {
-                    chunks = vec![finish("stop"), usage(3, 2), "[DONE]".into()].into_iter();
-                    tail = Tail::End;
-                    format!("data: {}\n\n", delta("second"))
-                }
-                Tail::Gate => {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                    ": waiting\n\n".to_string()
-                }
-            },
-        };
-        Some((Ok::<_, Infallible>(Bytes::from(frame)), (guard, chunks, n + 1, tail)))
-    });
+    let stream =
+        futures_util::stream::unfold(state, |(mut guard, mut chunks, n, mut tail)| async move {
+            if n == 1 {
+                guard.shared.streaming.fetch_add(1, Ordering::SeqCst);
+            }
+            let frame = match chunks.next() {
+                Some(data) => format!("data: {data}\n\n"),
+                None => match tail {
+                    Tail::End => {
+                        guard.ended = true;
+                        drop(guard);
+                        return None;
+                    }
+                    Tail::Comments => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        ": still thinking\n\n".to_string()
+                    }
+                    Tail::Words => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        format!("data: {}\n\n", delta("word "))
+                    }
+                    Tail::Gate if guard.shared.released.load(Ordering::SeqCst) => {
+                        chunks = vec![finish("stop"), usage(3, 2), "[DONE]".into()].into_iter();
+                        tail = Tail::End;
+                        format!("data: {}\n\n", delta("second"))
+                    }
+                    Tail::Gate => {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        ": waiting\n\n".to_string()
+                    }
+                },
+            };
+            Some((
+                Ok::<_, Infallible>(Bytes::from(frame)),
+                (guard, chunks, n + 1, tail),
+            ))
+        });
     (
-        [("content-type", "text/event-stream"), ("cache-control", "no-cache")],
+        [
+            ("content-type", "text/event-stream"),
+            ("cache-control", "no-cache"),
+        ],
         Body::from_stream(stream),
     )
         .into_response()

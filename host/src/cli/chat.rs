@@ -49,7 +49,10 @@ pub async fn run(
     let mut printer = LivePrinter::default();
     let me = actor.id.clone();
     let print_reply = |m: Message, printer: &mut LivePrinter| {
-        let streamed = m.message_id.as_ref().is_some_and(|id| printer.streamed.remove(id));
+        let streamed = m
+            .message_id
+            .as_ref()
+            .is_some_and(|id| printer.streamed.remove(id));
         if m.actor_id == me && !streamed {
             println!("agent> {}", m.text);
         }

@@ -104,7 +104,11 @@ pub async fn follow(
             let id = field("message_id");
             match e.event.as_str() {
                 "delta" => {
-                    let prefix = format!("{who} <- {}/{} (streaming): ", field("flow"), field("skill"));
+                    let prefix = format!(
+                        "{who} <- {}/{} (streaming): ",
+                        field("flow"),
+                        field("skill")
+                    );
                     printer.delta(&id, &prefix, &field("text"));
                 }
                 "done" | "interrupted" | "failed" => {

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::allowed_host::AllowedHost;
-pub use crate::llm::{ModelChoice, ModelRef, Models};
 pub use crate::limits::LimitOverrides;
+pub use crate::llm::{ModelChoice, ModelRef, Models};
 pub use skillhost_emission::{ArgSchema, ArgType, Catalog, EventSchema};
 
 /// A loaded, validated project: every flow of a project directory.

@@ -62,7 +62,11 @@ pub(super) fn load_models(dir: &Path, errors: &mut Vec<LoadError>) -> Models {
         if known(&default.value) {
             models.default_model = Some(default.value);
         } else {
-            r.error(default.line, &default.field, unknown(&default.value, &models));
+            r.error(
+                default.line,
+                &default.field,
+                unknown(&default.value, &models),
+            );
         }
     }
     for item in list(&obj, "newo_models", &mut r) {
@@ -140,26 +144,30 @@ fn model_entry(
     });
     let model = required_name(obj, "model", r);
     let api_key_env = name(obj, "api_key_env", r);
-    let timeout = match text(obj, "timeout", r) {
-        Ok(None) => Ok(DEFAULT_TIMEOUT),
-        Ok(Some(t)) => match parse_duration(&t.value) {
+    let timeout = text(obj, "timeout", r).and_then(|t| {
+        let Some(t) = t else {
+            return Ok(DEFAULT_TIMEOUT);
+        };
+        match parse_duration(&t.value) {
             Ok(d) if d > Duration::ZERO => Ok(d),
-            Ok(_) => Err(r.error(t.line, &t.field, "must be more than zero")),
-            Err(message) => Err(r.error(t.line, &t.field, message)),
-        },
-        Err(Reported) => Err(()),
-    };
-    let count = |key: &str, default: usize, min: usize, r: &mut Report| match text(obj, key, r) {
-        Ok(None) => Ok(default),
-        Ok(Some(t)) => match t.value.trim().parse::<usize>() {
+            Ok(_) => Err(report(r, &t, "must be more than zero".into())),
+            Err(message) => Err(report(r, &t, message)),
+        }
+    });
+    let count = |key: &str, default: usize, min: usize, r: &mut Report| {
+        let Some(t) = text(obj, key, r)? else {
+            return Ok(default);
+        };
+        match t.value.trim().parse::<usize>() {
             Ok(n) if n >= min => Ok(n),
-            _ => Err(r.error(
-                t.line,
-                &t.field,
-                format!("expected a whole number of at least {min}, found `{}`", t.value),
-            )),
-        },
-        Err(Reported) => Err(()),
+            _ => {
+                let message = format!(
+                    "expected a whole number of at least {min}, found `{}`",
+                    t.value
+                );
+                Err(report(r, &t, message))
+            }
+        }
     };
     let max_concurrency = count("max_concurrency", DEFAULT_MAX_CONCURRENCY, 1, r);
     let retries = count("retries", DEFAULT_RETRIES as usize, 0, r);
@@ -168,11 +176,17 @@ fn model_entry(
         base_url: base_url?,
         model: model?.value,
         api_key_env: api_key_env?.map(|t| t.value),
-        timeout: timeout.map_err(|()| Reported)?,
-        max_concurrency: max_concurrency.map_err(|()| Reported)?,
-        retries: u32::try_from(retries.map_err(|()| Reported)?).unwrap_or(u32::MAX),
+        timeout: timeout?,
+        max_concurrency: max_concurrency?,
+        retries: u32::try_from(retries?).unwrap_or(u32::MAX),
         line: line.unwrap_or(0),
     })
+}
+
+/// Reports what is wrong with a value.
+fn report(r: &mut Report, t: &super::typed_yaml::Text, message: String) -> Reported {
+    r.error(t.line, &t.field, message);
+    Reported
 }
 
 /// An `http`/`https` URL with a host and no query, fragment or user.
@@ -238,7 +252,11 @@ pub(super) fn model_ref(obj: &Obj, key: &str, r: &mut Report) -> Checked<Option<
 /// without a mapping falls back at run time) and allowed by its flow. A
 /// project that configures no models at all is not checked, so a Newo
 /// export loads as is; its generations fail with `unknown-model`.
-pub(super) fn check_model_refs(models: &Models, flows: &[std::sync::Arc<Flow>], errors: &mut Vec<LoadError>) {
+pub(super) fn check_model_refs(
+    models: &Models,
+    flows: &[std::sync::Arc<Flow>],
+    errors: &mut Vec<LoadError>,
+) {
     if models.models.is_empty() {
         return;
     }
@@ -247,13 +265,13 @@ pub(super) fn check_model_refs(models: &Models, flows: &[std::sync::Arc<Flow>], 
             file: &flow.file,
             errors,
         };
-        let refs = flow
-            .default_model
-            .iter()
-            .map(|m| (m, "default_model".to_string()))
-            .chain(flow.skills.iter().enumerate().filter_map(|(i, s)| {
-                s.model.as_ref().map(|m| (m, format!("skills[{i}].model")))
-            }));
+        let refs =
+            flow.default_model
+                .iter()
+                .map(|m| (m, "default_model".to_string()))
+                .chain(flow.skills.iter().enumerate().filter_map(|(i, s)| {
+                    s.model.as_ref().map(|m| (m, format!("skills[{i}].model")))
+                }));
         for (m, field) in refs {
             let Some(alias) = models.alias_of(&m.choice) else {
                 continue;
@@ -340,7 +358,10 @@ skills:
         let fast = m.get("fast").expect("fast");
         assert_eq!(fast.endpoint(), "http://127.0.0.1:8080/v1/chat/completions");
         assert_eq!(fast.timeout, Duration::from_secs(5));
-        assert_eq!((fast.max_concurrency, fast.api_key_env.as_deref()), (2, Some("LOCAL_KEY")));
+        assert_eq!(
+            (fast.max_concurrency, fast.api_key_env.as_deref()),
+            (2, Some("LOCAL_KEY"))
+        );
         assert_eq!(m.get("big").expect("big").timeout, Duration::from_secs(60));
         let flow = project.flow("F").expect("F");
         let s = flow.skill("S").expect("S");
@@ -400,7 +421,9 @@ newo_models:
             ("flow.yaml", "idn: F\n"),
         ]);
         let errors = errors(&dir);
-        let e = |line, field, text| assert_error(&errors, &dir, "skillhost.yaml", Some(line), field, text);
+        let e = |line, field, text| {
+            assert_error(&errors, &dir, "skillhost.yaml", Some(line), field, text)
+        };
         e(3, "models.a.base_url", "scheme must be `http` or `https`");
         e(6, "models.b.base_url", "missing required key `base_url`");
         e(7, "models.b.timeout", "not a duration");

@@ -135,7 +135,11 @@ impl LlmMetrics {
             inner.count
         );
         let _ = writeln!(out, "skillhost_llm_generation_seconds_sum {}", inner.sum);
-        let _ = writeln!(out, "skillhost_llm_generation_seconds_count {}", inner.count);
+        let _ = writeln!(
+            out,
+            "skillhost_llm_generation_seconds_count {}",
+            inner.count
+        );
     }
 }
 
@@ -171,7 +175,10 @@ mod tests {
             "skillhost_llm_generation_seconds_bucket{le=\"0.25\"} 2",
             "skillhost_llm_generation_seconds_count 2",
         ] {
-            assert!(text.lines().any(|l| l == line), "missing `{line}` in\n{text}");
+            assert!(
+                text.lines().any(|l| l == line),
+                "missing `{line}` in\n{text}"
+            );
         }
         assert_eq!(m.tokens("fast"), (10, 5));
     }

@@ -307,9 +307,15 @@ mod tests {
     #[test]
     fn bad_answers_say_what_is_wrong() {
         let e = parse_answer(b"<html>oops</html>").unwrap_err();
-        assert!(matches!(&e, LlmError::BadResponse(m) if m.contains("<html>")), "{e}");
+        assert!(
+            matches!(&e, LlmError::BadResponse(m) if m.contains("<html>")),
+            "{e}"
+        );
         let e = parse_answer(br#"{"choices":[]}"#).unwrap_err();
-        assert!(matches!(&e, LlmError::BadResponse(m) if m.contains("no choices")), "{e}");
+        assert!(
+            matches!(&e, LlmError::BadResponse(m) if m.contains("no choices")),
+            "{e}"
+        );
         let e = parse_chunk("{not json").unwrap_err();
         assert!(matches!(e, LlmError::BadResponse(_)));
         let e = parse_chunk(r#"{"error":{"message":"overloaded","code":503}}"#).unwrap_err();

@@ -41,11 +41,17 @@ mod tests {
             )
         };
         let done = TestHost::new("agent_task")
-            .declare_event("agent:status", &[("agent_id", "string", true), ("status", "string", true)])
+            .declare_event(
+                "agent:status",
+                &[("agent_id", "string", true), ("status", "string", true)],
+            )
             .completion(&block("1"))
             .completion(&block("\"working\""))
             .run(run);
-        assert_eq!(done.reply_texts(), ["1 event(s) sent, 0 given up, in 2 round(s)"]);
+        assert_eq!(
+            done.reply_texts(),
+            ["1 event(s) sent, 0 given up, in 2 round(s)"]
+        );
         assert_eq!(done.events[0].arg("status"), Some("working"));
     }
 }

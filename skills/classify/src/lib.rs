@@ -35,7 +35,10 @@ fn intent_of(json: &str) -> Result<String> {
     let at = json
         .find(key)
         .ok_or_else(|| format!("the model's answer has no intent: {json}"))?;
-    let rest = json[at + key.len()..].trim_start().trim_start_matches(':').trim_start();
+    let rest = json[at + key.len()..]
+        .trim_start()
+        .trim_start_matches(':')
+        .trim_start();
     let value = rest
         .strip_prefix('"')
         .and_then(|r| r.split('"').next())
@@ -69,6 +72,9 @@ mod tests {
             .field("last_intent", "")
             .completion(r#"{"intent": "pizza"}"#)
             .run(run);
-        assert_eq!(done.result, Err("the model chose an unknown intent `pizza`".into()));
+        assert_eq!(
+            done.result,
+            Err("the model chose an unknown intent `pizza`".into())
+        );
     }
 }

@@ -16,9 +16,8 @@ skill!(run);
 const CONTEXT: u32 = 20;
 
 fn run(act: Act) -> Result<()> {
-    let mut g = Gen::new().system(
-        "You are Aria, the assistant of a small restaurant. Answer briefly and kindly.",
-    );
+    let mut g = Gen::new()
+        .system("You are Aria, the assistant of a small restaurant. Answer briefly and kindly.");
     // Memory holds this message already: it is the last user turn.
     for turn in memory::get(CONTEXT) {
         g = if turn.is_user() {

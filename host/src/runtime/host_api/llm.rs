@@ -141,17 +141,17 @@ fn from_wit(r: llm::Request) -> Result<GenRequest, LlmError> {
         ));
     }
     if r.stop.len() > MAX_STOP {
-        return invalid(format!(
-            "{} stop sequences, over {MAX_STOP}",
-            r.stop.len()
-        ));
+        return invalid(format!("{} stop sequences, over {MAX_STOP}", r.stop.len()));
     }
     if let Some(t) = r.temperature {
         if !(0.0..=2.0).contains(&t) {
             return invalid(format!("temperature {t} is not between 0 and 2"));
         }
     }
-    if r.model.as_ref().is_some_and(|m| m.len() > crate::limits::MAX_NAME_BYTES) {
+    if r.model
+        .as_ref()
+        .is_some_and(|m| m.len() > crate::limits::MAX_NAME_BYTES)
+    {
         return invalid("the model alias is over 1 KiB".into());
     }
     Ok(GenRequest {
@@ -240,7 +240,10 @@ impl RunState {
         Ok(result)
     }
 
-    fn generation_completion(&mut self, g: &Resource<Generation>) -> Trappable<Option<llm::Completion>> {
+    fn generation_completion(
+        &mut self,
+        g: &Resource<Generation>,
+    ) -> Trappable<Option<llm::Completion>> {
         let g = self.table.get(g)?;
         if !g.reader.is_done() {
             return Ok(None);
@@ -262,7 +265,10 @@ impl RunState {
             return Err(trap(LimitExceeded::new(
                 Limit::RepliesPerRun,
                 &limits,
-                format!("the run tried to send reply #{}", self.run.buffer.replies + 1),
+                format!(
+                    "the run tried to send reply #{}",
+                    self.run.buffer.replies + 1
+                ),
             )));
         }
         let Some(actor) = self.run.actor.clone() else {
@@ -350,7 +356,8 @@ impl llm::Host for RunState {
             Ok(answer) => {
                 log.add_usage(p.id, answer.usage);
                 log.finish(p.id, Ok(()));
-                self.run.log_generation(&p.model.alias, answer.usage, started);
+                self.run
+                    .log_generation(&p.model.alias, answer.usage, started);
                 Ok(completion(
                     answer.text,
                     answer.finish_reason,
@@ -401,7 +408,9 @@ impl llm::Host for RunState {
         &mut self,
         generation: Resource<Generation>,
     ) -> Trappable<Result<llm::Completion, llm::LlmError>> {
-        Ok(RunState::reply_stream(self, generation).await?.map_err(to_wit))
+        Ok(RunState::reply_stream(self, generation)
+            .await?
+            .map_err(to_wit))
     }
 
     async fn declared_events(&mut self) -> Trappable<Vec<llm::EventSpec>> {

@@ -105,7 +105,10 @@ mod tests {
             .arg("mode", "reply_stream")
             .completion("streamed")
             .run(run);
-        assert_eq!((done.reply_texts(), done.streamed), (vec!["streamed"], vec![0]));
+        assert_eq!(
+            (done.reply_texts(), done.streamed.clone()),
+            (vec!["streamed"], vec![0])
+        );
         let done = TestHost::new("user_message")
             .llm_error(LlmError::Timeout("slow".into()))
             .run(run);
