@@ -27,6 +27,9 @@ use crate::store::Message;
 const MAX_STOP: usize = 4;
 /// Most messages one request may carry.
 const MAX_MESSAGES: usize = 4096;
+/// A request without `max_tokens` is given the run's remaining token budget
+/// as its cap only below this (every model answers this much).
+const BUDGET_CAP_BELOW: u32 = 4096;
 
 /// An answer being streamed to a skill: the resource behind WIT's `generation`.
 pub struct Generation {
@@ -90,7 +93,13 @@ impl SkillRun {
         let api_key = host_llm::api_key(&model).inspect_err(|e| log.reject(&model.alias, e))?;
         let left = (limits.llm_tokens_per_run as u64).saturating_sub(tokens);
         let left = u32::try_from(left).unwrap_or(u32::MAX);
-        let max_tokens = Some(request.max_tokens.map_or(left, |n| n.min(left)));
+        // The budget caps the answer; an uncapped request gets a cap only
+        // when little is left, since providers refuse a `max_tokens` over
+        // the model's own limit.
+        let max_tokens = match request.max_tokens {
+            Some(n) => Some(n.min(left)),
+            None => (left < BUDGET_CAP_BELOW).then_some(left),
+        };
         let body = wire::request_body(&model.model, &request, max_tokens, stream);
         let id = log.begin(&model.alias, &model.model, stream);
         Ok(Prepared {
