@@ -6,9 +6,9 @@
 //! Nothing is timed: waits are polls with generous bounds that only fail a
 //! test that would otherwise hang.
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Instant;
 
@@ -844,4 +844,115 @@ fn run_takes_the_http_body_cap_as_a_size() {
     );
     let help = text(&run(&["run", "--help"]).stdout);
     assert!(help.contains("--http-body-cap"), "{help}");
+}
+
+/// Runs a command, feeding what it prints to `on_output` as it comes (for
+/// output that arrives in pieces, like a streamed reply), then waits for it.
+fn run_watching(args: &[&str], mut on_output: impl FnMut(&str)) -> (Output, String) {
+    let mut child = skillhost()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("running skillhost");
+    let mut out = child.stdout.take().unwrap();
+    let mut printed = String::new();
+    let mut chunk = [0u8; 4096];
+    while let Ok(n) = out.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+        printed.push_str(&String::from_utf8_lossy(&chunk[..n]));
+        on_output(&printed);
+    }
+    (child.wait_with_output().unwrap(), printed)
+}
+
+#[test]
+fn send_and_chat_print_a_streamed_reply_as_it_is_written() {
+    let model = skillhost_tests::llm_server::ModelServer::start();
+    let project = sample_project();
+    std::fs::write(
+        project.path().join("skillhost.yaml"),
+        format!(
+            "skills_workspace: {}\nmodels:\n  local:\n    base_url: {}\n    model: m\ndefault_model: local\n",
+            repo().join("skills").display(),
+            model.base_url()
+        ),
+    )
+    .unwrap();
+    let s = Server::start(project.path(), &[]);
+    // The model holds the rest of its answer until the first word is on screen.
+    let mut released = false;
+    let args = [
+        "send",
+        "user_message",
+        "--integration",
+        "model_chat",
+        "--actor",
+        "ann",
+        "--arg",
+        "text=gated",
+        "--server",
+        &s.url,
+    ];
+    let (out, printed) = run_watching(&args, |so_far| {
+        if !released && so_far.contains("ann <- ModelChatFlow/ChatSkill (streaming): first ") {
+            released = true;
+            model.release();
+        }
+    });
+    assert!(out.status.success(), "{printed}{}", text(&out.stderr));
+    assert!(
+        released,
+        "the first word was never printed live:\n{printed}"
+    );
+    for needle in [
+        "ann <- ModelChatFlow/ChatSkill (streaming): first second\n",
+        "ModelChatFlow/ChatSkill [interrupt] ok in",
+        "; model local: 3+2 tokens in",
+        ", streamed",
+        "replies:\n  ann <- ModelChatFlow/ChatSkill: first second",
+    ] {
+        assert!(
+            printed.contains(needle),
+            "missing `{needle}` in:\n{printed}"
+        );
+    }
+    drop(s);
+
+    let model = skillhost_tests::llm_server::ModelServer::start();
+    std::fs::write(
+        project.path().join("skillhost.yaml"),
+        format!(
+            "skills_workspace: {}\nmodels:\n  local:\n    base_url: {}\n    model: m\ndefault_model: local\n",
+            repo().join("skills").display(),
+            model.base_url()
+        ),
+    )
+    .unwrap();
+    let dir = project.path().to_str().unwrap().to_string();
+    let mut released = false;
+    let args = [
+        "chat",
+        &dir,
+        "--no-build",
+        "--integration",
+        "model_chat",
+        "--say",
+        "gated",
+    ];
+    let (out, said) = run_watching(&args, |so_far| {
+        if !released && so_far.contains("agent> first ") {
+            released = true;
+            model.release();
+        }
+    });
+    assert!(out.status.success(), "{said}{}", text(&out.stderr));
+    assert!(said.contains("agent> first second\n"), "{said}");
+    assert_eq!(
+        said.matches("first second").count(),
+        1,
+        "printed once:\n{said}"
+    );
 }

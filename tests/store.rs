@@ -53,6 +53,7 @@ fn record(event_id: &str, instance: &InstanceKey, outcome: Outcome) -> RunRecord
         started_at: SystemTime::now(),
         duration: Duration::from_micros(1500),
         sent_events: vec![],
+        generations: vec![],
     }
 }
 
@@ -190,6 +191,7 @@ async fn a_commit_applies_every_effect_and_removes_the_entry_at_once(store: Arc<
             event_id: e.id.clone(),
             flow: "F".into(),
             skill: "S".into(),
+            message_id: Some("m-1".into()),
         }],
         events: vec![(child.clone(), 4)],
         commands: vec![],
@@ -215,6 +217,11 @@ async fn a_commit_applies_every_effect_and_removes_the_entry_at_once(store: Arc<
         None
     );
     assert_eq!(store.messages(&actor.id).unwrap()[0].text, "hello Ann");
+    // A streamed reply keeps the id its live chunks carried.
+    assert_eq!(
+        store.messages(&actor.id).unwrap()[0].message_id.as_deref(),
+        Some("m-1")
+    );
     assert_eq!(store.memory(&actor.id, 5).unwrap()[0].kind, "agent_message");
     assert!(store.queued_dispatches().unwrap().is_empty());
     assert_eq!(
@@ -412,6 +419,7 @@ async fn reply(store: &Arc<dyn Store>, e: &Event, to: &Actor, texts: &[&str]) {
                 event_id: e.id.clone(),
                 flow: "F".into(),
                 skill: "S".into(),
+                message_id: None,
             })
             .collect(),
         ..RunEffects::default()

@@ -20,6 +20,7 @@ use crate::event::{new_id, Audience, Event, SYSTEM};
 use crate::flows::{InterruptMode, Scope, Skill};
 use crate::hash::HashMap;
 use crate::intake::Intake;
+use crate::live::{LiveReplies, LiveStatus};
 use crate::metrics::Metrics;
 use crate::router::Route;
 use crate::runtime::{RunControl, RunEnv, RunResult, Runtime, SkillRun};
@@ -62,6 +63,7 @@ impl Dispatch {
             started_at,
             duration,
             sent_events: Vec::new(),
+            generations: Vec::new(),
         }
     }
 }
@@ -96,6 +98,10 @@ pub struct ExecutorDeps {
     pub metrics: Arc<Metrics>,
     /// Executes the commands runs issue.
     pub commands: Arc<crate::commands::Hub>,
+    /// The models' client and limits, for runs' generations.
+    pub llm: Arc<crate::llm::Llm>,
+    /// Where streamed replies go live, and are ended when their run ends.
+    pub live: Arc<LiveReplies>,
 }
 
 /// How often a run whose shared reads went stale is tried before it fails.
@@ -204,6 +210,8 @@ impl Executor {
         let started_at = SystemTime::now();
         let clock = Instant::now();
         let mut attempt = 1;
+        // Over every attempt: a run done again spent its tokens each time.
+        let mut generations = Vec::new();
         let outcome = loop {
             let run = SkillRun::new(
                 self.run_env(),
@@ -213,18 +221,27 @@ impl Executor {
                 d.skill.clone(),
                 d.route.instance.clone(),
             );
+            let llm_log = run.llm_log();
             let result = self
                 .deps
                 .runtime
                 .run(&d.skill.wasm, run, control.clone())
                 .await;
-            let record = |outcome| d.record(outcome, started_at, clock.elapsed());
-            break match result {
+            let (spent, streams) = llm_log.close();
+            generations.extend(spent);
+            let record = |outcome| {
+                let mut record = d.record(outcome, started_at, clock.elapsed());
+                record.generations = generations.clone();
+                record
+            };
+            let outcome = match result {
                 RunResult::Ok(run) => match self.commit(&d, record(Outcome::Ok), *run).await {
                     Ok(outcome) => outcome,
                     Err(conflict) if attempt < MAX_ATTEMPTS => {
                         tracing::debug!(event = %d.event.id, key = %conflict.key.describe(), attempt, "shared state changed during the run; running it again");
                         attempt += 1;
+                        let why = "shared state changed during the run; it is done again".into();
+                        self.end_streams(&streams, &Outcome::Failed(why));
                         continue;
                     }
                     Err(conflict) => {
@@ -241,6 +258,8 @@ impl Executor {
                     self.finish(d.id, record(Outcome::Interrupted(why))).await
                 }
             };
+            self.end_streams(&streams, &outcome);
+            break outcome;
         };
         tracing::debug!(
             event = %d.event.id, idn = %d.event.idn, instance = %d.route.instance,
@@ -251,6 +270,21 @@ impl Executor {
         self.deps.intake.tracker.done(&d.event.id);
     }
 
+    /// Ends the run's streamed replies: `done` once committed (its replies
+    /// are published by then), else `interrupted` or `failed`.
+    fn end_streams(&self, streams: &[String], outcome: &Outcome) {
+        let (status, reason) = match outcome {
+            Outcome::Ok => (LiveStatus::Done, None),
+            Outcome::Interrupted(why) => (LiveStatus::Interrupted, Some(why.clone())),
+            Outcome::Failed(why) | Outcome::Dropped(why) | Outcome::Refused(why) => {
+                (LiveStatus::Failed, Some(why.clone()))
+            }
+        };
+        for id in streams {
+            self.deps.live.end(id, status.clone(), reason.clone());
+        }
+    }
+
     fn run_env(&self) -> RunEnv {
         RunEnv {
             store: self.deps.intake.store.clone(),
@@ -259,6 +293,8 @@ impl Executor {
             versions: self.deps.versions.clone(),
             commands: self.deps.commands.registry().clone(),
             backpressure: self.deps.intake.backpressure.clone(),
+            llm: self.deps.llm.clone(),
+            live: self.deps.live.clone(),
         }
     }
 

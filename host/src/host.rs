@@ -53,6 +53,7 @@ pub struct Host {
     tracker: Arc<Tracker>,
     executor: Arc<Executor>,
     replies: broadcast::Sender<Message>,
+    live: Arc<crate::live::LiveReplies>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
     metrics: Arc<Metrics>,
     reloader: Reloader,
@@ -94,6 +95,8 @@ impl Host {
             intake.clone(),
         );
         let reloader = Reloader::new(project.clone(), runtime.clone(), metrics.clone(), started);
+        let llm = metrics.llm.clone();
+        let live = Arc::new(crate::live::LiveReplies::default());
         let executor = Executor::new(ExecutorDeps {
             runtime,
             metrics: metrics.clone(),
@@ -102,6 +105,8 @@ impl Host {
             max_depth: config.max_event_depth,
             versions: Arc::new(crate::versions::Versions::default()),
             commands: commands.clone(),
+            llm: Arc::new(crate::llm::Llm::with_metrics(llm)?),
+            live: live.clone(),
         });
         let depths: Arc<dyn QueueDepths> = executor.clone();
         let depths = Arc::downgrade(&depths);
@@ -119,6 +124,7 @@ impl Host {
             tasks,
             metrics,
             reloader,
+            live,
         })
     }
 
@@ -196,6 +202,18 @@ impl Host {
     /// Live replies as runs commit them.
     pub fn subscribe_replies(&self) -> broadcast::Receiver<Message> {
         self.replies.subscribe()
+    }
+
+    /// Streamed replies to an actor as they are generated: the text so far
+    /// of those still streaming, then every update (see [`crate::live`]).
+    pub fn subscribe_live(
+        &self,
+        actor_id: &str,
+    ) -> (
+        Vec<crate::live::LiveUpdate>,
+        broadcast::Receiver<crate::live::LiveUpdate>,
+    ) {
+        self.live.subscribe(actor_id)
     }
 
     /// The actor for a user on a channel (created if new).

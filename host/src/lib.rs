@@ -20,7 +20,10 @@
 //! reload and `skillhost check` share it); [`reload`] owns the project in
 //! force and swaps a changed one in, [`watch`] triggers it; [`commands`]
 //! carries out timers and outbound HTTP and turns their outcomes into events
-//! (entering at hop 2); [`pipeline::recover`] resumes unfinished work at start;
+//! (entering at hop 2); [`llm`] answers runs' model requests at hop 6 (the
+//! provider, budgets, usage in the run record) and [`live`] publishes
+//! streamed replies ahead of the commit at hop 7 ([`sse`] parses the
+//! streams); [`pipeline::recover`] resumes unfinished work at start;
 //! [`api`] is the HTTP face and [`metrics`] its counters; the `skillhost`
 //! binary (`cli/`) is a thin layer over [`Host`].
 
@@ -40,11 +43,14 @@ pub mod hash;
 pub mod host;
 pub mod intake;
 pub mod limits;
+pub mod live;
+pub mod llm;
 pub mod metrics;
 pub mod pipeline;
 pub mod reload;
 pub mod router;
 pub mod runtime;
+pub mod sse;
 pub mod store;
 pub mod tracker;
 pub mod versions;

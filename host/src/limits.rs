@@ -48,6 +48,11 @@ pub struct Limits {
     pub reply_bytes: usize,
     /// Commands (`send-command` calls that succeed) one run may issue.
     pub commands_per_run: usize,
+    /// Generations (`llm.generate` and `llm.stream` calls) one run may make.
+    pub llm_requests_per_run: usize,
+    /// Model tokens (prompt and answer) one run may use; also caps each
+    /// request's `max_tokens`.
+    pub llm_tokens_per_run: usize,
 }
 
 impl Default for Limits {
@@ -65,6 +70,8 @@ impl Default for Limits {
             replies_per_run: 16,
             reply_bytes: 64 << 10,
             commands_per_run: 16,
+            llm_requests_per_run: 16,
+            llm_tokens_per_run: 100_000,
         }
     }
 }
@@ -96,6 +103,10 @@ pub enum Limit {
     ReplyBytes,
     /// `commands_per_run` ([`Limits::commands_per_run`]).
     CommandsPerRun,
+    /// `llm_requests_per_run` ([`Limits::llm_requests_per_run`]).
+    LlmRequestsPerRun,
+    /// `llm_tokens_per_run` ([`Limits::llm_tokens_per_run`]).
+    LlmTokensPerRun,
 }
 
 /// How a limit's value is written: in a flow file and in reasons.
@@ -111,7 +122,7 @@ pub enum Unit {
 
 impl Limit {
     /// Every limit, in the order of [`Limits`]' fields.
-    pub const ALL: [Limit; 12] = [
+    pub const ALL: [Limit; 14] = [
         Limit::Memory,
         Limit::Time,
         Limit::WallTime,
@@ -124,6 +135,8 @@ impl Limit {
         Limit::RepliesPerRun,
         Limit::ReplyBytes,
         Limit::CommandsPerRun,
+        Limit::LlmRequestsPerRun,
+        Limit::LlmTokensPerRun,
     ];
 
     /// The key, e.g. `events_per_run`.
@@ -141,6 +154,8 @@ impl Limit {
             Limit::RepliesPerRun => "replies_per_run",
             Limit::ReplyBytes => "reply_bytes",
             Limit::CommandsPerRun => "commands_per_run",
+            Limit::LlmRequestsPerRun => "llm_requests_per_run",
+            Limit::LlmTokensPerRun => "llm_tokens_per_run",
         }
     }
 
@@ -156,7 +171,9 @@ impl Limit {
             Limit::ArgumentsPerEvent
             | Limit::EventsPerRun
             | Limit::RepliesPerRun
-            | Limit::CommandsPerRun => Unit::Count,
+            | Limit::CommandsPerRun
+            | Limit::LlmRequestsPerRun
+            | Limit::LlmTokensPerRun => Unit::Count,
             Limit::Memory
             | Limit::Stack
             | Limit::ArgumentBytes
@@ -181,6 +198,8 @@ impl Limit {
             Limit::RepliesPerRun => "replies per run",
             Limit::ReplyBytes => "bytes per reply",
             Limit::CommandsPerRun => "commands issued per run",
+            Limit::LlmRequestsPerRun => "model generations per run",
+            Limit::LlmTokensPerRun => "model tokens (prompt and answer) per run",
         }
     }
 }
@@ -228,6 +247,8 @@ impl Limits {
             Limit::RepliesPerRun => LimitValue::Count(self.replies_per_run),
             Limit::ReplyBytes => LimitValue::Bytes(self.reply_bytes),
             Limit::CommandsPerRun => LimitValue::Count(self.commands_per_run),
+            Limit::LlmRequestsPerRun => LimitValue::Count(self.llm_requests_per_run),
+            Limit::LlmTokensPerRun => LimitValue::Count(self.llm_tokens_per_run),
         }
     }
 
@@ -247,6 +268,8 @@ impl Limits {
             (Limit::RepliesPerRun, LimitValue::Count(n)) => self.replies_per_run = n,
             (Limit::ReplyBytes, LimitValue::Bytes(b)) => self.reply_bytes = b,
             (Limit::CommandsPerRun, LimitValue::Count(n)) => self.commands_per_run = n,
+            (Limit::LlmRequestsPerRun, LimitValue::Count(n)) => self.llm_requests_per_run = n,
+            (Limit::LlmTokensPerRun, LimitValue::Count(n)) => self.llm_tokens_per_run = n,
             _ => {}
         }
     }

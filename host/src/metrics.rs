@@ -61,6 +61,8 @@ pub struct Metrics {
     run_duration: Histogram,
     reloads_ok: AtomicU64,
     reloads_refused: AtomicU64,
+    /// Model tokens, generations and latency (see [`crate::llm`]).
+    pub llm: std::sync::Arc<crate::llm::metrics::LlmMetrics>,
 }
 
 /// Values read from the host when metrics are rendered.
@@ -266,6 +268,7 @@ impl Metrics {
             "skillhost_reloads_total{{result=\"refused\"}} {}",
             self.reloads_refused.load(Relaxed)
         );
+        self.llm.render(&mut out, escape);
         out
     }
 }
@@ -302,6 +305,7 @@ mod tests {
             started_at: SystemTime::now(),
             duration: Duration::from_millis(ms),
             sent_events: vec!["x".into(); sent],
+            generations: Vec::new(),
         }
     }
 

@@ -9,7 +9,8 @@
 //! write persona and project attributes ([`attributes`]), read the
 //! conversation so far ([`memory`]), and send commands to integrations
 //! (timers, outbound HTTP: [`commands`]) whose outcomes come back as
-//! events. Nothing else is reachable from inside the sandbox.
+//! events, and ask a language model ([`llm`], [`Gen`]), also for events to
+//! send ([`agent`]). Nothing else is reachable from inside the sandbox.
 //!
 //! ```
 //! use skill_sdk::prelude::*;
@@ -45,10 +46,12 @@
 #![warn(missing_docs)]
 
 pub mod act;
+pub mod agent;
 pub mod attributes;
 pub mod commands;
 pub mod event;
 pub mod identity;
+pub mod llm;
 pub mod log;
 pub mod memory;
 pub mod state;
@@ -62,6 +65,7 @@ pub use act::{parameter, Act};
 pub use commands::Command;
 pub use error::{Error, Result};
 pub use event::{emit_from_text, feedback, BlockOutcome, Event, Receipt};
+pub use llm::{reply_stream, Completion, Gen, LlmError};
 
 /// Everything a skill usually needs, for `use skill_sdk::prelude::*;`.
 ///
@@ -78,6 +82,7 @@ pub mod prelude {
     pub use crate::act::{self, parameter, Act};
     pub use crate::commands::{self, Command};
     pub use crate::event::{emit_from_text, feedback, BlockOutcome, Event, Receipt};
+    pub use crate::llm::{self, reply_stream, Completion, Gen, LlmError};
     pub use crate::{
         attributes, identity, log, memory, reply, reply_to, skill, state, Argument, Error, Result,
     };

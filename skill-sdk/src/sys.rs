@@ -32,6 +32,8 @@ pub mod bindings {
 
 #[cfg(target_arch = "wasm32")]
 mod imp {
+    pub use super::llm_imp::*;
+
     use super::bindings::skillhost::skill;
     use crate::identity::{Actor, Agent, User};
     use crate::memory::Turn;
@@ -122,6 +124,112 @@ mod imp {
     #[inline]
     pub fn log(level: Level, message: &str) {
         skill::log::log(level, message)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+mod llm_imp {
+    //! `llm` calls: the SDK's types to and from the bindings'.
+    use super::bindings::skillhost::skill::llm as wit;
+    use crate::llm::{Completion, EventArgument, EventSpec, Gen, LlmError, Role, Usage};
+
+    /// A generation resource of the host.
+    pub type GenerationHandle = wit::Generation;
+
+    fn request(g: &Gen) -> wit::Request {
+        wit::Request {
+            model: g.model.clone(),
+            messages: g
+                .messages
+                .iter()
+                .map(|m| wit::Message {
+                    role: match m.role {
+                        Role::System => wit::Role::System,
+                        Role::User => wit::Role::User,
+                        Role::Assistant => wit::Role::Assistant,
+                    },
+                    content: m.content.clone(),
+                })
+                .collect(),
+            temperature: g.temperature,
+            max_tokens: g.max_tokens,
+            stop: g.stop.clone(),
+            response_format: if g.json {
+                wit::ResponseFormat::Json
+            } else {
+                wit::ResponseFormat::Text
+            },
+        }
+    }
+
+    fn completion(c: wit::Completion) -> Completion {
+        Completion {
+            text: c.text,
+            finish_reason: c.finish_reason,
+            usage: Usage {
+                prompt_tokens: c.usage.prompt_tokens,
+                completion_tokens: c.usage.completion_tokens,
+            },
+            model: c.model,
+        }
+    }
+
+    fn error(e: wit::LlmError) -> LlmError {
+        match e {
+            wit::LlmError::RateLimited(m) => LlmError::RateLimited(m),
+            wit::LlmError::Timeout(m) => LlmError::Timeout(m),
+            wit::LlmError::NotAllowed(m) => LlmError::NotAllowed(m),
+            wit::LlmError::BadResponse(m) => LlmError::BadResponse(m),
+            wit::LlmError::ProviderError(p) => LlmError::ProviderError {
+                status: p.status,
+                message: p.message,
+            },
+            wit::LlmError::BudgetExceeded(m) => LlmError::BudgetExceeded(m),
+            wit::LlmError::UnknownModel(m) => LlmError::UnknownModel(m),
+            wit::LlmError::InvalidRequest(m) => LlmError::InvalidRequest(m),
+        }
+    }
+
+    pub fn llm_generate(g: &Gen) -> Result<Completion, LlmError> {
+        wit::generate(&request(g)).map(completion).map_err(error)
+    }
+
+    pub fn llm_stream(g: &Gen) -> Result<crate::llm::Generation, LlmError> {
+        wit::stream(&request(g))
+            .map(|inner| crate::llm::Generation { inner })
+            .map_err(error)
+    }
+
+    pub fn generation_next(g: &GenerationHandle) -> Result<Option<String>, LlmError> {
+        g.next().map_err(error)
+    }
+
+    pub fn generation_completion(g: &GenerationHandle) -> Option<Completion> {
+        g.completion().map(completion)
+    }
+
+    pub fn llm_reply_stream(g: GenerationHandle) -> Result<Completion, LlmError> {
+        wit::reply_stream(g).map(completion).map_err(error)
+    }
+
+    pub fn llm_declared_events() -> Vec<EventSpec> {
+        wit::declared_events()
+            .into_iter()
+            .map(|e| EventSpec {
+                idn: e.idn,
+                description: e.description,
+                arguments: e
+                    .arguments
+                    .into_iter()
+                    .map(|a| EventArgument {
+                        name: a.name,
+                        value_type: a.value_type,
+                        required: a.required,
+                        description: a.description,
+                    })
+                    .collect(),
+            })
+            .collect()
     }
 }
 

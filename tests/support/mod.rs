@@ -7,6 +7,7 @@
 //! go through the real executor and wasmtime runtime.
 
 pub mod fuzz;
+pub mod llm_server;
 pub mod server;
 
 use std::future::Future;

@@ -135,6 +135,7 @@ mod tests {
             agent_name: None,
             flows: Vec::new(),
             declared_events: Default::default(),
+            models: Default::default(),
         };
         let store = Arc::new(crate::store::MemoryStore::new());
         let host = Host::start(project, store, config).await.unwrap();

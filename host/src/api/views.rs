@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Actor, Audience, Event};
+use crate::llm::GenerationRecord;
 use crate::store::{Message, Outcome, RunRecord, Trace};
 
 /// `POST /v1/events` response (202).
@@ -55,6 +56,9 @@ pub struct MessageView {
     pub flow: String,
     /// The skill that sent it.
     pub skill: String,
+    /// A streamed reply's id, which its live `delta` events carried.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
 }
 
 impl From<&Message> for MessageView {
@@ -65,6 +69,7 @@ impl From<&Message> for MessageView {
             event_id: m.event_id.clone(),
             flow: m.flow.clone(),
             skill: m.skill.clone(),
+            message_id: m.message_id.clone(),
         }
     }
 }
@@ -94,6 +99,10 @@ pub struct RunView {
     pub duration_ms: f64,
     /// Events the run sent (only when it committed), in the order sent.
     pub sent_events: Vec<String>,
+    /// The model generations the run made (model, tokens, latency,
+    /// outcome), whatever became of the run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub generations: Vec<GenerationRecord>,
 }
 
 impl From<&RunRecord> for RunView {
@@ -117,6 +126,7 @@ impl From<&RunRecord> for RunView {
             started_at: humantime::format_rfc3339_micros(r.started_at).to_string(),
             duration_ms: r.duration.as_secs_f64() * 1e3,
             sent_events: r.sent_events.clone(),
+            generations: r.generations.clone(),
         }
     }
 }

@@ -10,13 +10,20 @@ use skillhost::store::{MemoryStore, Message};
 use skillhost::{ActorRef, Host, HostConfig, Submission};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
+use super::live::LivePrinter;
 use super::render;
+use skillhost::live::LiveUpdate;
 
-const INTEGRATION: &str = "sandbox";
 /// How long to wait for a line's work to settle before reading the next.
 const SETTLE_WAIT: Duration = Duration::from_secs(3);
 
-pub async fn run(dir: PathBuf, say: Vec<String>, user: String, build: bool) -> Result<()> {
+pub async fn run(
+    dir: PathBuf,
+    say: Vec<String>,
+    user: String,
+    integration: String,
+    build: bool,
+) -> Result<()> {
     let project = super::load(&dir)?;
     if build {
         let p = project.clone();
@@ -32,14 +39,21 @@ pub async fn run(dir: PathBuf, say: Vec<String>, user: String, build: bool) -> R
         flows.len(),
         flows.join(", ")
     );
-    let actor = host.actor(INTEGRATION, INTEGRATION, &user).await?;
-    println!("you are `{user}` on integration `{INTEGRATION}`; type a message, `/event IDN k=v ...`, or `/quit`\n");
+    let actor = host.actor(&integration, &integration, &user).await?;
+    println!("you are `{user}` on integration `{integration}`; type a message, `/event IDN k=v ...`, or `/quit`\n");
 
-    // Replies print as their runs commit, whichever line caused them.
+    // Replies print as their runs commit, whichever line caused them;
+    // streamed replies as they are written.
     let mut replies = host.subscribe_replies();
+    let (_, mut live) = host.subscribe_live(&actor.id);
+    let mut printer = LivePrinter::default();
     let me = actor.id.clone();
-    let print_reply = |m: Message| {
-        if m.actor_id == me {
+    let print_reply = |m: Message, printer: &mut LivePrinter| {
+        let streamed = m
+            .message_id
+            .as_ref()
+            .is_some_and(|id| printer.streamed.remove(id));
+        if m.actor_id == me && !streamed {
             println!("agent> {}", m.text);
         }
     };
@@ -61,7 +75,8 @@ pub async fn run(dir: PathBuf, say: Vec<String>, user: String, build: bool) -> R
             let next = loop {
                 tokio::select! {
                     line = stdin.next_line() => break line?,
-                    Ok(m) = replies.recv() => print_reply(m),
+                    Ok(m) = replies.recv() => print_reply(m, &mut printer),
+                    Ok(u) = live.recv() => print_live(&mut printer, &u),
                 }
             };
             match next {
@@ -78,8 +93,8 @@ pub async fn run(dir: PathBuf, say: Vec<String>, user: String, build: bool) -> R
         }
         let submission = match parse_line(line) {
             Ok(s) => Submission {
-                integration_idn: INTEGRATION.into(),
-                connector_idn: INTEGRATION.into(),
+                integration_idn: integration.clone(),
+                connector_idn: integration.clone(),
                 actor: Some(ActorRef::Id(actor.id.clone())),
                 ..s
             },
@@ -95,11 +110,27 @@ pub async fn run(dir: PathBuf, say: Vec<String>, user: String, build: bool) -> R
                 continue;
             }
         };
-        let settled = tokio::time::timeout(SETTLE_WAIT, host.settled(&receipt.event_id))
-            .await
-            .is_ok();
+        let settled = {
+            let settle = host.settled(&receipt.event_id);
+            tokio::pin!(settle);
+            let mut deadline = tokio::time::Instant::now() + SETTLE_WAIT;
+            loop {
+                tokio::select! {
+                    () = &mut settle => break true,
+                    Ok(u) = live.recv() => {
+                        print_live(&mut printer, &u);
+                        // A reply being written keeps the wait going.
+                        deadline = tokio::time::Instant::now() + SETTLE_WAIT;
+                    }
+                    () = tokio::time::sleep_until(deadline) => break false,
+                }
+            }
+        };
+        while let Ok(u) = live.try_recv() {
+            print_live(&mut printer, &u);
+        }
         while let Ok(m) = replies.try_recv() {
-            print_reply(m);
+            print_reply(m, &mut printer);
         }
         if !settled {
             println!("  (still running after {SETTLE_WAIT:?}; replies will print as they arrive)");
@@ -113,10 +144,27 @@ pub async fn run(dir: PathBuf, say: Vec<String>, user: String, build: bool) -> R
     }
     // Let work in flight finish (bounded) so its replies are not lost from the screen.
     let _ = tokio::time::timeout(SETTLE_WAIT, host.idle()).await;
+    while let Ok(u) = live.try_recv() {
+        print_live(&mut printer, &u);
+    }
+    printer.close_all();
     while let Ok(m) = replies.try_recv() {
-        print_reply(m);
+        print_reply(m, &mut printer);
     }
     Ok(())
+}
+
+/// Prints a streamed reply's chunk or end.
+fn print_live(printer: &mut LivePrinter, u: &LiveUpdate) {
+    match u {
+        LiveUpdate::Delta { reply, text } => printer.delta(&reply.message_id, "agent> ", text),
+        LiveUpdate::End {
+            reply,
+            status,
+            reason,
+            ..
+        } => printer.end(&reply.message_id, status.as_str(), reason.as_deref()),
+    }
 }
 
 /// A plain line is a `user_message`; `/event IDN k=v ...` is any event.

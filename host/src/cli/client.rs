@@ -65,6 +65,36 @@ impl Client {
         })
     }
 
+    /// Follows the live replies of the event's actors, printing them; the
+    /// followers stop (after a short grace) when the returned sender is dropped.
+    async fn follow_streams(
+        &self,
+        event_id: &str,
+    ) -> (
+        Option<tokio::sync::watch::Sender<()>>,
+        Vec<tokio::task::JoinHandle<()>>,
+    ) {
+        let Ok(event) = self.event(event_id, 0.0).await else {
+            return (None, Vec::new());
+        };
+        let (tx, rx) = tokio::sync::watch::channel(());
+        let followers = event
+            .actors
+            .iter()
+            .map(|a| {
+                let request = self.request(
+                    reqwest::Method::GET,
+                    &format!("/v1/actors/{}/messages/stream", a.id),
+                );
+                let (who, rx) = (a.external_id.clone(), rx.clone());
+                tokio::spawn(async move {
+                    let _ = super::live::follow(request, who, rx).await;
+                })
+            })
+            .collect();
+        (Some(tx), followers)
+    }
+
     async fn event(&self, id: &str, wait: f64) -> Result<EventView> {
         let wait = wait.clamp(0.0, MAX_WAIT.as_secs_f64());
         self.call(
@@ -123,12 +153,22 @@ pub async fn send(args: SendArgs) -> Result<()> {
         }
         return Ok(());
     }
+    // Print streamed replies to the event's actors as they are written.
+    let (settled_tx, followers) = if args.json {
+        (None, Vec::new())
+    } else {
+        client.follow_streams(&receipt.event_id).await
+    };
     let mut event = client.event(&receipt.event_id, args.wait).await?;
     // A long wait is served in rounds of at most MAX_WAIT.
     let mut left = args.wait - MAX_WAIT.as_secs_f64();
     while !event.is_settled() && left > 0.0 {
         event = client.event(&receipt.event_id, left).await?;
         left -= MAX_WAIT.as_secs_f64();
+    }
+    drop(settled_tx);
+    for f in followers {
+        let _ = f.await;
     }
     print_event(&event, args.json)
 }

@@ -2,6 +2,7 @@
 
 mod chat;
 mod client;
+mod live;
 mod new;
 mod render;
 mod serve;
@@ -114,9 +115,13 @@ enum Command {
         /// Say these lines in order instead of reading stdin, then exit.
         #[arg(long)]
         say: Vec<String>,
-        /// Your user id on the sandbox channel.
+        /// Your user id on the channel.
         #[arg(long, default_value = "you")]
         user: String,
+        /// The integration (and connector) your messages come from, e.g.
+        /// `model_chat` for the sample that answers with a model.
+        #[arg(long, default_value = "sandbox")]
+        integration: String,
         /// Do not build the project's skill crates first.
         #[arg(long)]
         no_build: bool,
@@ -328,8 +333,9 @@ pub fn main() -> ExitCode {
             project,
             say,
             user,
+            integration,
             no_build,
-        } => tokio_main(chat::run(project, say, user, !no_build)),
+        } => tokio_main(chat::run(project, say, user, integration, !no_build)),
         Command::Check { project } => tokio_main(check(&project)),
         Command::Send(args) => tokio_main(client::send(args)),
         Command::Trace(args) => tokio_main(client::trace(args)),

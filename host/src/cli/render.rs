@@ -78,7 +78,32 @@ fn run_line(r: &RunView) -> String {
         "interrupted" => format!("{why} after {took:.1?}"),
         other => format!("{other}: {why}"),
     };
-    format!("{}/{skill} [{}] {what}", r.flow, r.interrupt_mode)
+    format!(
+        "{}/{skill} [{}] {what}{}",
+        r.flow,
+        r.interrupt_mode,
+        generations(r)
+    )
+}
+
+/// The run's model generations: `; model local: 7+2 tokens in 12.3ms`, one
+/// per generation, with the outcome when it is not ok.
+fn generations(r: &RunView) -> String {
+    let mut out = String::new();
+    for g in &r.generations {
+        let took = Duration::from_secs_f64((g.latency_ms / 1e3).max(0.0));
+        out.push_str(&format!(
+            "; model {}: {}+{} tokens in {took:.1?}",
+            g.model, g.prompt_tokens, g.completion_tokens
+        ));
+        if g.streamed {
+            out.push_str(", streamed");
+        }
+        if g.outcome != "ok" {
+            out.push_str(&format!(" ({})", g.outcome));
+        }
+    }
+    out
 }
 
 /// What `send` and `trace` print: the tree, then the replies and the events sent.

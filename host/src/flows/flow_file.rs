@@ -69,7 +69,7 @@ pub(super) fn load_flow_file(
 }
 
 /// The body of a flow file. Unknown top-level keys are ignored: Newo exports
-/// carry many (`id`, `agent_id`, `default_model`, ...).
+/// carry many (`id`, `agent_id`, `publication_type`, ...).
 fn flow(
     obj: &Obj,
     idn: Checked<Text>,
@@ -111,6 +111,7 @@ fn flow(
         .collect();
     let event_schemas = event_schemas(obj, r);
     let allowed_outbound_hosts = allowed_outbound_hosts(obj, r);
+    let default_model = super::model_keys::model_ref(obj, "default_model", r);
 
     Some(Flow {
         idn: idn.ok()?.value,
@@ -122,6 +123,7 @@ fn flow(
         state_fields: state_fields.into_iter().collect::<Option<_>>()?,
         event_schemas: event_schemas?,
         allowed_outbound_hosts: allowed_outbound_hosts.ok()?,
+        default_model: default_model.ok()?,
     })
 }
 

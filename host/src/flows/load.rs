@@ -15,6 +15,7 @@ pub use super::diagnostics::{LoadError, LoadErrors};
 use super::discover::discover_flow_files;
 use super::flow_file::load_flow_file;
 use super::model::Project;
+use super::model_keys::{check_model_refs, load_models};
 use super::project_file::load_project_file;
 
 /// Loads and validates every flow of the project in `dir`.
@@ -33,6 +34,7 @@ pub fn load_project(dir: &Path) -> Result<Project, LoadErrors> {
     }
 
     let (workspace, agent_name) = load_project_file(dir, &mut errors);
+    let models = load_models(dir, &mut errors);
     let files = discover_flow_files(dir, &mut errors);
     if files.is_empty() {
         errors.push(dir_error(
@@ -50,6 +52,7 @@ pub fn load_project(dir: &Path) -> Result<Project, LoadErrors> {
     }
     ensure_unique_flow_idns(&flow_idns, &mut errors);
     let declared_events = catalog(&flows, &mut errors);
+    check_model_refs(&models, &flows, &mut errors);
 
     if errors.is_empty() {
         Ok(Project {
@@ -58,6 +61,7 @@ pub fn load_project(dir: &Path) -> Result<Project, LoadErrors> {
             agent_name,
             flows,
             declared_events,
+            models,
         })
     } else {
         // Stable sort: within a line, keep the order the checks ran in.

@@ -11,6 +11,7 @@ mod flow_file;
 pub mod lint;
 pub mod load;
 pub mod model;
+mod model_keys;
 mod project_file;
 mod skill_entry;
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use crate::allowed_host::AllowedHost;
 pub use crate::limits::LimitOverrides;
+pub use crate::llm::{ModelChoice, ModelRef, Models};
 pub use skillhost_emission::{ArgSchema, ArgType, Catalog, EventSchema};
 
 /// A loaded, validated project: every flow of a project directory.
@@ -25,6 +26,8 @@ pub struct Project {
     /// empty, sent events that are declared must match their schema, and
     /// events extracted from agent text must be declared.
     pub declared_events: Catalog,
+    /// The models skills may call (`models:` and friends in `skillhost.yaml`).
+    pub models: Models,
 }
 
 impl Project {
@@ -56,6 +59,8 @@ pub struct Flow {
     /// Where its skills may send HTTP requests (`allowed_outbound_hosts`);
     /// empty: nowhere.
     pub allowed_outbound_hosts: Vec<AllowedHost>,
+    /// `default_model`: the model of its skills that name none.
+    pub default_model: Option<ModelRef>,
 }
 
 /// An event declared in a flow file, with where.
@@ -93,6 +98,8 @@ pub struct Skill {
     pub parameters: Vec<(String, String)>,
     /// `limits:`: the host's run limits this skill overrides.
     pub limits: LimitOverrides,
+    /// `model`: the model its generations use when a request names none.
+    pub model: Option<ModelRef>,
     /// Line of the skill entry in its flow file.
     pub line: usize,
 }

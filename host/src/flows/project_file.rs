@@ -9,7 +9,14 @@ use super::yaml::read_yaml;
 
 /// The optional project file in the project directory.
 pub(super) const PROJECT_FILE: &str = "skillhost.yaml";
-const PROJECT_KEYS: &[&str] = &["skills_workspace", "agent_name"];
+const PROJECT_KEYS: &[&str] = &[
+    "skills_workspace",
+    "agent_name",
+    // Read by `model_keys`.
+    super::model_keys::MODEL_PROJECT_KEYS[0],
+    super::model_keys::MODEL_PROJECT_KEYS[1],
+    super::model_keys::MODEL_PROJECT_KEYS[2],
+];
 
 /// What `skillhost.yaml` says about where skill crates live.
 pub(super) enum Workspace {

@@ -13,7 +13,7 @@ use super::typed_yaml::{
 };
 use crate::limits::{parse_bytes, parse_duration, Limit, LimitOverrides, LimitValue, Unit};
 
-/// A skill entry; unknown keys are ignored (Newo's `prompt_script`, `model`, ...).
+/// A skill entry; unknown keys are ignored (Newo's `prompt_script`, ...).
 pub(super) fn skill(
     obj: &Obj,
     idn: Checked<Text>,
@@ -25,6 +25,7 @@ pub(super) fn skill(
     let component = component(obj, flow_dir, workspace, r);
     let parameters = parameters(obj, r);
     let limits = limits(obj, r);
+    let model = super::model_keys::model_ref(obj, "model", r);
     Some(Skill {
         idn: idn.ok()?.value,
         title: title.ok()?.map(|t| t.value),
@@ -32,6 +33,7 @@ pub(super) fn skill(
         component: component.ok()?,
         parameters,
         limits: limits.ok()?,
+        model: model.ok()?,
         line: obj.line().unwrap_or(0),
     })
 }

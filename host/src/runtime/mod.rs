@@ -19,13 +19,16 @@
 //! environment or arguments, no network (TCP, UDP and name lookup refused),
 //! empty stdin; stdout and stderr go into the host's log within the run's
 //! log budget. A component importing anything else is refused at load.
+//! Models are reached only through the `llm` host calls, whose waits are
+//! part of the run's future: an interrupt or the wall-time limit drops them
+//! with the run.
 
 mod bindings;
 mod cpu;
 mod host_api;
 mod output;
 
-pub use host_api::{RunEnv, SkillRun};
+pub use host_api::{Generation, RunEnv, SkillRun};
 
 use std::collections::HashMap;
 use std::ffi::OsString;

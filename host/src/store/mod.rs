@@ -128,6 +128,9 @@ pub struct RunRecord {
     pub duration: Duration,
     /// Ids of the events the run sent (only when it committed).
     pub sent_events: Vec<String>,
+    /// The model generations the run made, whatever became of it (an
+    /// interrupted run's tokens were spent too).
+    pub generations: Vec<crate::llm::GenerationRecord>,
 }
 
 /// A reply of the agent to an actor (an `agent_message` act).
@@ -143,6 +146,10 @@ pub struct Message {
     pub flow: String,
     /// The skill that sent it.
     pub skill: String,
+    /// A streamed reply's id, which its live chunks carried (see
+    /// [`crate::live`]); `None` for a reply sent whole.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
 }
 
 /// One turn of a conversation, as Newo's `GetMemory` returns it.

@@ -7,6 +7,10 @@ use crate::log::Level;
 use crate::memory::Turn;
 use crate::Argument;
 
+pub use super::llm::{
+    generation_completion, generation_next, llm_declared_events, llm_generate, llm_reply_stream,
+    llm_stream, GenerationHandle,
+};
 use super::session::{undeclared, with, Session, NO_PERSONA};
 use super::{agent_turn, AttributeOwner, LogLine, Reply, SentCommand, SentEvent};
 

@@ -40,6 +40,7 @@ use crate::memory::Turn;
 use crate::{Argument, Result};
 
 pub(crate) mod backend;
+mod llm;
 mod record;
 mod session;
 
@@ -96,6 +97,8 @@ pub struct TestHost {
     project_attributes: BTreeMap<String, String>,
     /// Committed conversation turns of every actor, oldest first.
     turns: Vec<Turn>,
+    /// Scripted answers of models, in the order requests take them.
+    scripted: std::collections::VecDeque<llm::Scripted>,
 }
 
 impl TestHost {
@@ -139,6 +142,7 @@ impl TestHost {
             persona_attributes: BTreeMap::new(),
             project_attributes: BTreeMap::new(),
             turns: Vec::new(),
+            scripted: Default::default(),
         }
     }
 
@@ -778,7 +782,10 @@ impl TestHost {
                 attribute_writes: Vec::new(),
                 logs: Vec::new(),
                 commands: Vec::new(),
+                llm_requests: Vec::new(),
+                streamed: Vec::new(),
             },
+            generations: Vec::new(),
         };
         CURRENT.with(|c| {
             let mut c = c.borrow_mut();
@@ -798,6 +805,8 @@ impl TestHost {
             .with(|c| c.borrow_mut().take())
             .expect("session installed");
         drop(guard);
+        // Scripted answers the run used are used up, whatever its outcome.
+        self.scripted = session.host.scripted;
         if result.is_ok() {
             self.values = session.host.values;
             self.persona_attributes = session.host.persona_attributes;

@@ -23,7 +23,7 @@ use crate::Argument;
 /// assert_eq!(done.writes.len(), 1);
 /// assert_eq!(host.value("f"), Some("")); // not committed
 /// ```
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Run {
     /// The outcome: `Err` carries the run's error string.
     pub result: core::result::Result<(), String>,
@@ -39,6 +39,10 @@ pub struct Run {
     pub logs: Vec<LogLine>,
     /// Commands sent (with [`Command::send`](crate::Command::send)), in order.
     pub commands: Vec<SentCommand>,
+    /// Requests made to models ([`Gen`](crate::Gen)), in order.
+    pub llm_requests: Vec<crate::Gen>,
+    /// Which of `replies` were streamed ([`reply_stream`](crate::reply_stream)), by index.
+    pub streamed: Vec<usize>,
 }
 
 /// A command a skill sent.

@@ -9,6 +9,8 @@ pub(super) struct Session {
     pub(super) sent: u32,
     pub(super) commands: u32,
     pub(super) run: Run,
+    /// The run's streamed answers, by handle.
+    pub(super) generations: Vec<super::llm::NativeGeneration>,
 }
 
 impl Session {

@@ -49,6 +49,7 @@ impl messages::Host for RunState {
                 event_id: r.event.id.clone(),
                 flow: r.flow.idn.clone(),
                 skill: r.skill.idn.clone(),
+                message_id: None,
             });
         }
         Ok(Ok(()))

@@ -20,6 +20,7 @@ mod commands;
 mod effects;
 mod events;
 mod identity;
+mod llm;
 mod log;
 mod memory;
 mod messages;
@@ -27,6 +28,9 @@ mod state;
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Instant;
+
+pub use self::llm::Generation;
 
 use self::effects::EffectBuffer;
 use super::output::LogTags;
@@ -53,6 +57,10 @@ pub struct RunEnv {
     pub commands: Arc<crate::commands::Registry>,
     /// Bounds the events runs may send while the host is saturated.
     pub backpressure: Arc<crate::backpressure::Backpressure>,
+    /// The models' client and concurrency limits, for `llm`.
+    pub llm: Arc<crate::llm::Llm>,
+    /// Where streamed replies go live.
+    pub live: Arc<crate::live::LiveReplies>,
 }
 
 /// One run's context and its buffered effects.
@@ -67,6 +75,11 @@ pub struct SkillRun {
     buffer: EffectBuffer,
     /// This run's limits (set by the runtime before the run starts).
     limits: Limits,
+    /// When the run's `wall_time` is up: no model wait or retry goes past it.
+    deadline: Instant,
+    /// The run's generations and streamed replies, read by the executor
+    /// whatever became of the run.
+    llm_log: Arc<crate::llm::RunLlm>,
 }
 
 impl std::fmt::Debug for SkillRun {
@@ -90,6 +103,7 @@ impl SkillRun {
         skill: Arc<Skill>,
         instance: InstanceKey,
     ) -> Self {
+        let llm_log = Arc::new(crate::llm::RunLlm::new(env.llm.metrics.clone()));
         SkillRun {
             env,
             event,
@@ -99,7 +113,14 @@ impl SkillRun {
             instance,
             buffer: EffectBuffer::default(),
             limits: Limits::default(),
+            deadline: Instant::now(),
+            llm_log,
         }
+    }
+
+    /// The run's generations and streamed replies (shared: read it after the run).
+    pub fn llm_log(&self) -> Arc<crate::llm::RunLlm> {
+        self.llm_log.clone()
     }
 
     /// The skill this run runs.
@@ -107,8 +128,14 @@ impl SkillRun {
         &self.skill
     }
 
+    /// Sets the run's limits; its deadline is `wall_time` from now.
     pub(crate) fn set_limits(&mut self, limits: Limits) {
         self.limits = limits;
+        let now = Instant::now();
+        // A wall time too long for an `Instant` (years) is no deadline.
+        self.deadline = now
+            .checked_add(limits.wall_time)
+            .unwrap_or(now + std::time::Duration::from_secs(1 << 30));
     }
 
     pub(crate) fn log_tags(&self) -> LogTags {

@@ -219,7 +219,7 @@ impl Store for SqliteStore {
     fn messages(&self, actor_id: &str) -> Result<Vec<Message>> {
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT text, event_id, flow, skill FROM acts WHERE actor_id = ?1 AND kind = 'agent_message' ORDER BY seq",
+                "SELECT text, event_id, flow, skill, message_id FROM acts WHERE actor_id = ?1 AND kind = 'agent_message' ORDER BY seq",
             )?;
             let rows = stmt.query_map(params![actor_id], |r| {
                 Ok(Message {
@@ -228,6 +228,7 @@ impl Store for SqliteStore {
                     event_id: r.get(1)?,
                     flow: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
                     skill: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
+                    message_id: r.get(4)?,
                 })
             })?;
             rows.collect()
@@ -245,7 +246,7 @@ impl Store for SqliteStore {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT seq, text, event_id, flow, skill FROM acts \
+                "SELECT seq, text, event_id, flow, skill, message_id FROM acts \
                  WHERE actor_id = ?1 AND kind = 'agent_message' AND seq > ?2 ORDER BY seq LIMIT ?3",
             )?;
             let rows = stmt.query_map(params![actor_id, after, limit], |r| {
@@ -257,6 +258,7 @@ impl Store for SqliteStore {
                         event_id: r.get(2)?,
                         flow: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
                         skill: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                        message_id: r.get(5)?,
                     },
                 ))
             })?;
@@ -267,7 +269,7 @@ impl Store for SqliteStore {
     fn replies(&self, event_ids: &[&str]) -> Result<Vec<Message>> {
         let mut found = self.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT seq, actor_id, text, flow, skill FROM acts \
+                "SELECT seq, actor_id, text, flow, skill, message_id FROM acts \
                  WHERE event_id = ?1 AND kind = 'agent_message' ORDER BY seq",
             )?;
             let mut found = Vec::new();
@@ -281,6 +283,7 @@ impl Store for SqliteStore {
                             event_id: id.to_string(),
                             flow: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
                             skill: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+                            message_id: r.get(5)?,
                         },
                     ))
                 })?;

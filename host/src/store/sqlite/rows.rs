@@ -78,11 +78,22 @@ pub(super) fn insert_act(
     act: &Turn,
     flow: Option<&str>,
     skill: Option<&str>,
+    message_id: Option<&str>,
 ) -> Result<()> {
     tx.prepare_cached(
-        "INSERT INTO acts (actor_id, kind, text, event_id, at, flow, skill) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO acts (actor_id, kind, text, event_id, at, flow, skill, message_id) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?
-    .execute(params![act.actor_id, act.kind, act.text, act.event_id, act.timestamp, flow, skill])?;
+    .execute(params![
+        act.actor_id,
+        act.kind,
+        act.text,
+        act.event_id,
+        act.timestamp,
+        flow,
+        skill,
+        message_id
+    ])?;
     Ok(())
 }
 
@@ -96,7 +107,8 @@ pub(super) fn insert_run(tx: &Transaction<'_>, r: &RunRecord) -> Result<()> {
     };
     tx.prepare_cached(
         "INSERT INTO runs (run_id, event_id, flow, persona, subscription, interrupt_mode, skill, outcome, \
-         reason, started_at_ms, duration_us, sent_events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+         reason, started_at_ms, duration_us, sent_events, generations) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         r.run_id,
@@ -110,7 +122,8 @@ pub(super) fn insert_run(tx: &Transaction<'_>, r: &RunRecord) -> Result<()> {
         reason,
         ms(r.started_at),
         r.duration.as_micros() as i64,
-        serde_json::to_string(&r.sent_events)?
+        serde_json::to_string(&r.sent_events)?,
+        serde_json::to_string(&r.generations)?
     ])?;
     Ok(())
 }
@@ -126,6 +139,7 @@ pub(super) fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord>
         _ => Outcome::Refused(reason),
     };
     let sent: String = r.get("sent_events")?;
+    let generations: String = r.get("generations")?;
     Ok(RunRecord {
         run_id: r.get("run_id")?,
         event_id: r.get("event_id")?,
@@ -144,5 +158,6 @@ pub(super) fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord>
         started_at: from_ms(r.get("started_at_ms")?),
         duration: Duration::from_micros(r.get::<_, i64>("duration_us")?.max(0) as u64),
         sent_events: serde_json::from_str(&sent).unwrap_or_default(),
+        generations: serde_json::from_str(&generations).unwrap_or_default(),
     })
 }

@@ -104,6 +104,12 @@ CREATE INDEX acts_actor ON acts(actor_id, seq);
     outbox::MIGRATION,
     // Replies by the event whose run sent them, for `GET /v1/events/{id}`.
     "CREATE INDEX acts_event ON acts(event_id, seq) WHERE kind = 'agent_message';",
+    // Migration 4: each run's model generations (JSON), and the id of a
+    // streamed reply.
+    r#"
+ALTER TABLE runs ADD COLUMN generations TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE acts ADD COLUMN message_id TEXT;
+"#,
 ];
 
 pub(super) fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection> {

@@ -219,7 +219,7 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheChange>)> {
             }
             insert_event(tx, event, *matched)?;
             if let Some(act) = user_turn(event) {
-                insert_act(tx, &act, None, None)?;
+                insert_act(tx, &act, None, None, None)?;
             }
             Ok((Output::Receipt(None), vec![]))
         }
@@ -293,7 +293,13 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheChange>)> {
                 ));
             }
             for m in &effects.messages {
-                insert_act(tx, &agent_turn(m), Some(&m.flow), Some(&m.skill))?;
+                insert_act(
+                    tx,
+                    &agent_turn(m),
+                    Some(&m.flow),
+                    Some(&m.skill),
+                    m.message_id.as_deref(),
+                )?;
             }
             for (event, matched) in &effects.events {
                 insert_event(tx, event, *matched)?;
