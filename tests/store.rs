@@ -53,6 +53,7 @@ fn record(event_id: &str, instance: &InstanceKey, outcome: Outcome) -> RunRecord
         started_at: SystemTime::now(),
         duration: Duration::from_micros(1500),
         sent_events: vec![],
+        calls: vec![],
     }
 }
 

@@ -48,6 +48,11 @@ pub struct Limits {
     pub reply_bytes: usize,
     /// Commands (`send-command` calls that succeed) one run may issue.
     pub commands_per_run: usize,
+    /// How deep skills may call skills (`call-skill`): 1 lets the run's
+    /// skill call others that call none.
+    pub call_depth: usize,
+    /// `call-skill` calls one run may make, at every depth together.
+    pub calls_per_run: usize,
 }
 
 impl Default for Limits {
@@ -65,6 +70,8 @@ impl Default for Limits {
             replies_per_run: 16,
             reply_bytes: 64 << 10,
             commands_per_run: 16,
+            call_depth: 8,
+            calls_per_run: 256,
         }
     }
 }
@@ -96,6 +103,10 @@ pub enum Limit {
     ReplyBytes,
     /// `commands_per_run` ([`Limits::commands_per_run`]).
     CommandsPerRun,
+    /// `call_depth`: nesting of skill calls ([`Limits::call_depth`]).
+    CallDepth,
+    /// `calls_per_run`: skill calls per run ([`Limits::calls_per_run`]).
+    CallsPerRun,
 }
 
 /// How a limit's value is written: in a flow file and in reasons.
@@ -111,7 +122,7 @@ pub enum Unit {
 
 impl Limit {
     /// Every limit, in the order of [`Limits`]' fields.
-    pub const ALL: [Limit; 12] = [
+    pub const ALL: [Limit; 14] = [
         Limit::Memory,
         Limit::Time,
         Limit::WallTime,
@@ -124,6 +135,8 @@ impl Limit {
         Limit::RepliesPerRun,
         Limit::ReplyBytes,
         Limit::CommandsPerRun,
+        Limit::CallDepth,
+        Limit::CallsPerRun,
     ];
 
     /// The key, e.g. `events_per_run`.
@@ -141,6 +154,8 @@ impl Limit {
             Limit::RepliesPerRun => "replies_per_run",
             Limit::ReplyBytes => "reply_bytes",
             Limit::CommandsPerRun => "commands_per_run",
+            Limit::CallDepth => "call_depth",
+            Limit::CallsPerRun => "calls_per_run",
         }
     }
 
@@ -156,7 +171,9 @@ impl Limit {
             Limit::ArgumentsPerEvent
             | Limit::EventsPerRun
             | Limit::RepliesPerRun
-            | Limit::CommandsPerRun => Unit::Count,
+            | Limit::CommandsPerRun
+            | Limit::CallDepth
+            | Limit::CallsPerRun => Unit::Count,
             Limit::Memory
             | Limit::Stack
             | Limit::ArgumentBytes
@@ -181,6 +198,8 @@ impl Limit {
             Limit::RepliesPerRun => "replies per run",
             Limit::ReplyBytes => "bytes per reply",
             Limit::CommandsPerRun => "commands issued per run",
+            Limit::CallDepth => "nesting of skill calls",
+            Limit::CallsPerRun => "skill calls per run",
         }
     }
 }
@@ -228,6 +247,8 @@ impl Limits {
             Limit::RepliesPerRun => LimitValue::Count(self.replies_per_run),
             Limit::ReplyBytes => LimitValue::Bytes(self.reply_bytes),
             Limit::CommandsPerRun => LimitValue::Count(self.commands_per_run),
+            Limit::CallDepth => LimitValue::Count(self.call_depth),
+            Limit::CallsPerRun => LimitValue::Count(self.calls_per_run),
         }
     }
 
@@ -247,6 +268,8 @@ impl Limits {
             (Limit::RepliesPerRun, LimitValue::Count(n)) => self.replies_per_run = n,
             (Limit::ReplyBytes, LimitValue::Bytes(b)) => self.reply_bytes = b,
             (Limit::CommandsPerRun, LimitValue::Count(n)) => self.commands_per_run = n,
+            (Limit::CallDepth, LimitValue::Count(n)) => self.call_depth = n,
+            (Limit::CallsPerRun, LimitValue::Count(n)) => self.calls_per_run = n,
             _ => {}
         }
     }
@@ -267,12 +290,22 @@ impl Limits {
         event_idn: &str,
         arguments: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
     ) -> Result<(), LimitExceeded> {
+        self.check_arguments_of(&format!("event `{}`", short(event_idn)), arguments)
+    }
+
+    /// The same check for the arguments of anything else, `what` (e.g.
+    /// "the call of skill `Lookup`") naming it in the reason.
+    pub fn check_arguments_of<'a>(
+        &self,
+        what: &str,
+        arguments: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), LimitExceeded> {
         let n = arguments.len();
         if n > self.arguments_per_event {
             return Err(LimitExceeded::new(
                 Limit::ArgumentsPerEvent,
                 self,
-                format!("event `{}` has {n} arguments", short(event_idn)),
+                format!("{what} has {n} arguments"),
             ));
         }
         for (name, value) in arguments {
@@ -282,9 +315,8 @@ impl Limits {
                     Limit::ArgumentBytes,
                     self,
                     format!(
-                        "argument `{}` of event `{}` has {}",
+                        "argument `{}` of {what} has {}",
                         short(name),
-                        short(event_idn),
                         format_bytes(bytes)
                     ),
                 ));

@@ -302,6 +302,7 @@ mod tests {
             started_at: SystemTime::now(),
             duration: Duration::from_millis(ms),
             sent_events: vec!["x".into(); sent],
+            calls: Vec::new(),
         }
     }
 

@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Actor, Audience, Event};
-use crate::store::{Message, Outcome, RunRecord, Trace};
+use crate::store::{Message, Outcome, RunRecord, SkillCall, Trace};
 
 /// `POST /v1/events` response (202).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -94,6 +94,10 @@ pub struct RunView {
     pub duration_ms: f64,
     /// Events the run sent (only when it committed), in the order sent.
     pub sent_events: Vec<String>,
+    /// The skills the run called (`call-skill`), in the order the calls
+    /// began, each with its depth and, if it failed, the error.
+    #[serde(default)]
+    pub calls: Vec<SkillCall>,
 }
 
 impl From<&RunRecord> for RunView {
@@ -117,6 +121,7 @@ impl From<&RunRecord> for RunView {
             started_at: humantime::format_rfc3339_micros(r.started_at).to_string(),
             duration_ms: r.duration.as_secs_f64() * 1e3,
             sent_events: r.sent_events.clone(),
+            calls: r.calls.clone(),
         }
     }
 }

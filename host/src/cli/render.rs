@@ -78,7 +78,30 @@ fn run_line(r: &RunView) -> String {
         "interrupted" => format!("{why} after {took:.1?}"),
         other => format!("{other}: {why}"),
     };
-    format!("{}/{skill} [{}] {what}", r.flow, r.interrupt_mode)
+    format!(
+        "{}/{skill} [{}] {what}{}",
+        r.flow,
+        r.interrupt_mode,
+        calls(r)
+    )
+}
+
+/// ` (called A, B, C failed)`: the skills the run called, nested ones
+/// indented by a `>` per level.
+fn calls(r: &RunView) -> String {
+    if r.calls.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = r
+        .calls
+        .iter()
+        .map(|c| {
+            let nesting = ">".repeat(c.depth.saturating_sub(1) as usize);
+            let failed = if c.error.is_some() { " failed" } else { "" };
+            format!("{nesting}{}{failed}", c.skill)
+        })
+        .collect();
+    format!(" (called {})", names.join(", "))
 }
 
 /// What `send` and `trace` print: the tree, then the replies and the events sent.

@@ -55,6 +55,7 @@ pub(crate) async fn recover(intake: &Intake, executor: &Arc<Executor>) -> Result
                     started_at: std::time::SystemTime::now(),
                     duration: std::time::Duration::ZERO,
                     sent_events: Vec::new(),
+                    calls: Vec::new(),
                 };
                 store.finish_dispatch(q.id, record).await?;
                 tracker.done(&q.event_id);

@@ -83,5 +83,6 @@ fn refused_record(event: &Event, route: &Route, reason: String) -> RunRecord {
         started_at: std::time::SystemTime::now(),
         duration: std::time::Duration::ZERO,
         sent_events: Vec::new(),
+        calls: Vec::new(),
     }
 }

@@ -7,6 +7,7 @@ use crate::log::Level;
 use crate::memory::Turn;
 use crate::Argument;
 
+pub use super::calls::{call_skill, set_result};
 use super::session::{undeclared, with, Session, NO_PERSONA};
 use super::{agent_turn, AttributeOwner, LogLine, Reply, SentCommand, SentEvent};
 

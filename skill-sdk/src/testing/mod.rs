@@ -40,9 +40,11 @@ use crate::memory::Turn;
 use crate::{Argument, Result};
 
 pub(crate) mod backend;
+mod calls;
 mod record;
 mod session;
 
+pub use calls::CalledSkill;
 pub use record::{AttributeOwner, AttributeWrite, LogLine, Reply, Run, SentCommand, SentEvent};
 use session::{Session, CURRENT};
 
@@ -96,6 +98,10 @@ pub struct TestHost {
     project_attributes: BTreeMap<String, String>,
     /// Committed conversation turns of every actor, oldest first.
     turns: Vec<Turn>,
+    /// The other skills of the flow, which runs may call.
+    callees: Vec<calls::Callee>,
+    call_depth: usize,
+    calls_per_run: usize,
 }
 
 impl TestHost {
@@ -139,6 +145,9 @@ impl TestHost {
             persona_attributes: BTreeMap::new(),
             project_attributes: BTreeMap::new(),
             turns: Vec::new(),
+            callees: Vec::new(),
+            call_depth: calls::CALL_DEPTH,
+            calls_per_run: calls::CALLS_PER_RUN,
         }
     }
 
@@ -770,6 +779,7 @@ impl TestHost {
             host: self.clone(),
             sent: 0,
             commands: 0,
+            call: calls::CallState::default(),
             run: Run {
                 result: Ok(()),
                 replies: Vec::new(),
@@ -778,6 +788,7 @@ impl TestHost {
                 attribute_writes: Vec::new(),
                 logs: Vec::new(),
                 commands: Vec::new(),
+                calls: Vec::new(),
             },
         };
         CURRENT.with(|c| {

@@ -39,6 +39,10 @@ pub struct Run {
     pub logs: Vec<LogLine>,
     /// Commands sent (with [`Command::send`](crate::Command::send)), in order.
     pub commands: Vec<SentCommand>,
+    /// Skills called (with [`call_skill`](crate::call_skill)), at any
+    /// depth, in the order the calls began. The effects of a call that
+    /// failed are not in the lists above.
+    pub calls: Vec<super::CalledSkill>,
 }
 
 /// A command a skill sent.

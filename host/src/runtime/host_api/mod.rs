@@ -1,5 +1,5 @@
 //! What a skill can call: the triggered act, its flow's state, events,
-//! replies and logging. Every effect is buffered in the run's
+//! replies, commands, other skills of its flow and logging. Every effect is buffered in the run's
 //! [`EffectBuffer`] and only reaches the store when the run returns ok.
 //!
 //! Every call checks what the skill hands it against the run's [`Limits`]
@@ -23,6 +23,7 @@ mod identity;
 mod log;
 mod memory;
 mod messages;
+mod skills;
 mod state;
 
 use std::collections::HashMap;
@@ -67,6 +68,8 @@ pub struct SkillRun {
     buffer: EffectBuffer,
     /// This run's limits (set by the runtime before the run starts).
     limits: Limits,
+    /// Where it stands in a stack of skill calls, and the calls made.
+    call: skills::CallFrame,
 }
 
 impl std::fmt::Debug for SkillRun {
@@ -99,6 +102,7 @@ impl SkillRun {
             instance,
             buffer: EffectBuffer::default(),
             limits: Limits::default(),
+            call: skills::CallFrame::default(),
         }
     }
 

@@ -96,7 +96,7 @@ pub(super) fn insert_run(tx: &Transaction<'_>, r: &RunRecord) -> Result<()> {
     };
     tx.prepare_cached(
         "INSERT INTO runs (run_id, event_id, flow, persona, subscription, interrupt_mode, skill, outcome, \
-         reason, started_at_ms, duration_us, sent_events) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+         reason, started_at_ms, duration_us, sent_events, calls) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         r.run_id,
@@ -110,7 +110,12 @@ pub(super) fn insert_run(tx: &Transaction<'_>, r: &RunRecord) -> Result<()> {
         reason,
         ms(r.started_at),
         r.duration.as_micros() as i64,
-        serde_json::to_string(&r.sent_events)?
+        serde_json::to_string(&r.sent_events)?,
+        if r.calls.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&r.calls)?)
+        }
     ])?;
     Ok(())
 }
@@ -126,6 +131,7 @@ pub(super) fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord>
         _ => Outcome::Refused(reason),
     };
     let sent: String = r.get("sent_events")?;
+    let calls: Option<String> = r.get("calls")?;
     Ok(RunRecord {
         run_id: r.get("run_id")?,
         event_id: r.get("event_id")?,
@@ -144,5 +150,8 @@ pub(super) fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord>
         started_at: from_ms(r.get("started_at_ms")?),
         duration: Duration::from_micros(r.get::<_, i64>("duration_us")?.max(0) as u64),
         sent_events: serde_json::from_str(&sent).unwrap_or_default(),
+        calls: calls
+            .and_then(|c| serde_json::from_str(&c).ok())
+            .unwrap_or_default(),
     })
 }

@@ -104,6 +104,8 @@ CREATE INDEX acts_actor ON acts(actor_id, seq);
     outbox::MIGRATION,
     // Replies by the event whose run sent them, for `GET /v1/events/{id}`.
     "CREATE INDEX acts_event ON acts(event_id, seq) WHERE kind = 'agent_message';",
+    // The skills each run called (`call-skill`), as JSON; NULL: none.
+    "ALTER TABLE runs ADD COLUMN calls TEXT;",
 ];
 
 pub(super) fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection> {
