@@ -196,7 +196,9 @@ impl RunState {
             }
             Ok(Err(reason)) => reason,
             // The whole run stops or fails: its effects go anyway.
-            Err(e) if e.downcast_ref::<Interrupted>().is_some() => return Err(e),
+            Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
+                return Err(trap(Interrupted));
+            }
             Err(e) => match limit_exceeded(&e, &limits) {
                 Some(limit) => return Err(trap(in_called_skill(limit, &idn))),
                 None => describe_failure(&e, &limits, &stderr),
@@ -252,7 +254,7 @@ impl skills::Host for RunState {
         let error = match &outcome {
             Ok(Ok(_)) => None,
             Ok(Err(e)) => Some(e.clone()),
-            Err(trapped) => Some(format!("{trapped:#}")),
+            Err(trapped) => Some(trapped.to_string()),
         };
         if let Some(record) = self.run.call.calls.get_mut(index) {
             record.error = error.map(|e| cut(e, MAX_RECORDED_ERROR));
