@@ -8,7 +8,9 @@
 //! current actor" needs one, while an event sent from a global act without
 //! target actors stays global; persona attributes without a persona id need
 //! a user; memory holds the triggering `user_message`, earlier turns and the
-//! run's own replies. It records everything the skill did in a [`Run`].
+//! run's own replies; the skills a run calls ([`TestHost::callee`]) run in
+//! the same run, see its effects and have theirs undone if they fail. It
+//! records everything the skill did in a [`Run`].
 //! The repository's `tests/contract.rs` holds it to that: the same cases
 //! (`tests/contract/cases.json`), through the same guest code, here and in
 //! the real host, with the same answers and error strings.
