@@ -141,7 +141,11 @@ async fn a_failed_call_is_undone_and_the_caller_handles_its_error() {
             "",
         ),
         // Overwrites the caller's write, adds its own, sends and replies: all undone.
-        ("Bad", "set:f=bad;set:g=bad;send:ping;reply:bad;fail:oops", ""),
+        (
+            "Bad",
+            "set:f=bad;set:g=bad;send:ping;reply:bad;fail:oops",
+            "",
+        ),
         ("Panicky", "set:g=panicky;panic:boom", ""),
         // A call that succeeds keeps its effects though one of its own calls failed.
         ("Outer", "set:g=outer;try_call:Bad;ret:done", ""),
@@ -152,7 +156,8 @@ async fn a_failed_call_is_undone_and_the_caller_handles_its_error() {
     let replies = t.replies("u").await;
     assert_eq!(replies[0..2], ["before", "Bad!skill `Bad` failed: oops"]);
     assert!(
-        replies[2].starts_with("Panicky!skill `Panicky` failed: panic: ") && replies[2].contains("boom"),
+        replies[2].starts_with("Panicky!skill `Panicky` failed: panic: ")
+            && replies[2].contains("boom"),
         "{}",
         replies[2]
     );
@@ -246,9 +251,7 @@ async fn self_recursion_stops_at_the_call_depth_limit() {
         .is_some_and(|e| e.contains("`call_depth`"))));
 
     // The run's own skill's `limits:` set the run's call depth.
-    let trace = t
-        .send(user("go", "u").arg("ops", "call:Shallow"))
-        .await;
+    let trace = t.send(user("go", "u").arg("ops", "call:Shallow")).await;
     let why = failure(&trace);
     // The run began with Caller (depth 8); Shallow's own limit does not apply.
     assert!(why.contains("`call_depth` (8)"), "{why}");
@@ -257,7 +260,10 @@ async fn self_recursion_stops_at_the_call_depth_limit() {
         ..Default::default()
     });
     let t = start_with(
-        &[&flow(&[("Caller", "call:Helper", ""), ("Helper", "call:Helper", "")])],
+        &[&flow(&[
+            ("Caller", "call:Helper", ""),
+            ("Helper", "call:Helper", ""),
+        ])],
         config,
     )
     .await;
@@ -271,9 +277,11 @@ async fn self_recursion_stops_at_the_call_depth_limit() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_skill_limits_override_sets_the_call_depth_of_its_runs() {
-    let t = start(&[&flow(&[
-        ("Caller", "call:Caller", "    limits:\n      call_depth: 2\n"),
-    ])])
+    let t = start(&[&flow(&[(
+        "Caller",
+        "call:Caller",
+        "    limits:\n      call_depth: 2\n",
+    )])])
     .await;
     let why = failure(&t.send(user("go", "u")).await).to_owned();
     assert_eq!(

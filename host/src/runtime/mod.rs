@@ -431,9 +431,9 @@ impl Runtime {
                     "the run was still going after {} of wall-clock time, having used {} \
                      of CPU (it sleeps, waits, or was starved of CPU)",
                     humantime::format_duration(limits.wall_time),
-                    humantime::format_duration(Duration::from_millis(
-                        cpu.used().as_millis() as u64
-                    ))
+                    humantime::format_duration(
+                        Duration::from_millis(cpu.used().as_millis() as u64)
+                    )
                 ),
             ))),
         };

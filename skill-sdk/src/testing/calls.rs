@@ -143,7 +143,9 @@ impl TestHost {
             .callees
             .iter_mut()
             .find(|c| c.idn == idn)
-            .unwrap_or_else(|| panic!("TestHost::callee_parameter: no callee `{idn}`; add it with callee first"));
+            .unwrap_or_else(|| {
+                panic!("TestHost::callee_parameter: no callee `{idn}`; add it with callee first")
+            });
         match callee.parameters.iter_mut().find(|(n, _)| n == name) {
             Some((_, v)) => *v = value.to_owned(),
             None => callee.parameters.push((name.to_owned(), value.to_owned())),

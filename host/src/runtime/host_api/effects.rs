@@ -91,7 +91,10 @@ impl EffectBuffer {
     /// Buffers an attribute write, replacing this run's earlier one.
     pub(super) fn write_attribute(&mut self, owner: AttributeOwner, field: String, value: String) {
         let writes = &mut self.effects.attribute_writes;
-        match writes.iter().position(|(o, f, _)| *o == owner && *f == field) {
+        match writes
+            .iter()
+            .position(|(o, f, _)| *o == owner && *f == field)
+        {
             Some(i) => {
                 let old = std::mem::replace(&mut writes[i].2, value);
                 if self.open > 0 {
@@ -212,13 +215,17 @@ mod tests {
         let inner = b.checkpoint();
         b.write_state(key("a"), "nested".into());
         b.release(inner);
-        assert_eq!(b.state_written(&key("a")).map(String::as_str), Some("nested"));
+        assert_eq!(
+            b.state_written(&key("a")).map(String::as_str),
+            Some("nested")
+        );
         b.rollback(outer);
 
         assert_eq!(state(&b), [("a".to_string(), "caller".to_string())]);
         assert_eq!(b.state_written(&key("b")), None);
         assert_eq!(
-            b.attribute_written(&AttributeOwner::Project, "x").map(String::as_str),
+            b.attribute_written(&AttributeOwner::Project, "x")
+                .map(String::as_str),
             Some("1")
         );
         assert_eq!(b.effects.messages.len(), 1);
@@ -226,7 +233,10 @@ mod tests {
         assert!(b.undo.is_empty() && b.open == 0);
         // Writes after the rollback land as usual.
         b.write_state(key("b"), "later".into());
-        assert_eq!(b.state_written(&key("b")).map(String::as_str), Some("later"));
+        assert_eq!(
+            b.state_written(&key("b")).map(String::as_str),
+            Some("later")
+        );
     }
 
     #[test]

@@ -117,7 +117,11 @@ impl SkillRun {
         let hint = skillhost_emission::did_you_mean(idn, skills)
             .map(|near| format!(" (did you mean `{near}`?)"))
             .unwrap_or_default();
-        format!("flow `{}` has no skill `{}`{hint}", self.flow.idn, short(idn))
+        format!(
+            "flow `{}` has no skill `{}`{hint}",
+            self.flow.idn,
+            short(idn)
+        )
     }
 
     /// The run of `callee` for a call with `arguments`: this run's act with
