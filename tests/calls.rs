@@ -16,15 +16,28 @@ use skillhost_tests::*;
 /// interrupt mode, when there is such a skill), with one probe skill per
 /// (idn, ops, extra YAML of the skill entry) and the state fields `f`, `g`.
 fn flow(skills: &[(&str, &str, &str)]) -> String {
+    let entries: Vec<(&str, String)> = skills
+        .iter()
+        .map(|(idn, ops, extra)| {
+            let entry = format!(
+                "    crate: probe\n    parameters:\n      - name: ops\n        \
+                 default_value: {ops:?}\n      - name: greeting\n        default_value: hi from {idn}\n{extra}"
+            );
+            (*idn, entry)
+        })
+        .collect();
+    let entries: Vec<(&str, &str)> = entries.iter().map(|(i, e)| (*i, e.as_str())).collect();
+    flow_with(&entries)
+}
+
+/// The same flow with skill entries as given: (idn, the rest of the entry).
+fn flow_with(skills: &[(&str, &str)]) -> String {
     let mut y = String::from("idn: F\nskills:\n");
-    for (idn, ops, extra) in skills {
-        y += &format!(
-            "  - idn: {idn}\n    crate: probe\n    parameters:\n      - name: ops\n        \
-             default_value: {ops:?}\n      - name: greeting\n        default_value: hi from {idn}\n{extra}"
-        );
+    for (idn, entry) in skills {
+        y += &format!("  - idn: {idn}\n{entry}");
     }
     y += "events:\n  - idn: go\n    skill_idn: Caller\n    interrupt_mode: queue\n";
-    if skills.iter().any(|(idn, _, _)| *idn == "Now") {
+    if skills.iter().any(|(idn, _)| *idn == "Now") {
         y += "  - idn: now\n    skill_idn: Now\n    interrupt_mode: interrupt\n";
     }
     y += "state_fields:\n  - idn: f\n    default_value: unset\n  - idn: g\n    default_value: unset\n";
@@ -386,4 +399,99 @@ async fn an_interrupt_stops_the_whole_stack() {
     assert!(go.children.is_empty(), "an interrupted run sends nothing");
     assert!(matches!(only_outcome(&now), Outcome::Ok));
     assert_eq!(t.replies("u").await, ["f=unset", "g=unset", "now"]);
+}
+
+/// A hostile skill entry for `flow`: `attack` chosen by parameter.
+fn hostile(attack: &str, limits: &str) -> String {
+    format!(
+        "    crate: hostile\n    parameters:\n      - name: attack\n        default_value: {attack}\n{limits}"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_called_skill_shares_the_run_wall_clock_deadline() {
+    let t = start(&[&flow_with(&[
+        (
+            "Caller",
+            "    crate: probe\n    parameters:\n      - name: ops\n        default_value: \"set:f=1;try_call:Sleeper;reply:never\"\n    limits:\n      wall_time: 500ms\n",
+        ),
+        ("Sleeper", &hostile("sleep", "    limits:\n      wall_time: 1h\n")),
+    ])])
+    .await;
+    let trace = t.send(user("go", "u")).await;
+    let why = failure(&trace);
+    assert!(
+        why.starts_with("limit `wall_time` (500ms) exceeded: the run was still going after 500ms"),
+        "{why}"
+    );
+    assert_eq!(t.state("F", "u", "f").await, "unset");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_limit_a_called_skill_exceeds_fails_the_run_and_memory_is_per_instance() {
+    let t = start(&[&flow_with(&[
+        ("Caller", "    crate: probe\n"),
+        // Its own memory limit is its instance's.
+        (
+            "Hog",
+            &hostile("alloc", "    limits:\n      memory: 16MiB\n"),
+        ),
+        ("Deep", &hostile("recurse", "")),
+        ("Flood", &hostile("flood_replies", "")),
+    ])])
+    .await;
+    for (callee, reason) in [
+        (
+            "Hog",
+            "limit `memory` (16 MiB) exceeded: the skill tried to grow its memory from ",
+        ),
+        (
+            "Deep",
+            "limit `stack` (1 MiB) exceeded: call stack exhausted",
+        ),
+        // The replies count is the run's: the Caller's own ones count too.
+        (
+            "Flood",
+            "limit `replies_per_run` (16) exceeded: the run tried to send reply #17",
+        ),
+    ] {
+        let ops = format!("set:f=1;try_call:{callee};reply:never");
+        let trace = t.send(user("go", "u").arg("ops", &ops)).await;
+        let why = failure(&trace);
+        assert!(
+            why.starts_with(reason) && why.ends_with(&format!(", in called skill `{callee}`")),
+            "{callee}: {why}"
+        );
+        assert_eq!(sent(&trace), ["skill_failed"]);
+    }
+    assert_eq!(t.state("F", "u", "f").await, "unset");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_without_a_free_instance_slot_is_an_error_to_the_caller() {
+    let config = HostConfig {
+        runtime: RuntimeConfig {
+            max_concurrent_calls: 0,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let t = start_with(
+        &[&flow(&[
+            ("Caller", "try_call:Helper;reply:after", ""),
+            ("Helper", "", ""),
+        ])],
+        config,
+    )
+    .await;
+    let trace = t.send(user("go", "u")).await;
+    assert!(matches!(only_outcome(&trace), Outcome::Ok), "{trace:#?}");
+    assert_eq!(
+        t.replies("u").await,
+        [
+            "Helper!skill `Helper` was not called: all 0 instances for called skills are in use \
+             (the host's max_concurrent_calls)",
+            "after"
+        ]
+    );
 }

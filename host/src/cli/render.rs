@@ -78,7 +78,12 @@ fn run_line(r: &RunView) -> String {
         "interrupted" => format!("{why} after {took:.1?}"),
         other => format!("{other}: {why}"),
     };
-    format!("{}/{skill} [{}]{} {what}", r.flow, r.interrupt_mode, calls(r))
+    format!(
+        "{}/{skill} [{}]{} {what}",
+        r.flow,
+        r.interrupt_mode,
+        calls(r)
+    )
 }
 
 /// ` (called A, >B, C failed)`: the skills the run called, in the order the
