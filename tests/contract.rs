@@ -27,6 +27,8 @@ struct Contract {
     skill: String,
     event: String,
     parameters: Vec<(String, String)>,
+    /// The flow's other skills (the probe too), with their parameters.
+    callees: Vec<(String, Vec<(String, String)>)>,
     state_fields: Vec<(String, String)>,
     /// Declared events and their arguments.
     declared_events: Vec<(String, Vec<ArgSchema>)>,
@@ -92,6 +94,10 @@ fn contract() -> Contract {
         skill: text(&v["skill"]),
         event: text(&v["event"]),
         parameters: pairs(&v["parameters"]),
+        callees: list(&v["callees"])
+            .iter()
+            .map(|c| (text(&c["idn"]), pairs(&c["parameters"])))
+            .collect(),
         state_fields: pairs(&v["state_fields"]),
         declared_events: list(&v["declared_events"])
             .iter()
@@ -165,6 +171,17 @@ fn the_sdk_test_host_keeps_the_contract() {
         for (name, value) in &c.parameters {
             host = host.parameter(name, value);
         }
+        // The skill itself may be called too, with its own parameters.
+        host = host.callee(&c.skill, probe::run);
+        for (name, value) in &c.parameters {
+            host = host.callee_parameter(&c.skill, name, value);
+        }
+        for (idn, parameters) in &c.callees {
+            host = host.callee(idn, probe::run);
+            for (name, value) in parameters {
+                host = host.callee_parameter(idn, name, value);
+            }
+        }
         for (name, default) in &c.state_fields {
             host = host.field(name, default);
         }
@@ -205,6 +222,12 @@ fn flow_file(c: &Contract) -> String {
     );
     for (name, value) in &c.parameters {
         writeln!(y, "      - name: {name}\n        default_value: {value:?}").unwrap();
+    }
+    for (idn, parameters) in &c.callees {
+        writeln!(y, "  - idn: {idn}\n    crate: probe\n    parameters:").unwrap();
+        for (name, value) in parameters {
+            writeln!(y, "      - name: {name}\n        default_value: {value:?}").unwrap();
+        }
     }
     y.push_str("events:\n");
     for idn in &c.subscriptions {

@@ -8,7 +8,7 @@ use skillhost::event::{new_id, Actor, Audience, Event};
 use skillhost::flows::Scope;
 use skillhost::store::{
     AttributeOwner, Command, InstanceKey, MemoryStore, Message, NewDispatch, Outcome, RunEffects,
-    RunRecord, SqliteOptions, SqliteStore, StateKey, Store, Timer, TimerChange,
+    RunRecord, SkillCall, SqliteOptions, SqliteStore, StateKey, Store, Timer, TimerChange,
 };
 
 fn event(idn: &str, actor: Option<&Actor>, parent: Option<&str>) -> Event {
@@ -54,6 +54,7 @@ fn record(event_id: &str, instance: &InstanceKey, outcome: Outcome) -> RunRecord
         duration: Duration::from_micros(1500),
         sent_events: vec![],
         generations: vec![],
+        calls: vec![],
     }
 }
 
@@ -172,6 +173,19 @@ async fn a_commit_applies_every_effect_and_removes_the_entry_at_once(store: Arc<
     };
     let mut rec = record(&e.id, &inst, Outcome::Ok);
     rec.sent_events = vec![child.id.clone()];
+    rec.calls = vec![
+        SkillCall {
+            skill: "Lookup".into(),
+            depth: 1,
+            error: None,
+        },
+        SkillCall {
+            skill: "Fetch".into(),
+            depth: 2,
+            error: Some("skill `Fetch` failed: timeout".into()),
+        },
+    ];
+    let calls = rec.calls.clone();
     let effects = RunEffects {
         state_writes: vec![
             (user_key.clone(), "41".into()),
@@ -243,6 +257,7 @@ async fn a_commit_applies_every_effect_and_removes_the_entry_at_once(store: Arc<
         .unwrap()
         .unwrap();
     assert_eq!(trace.runs[0].sent_events, std::slice::from_ref(&child.id));
+    assert_eq!(trace.runs[0].calls, calls);
     assert_eq!(trace.children[0].event_id, child.id);
 }
 

@@ -64,6 +64,7 @@ impl Dispatch {
             duration,
             sent_events: Vec::new(),
             generations: Vec::new(),
+            calls: Vec::new(),
         }
     }
 }
@@ -252,7 +253,11 @@ impl Executor {
                         self.fail(&d, record(Outcome::Failed(why))).await
                     }
                 },
-                RunResult::Failed(reason) => self.fail(&d, record(Outcome::Failed(reason))).await,
+                RunResult::Failed { reason, calls } => {
+                    let mut record = record(Outcome::Failed(reason));
+                    record.calls = calls;
+                    self.fail(&d, record).await
+                }
                 RunResult::Interrupted(by) => {
                     let why = format!("interrupted by event {by}");
                     self.finish(d.id, record(Outcome::Interrupted(why))).await
@@ -305,8 +310,9 @@ impl Executor {
         &self,
         d: &Dispatch,
         mut record: RunRecord,
-        run: SkillRun,
+        mut run: SkillRun,
     ) -> Result<Outcome, Conflict> {
+        record.calls = run.take_calls();
         let (mut effects, mut sent, shared_reads) = run.into_commit();
         let intake = &self.deps.intake;
         let issued = self

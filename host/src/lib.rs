@@ -11,7 +11,7 @@
 //! | 3 | the router loop resolves each route's skill and queues the dispatches durably | `pipeline/route.rs` ([`router::resolve_skill`], [`store::Store::route_event`]) |
 //! | 4 | once durable, in order, the dispatches go to their flow instances | `pipeline/admit.rs` |
 //! | 5 | the interrupt mode decides: run now, queue, drop, or interrupt the running skill | `executor.rs` ([`executor::Executor::dispatch`]) |
-//! | 6 | a fresh instance runs the skill under epoch interruption; host calls buffer its effects | `runtime/mod.rs`, `runtime/host_api/` (one file per WIT interface) |
+//! | 6 | a fresh instance runs the skill under epoch interruption; host calls buffer its effects; skills it calls run in instances of their own inside it | `runtime/mod.rs`, `runtime/sandbox.rs` (an instance's store), `runtime/host_api/` (one file per WIT interface; `skills.rs`: `call-skill`) |
 //! | 7 | the effects commit in one transaction; replies go out, sent events re-enter at hop 2, commands go to [`commands`] | `executor.rs` (`commit`) → [`store::Store::commit_run`] → `intake.rs` |
 //! | 8 | `GET /v1/events/{id}?wait=` waits until the tree has settled and reads the trace and replies | `api/events.rs` → [`tracker`] → [`store::trace`] |
 //!

@@ -53,6 +53,11 @@ pub struct Limits {
     /// Model tokens (prompt and answer) one run may use; also caps each
     /// request's `max_tokens`.
     pub llm_tokens_per_run: usize,
+    /// How deep skills may call skills (`call-skill`): 1 lets the run's
+    /// skill call others that call none.
+    pub call_depth: usize,
+    /// `call-skill` calls one run may make, at every depth together.
+    pub calls_per_run: usize,
 }
 
 impl Default for Limits {
@@ -72,6 +77,8 @@ impl Default for Limits {
             commands_per_run: 16,
             llm_requests_per_run: 16,
             llm_tokens_per_run: 100_000,
+            call_depth: 8,
+            calls_per_run: 256,
         }
     }
 }
@@ -107,6 +114,10 @@ pub enum Limit {
     LlmRequestsPerRun,
     /// `llm_tokens_per_run` ([`Limits::llm_tokens_per_run`]).
     LlmTokensPerRun,
+    /// `call_depth`: nesting of skill calls ([`Limits::call_depth`]).
+    CallDepth,
+    /// `calls_per_run`: skill calls per run ([`Limits::calls_per_run`]).
+    CallsPerRun,
 }
 
 /// How a limit's value is written: in a flow file and in reasons.
@@ -122,7 +133,7 @@ pub enum Unit {
 
 impl Limit {
     /// Every limit, in the order of [`Limits`]' fields.
-    pub const ALL: [Limit; 14] = [
+    pub const ALL: [Limit; 16] = [
         Limit::Memory,
         Limit::Time,
         Limit::WallTime,
@@ -137,6 +148,8 @@ impl Limit {
         Limit::CommandsPerRun,
         Limit::LlmRequestsPerRun,
         Limit::LlmTokensPerRun,
+        Limit::CallDepth,
+        Limit::CallsPerRun,
     ];
 
     /// The key, e.g. `events_per_run`.
@@ -156,6 +169,8 @@ impl Limit {
             Limit::CommandsPerRun => "commands_per_run",
             Limit::LlmRequestsPerRun => "llm_requests_per_run",
             Limit::LlmTokensPerRun => "llm_tokens_per_run",
+            Limit::CallDepth => "call_depth",
+            Limit::CallsPerRun => "calls_per_run",
         }
     }
 
@@ -174,6 +189,7 @@ impl Limit {
             | Limit::CommandsPerRun
             | Limit::LlmRequestsPerRun
             | Limit::LlmTokensPerRun => Unit::Count,
+            Limit::CallDepth | Limit::CallsPerRun => Unit::Count,
             Limit::Memory
             | Limit::Stack
             | Limit::ArgumentBytes
@@ -200,6 +216,8 @@ impl Limit {
             Limit::CommandsPerRun => "commands issued per run",
             Limit::LlmRequestsPerRun => "model generations per run",
             Limit::LlmTokensPerRun => "model tokens (prompt and answer) per run",
+            Limit::CallDepth => "nesting of skill calls",
+            Limit::CallsPerRun => "skill calls per run",
         }
     }
 }
@@ -249,6 +267,8 @@ impl Limits {
             Limit::CommandsPerRun => LimitValue::Count(self.commands_per_run),
             Limit::LlmRequestsPerRun => LimitValue::Count(self.llm_requests_per_run),
             Limit::LlmTokensPerRun => LimitValue::Count(self.llm_tokens_per_run),
+            Limit::CallDepth => LimitValue::Count(self.call_depth),
+            Limit::CallsPerRun => LimitValue::Count(self.calls_per_run),
         }
     }
 
@@ -270,6 +290,8 @@ impl Limits {
             (Limit::CommandsPerRun, LimitValue::Count(n)) => self.commands_per_run = n,
             (Limit::LlmRequestsPerRun, LimitValue::Count(n)) => self.llm_requests_per_run = n,
             (Limit::LlmTokensPerRun, LimitValue::Count(n)) => self.llm_tokens_per_run = n,
+            (Limit::CallDepth, LimitValue::Count(n)) => self.call_depth = n,
+            (Limit::CallsPerRun, LimitValue::Count(n)) => self.calls_per_run = n,
             _ => {}
         }
     }
@@ -290,12 +312,22 @@ impl Limits {
         event_idn: &str,
         arguments: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
     ) -> Result<(), LimitExceeded> {
+        self.check_arguments_of(&format!("event `{}`", short(event_idn)), arguments)
+    }
+
+    /// The same check for the arguments of anything else, `what` (e.g.
+    /// "the call of skill `Lookup`") naming it in the reason.
+    pub fn check_arguments_of<'a>(
+        &self,
+        what: &str,
+        arguments: impl ExactSizeIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), LimitExceeded> {
         let n = arguments.len();
         if n > self.arguments_per_event {
             return Err(LimitExceeded::new(
                 Limit::ArgumentsPerEvent,
                 self,
-                format!("event `{}` has {n} arguments", short(event_idn)),
+                format!("{what} has {n} arguments"),
             ));
         }
         for (name, value) in arguments {
@@ -305,9 +337,8 @@ impl Limits {
                     Limit::ArgumentBytes,
                     self,
                     format!(
-                        "argument `{}` of event `{}` has {}",
+                        "argument `{}` of {what} has {}",
                         short(name),
-                        short(event_idn),
                         format_bytes(bytes)
                     ),
                 ));

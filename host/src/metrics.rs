@@ -306,6 +306,7 @@ mod tests {
             duration: Duration::from_millis(ms),
             sent_events: vec!["x".into(); sent],
             generations: Vec::new(),
+            calls: Vec::new(),
         }
     }
 

@@ -7,9 +7,10 @@
 //! sends events ([`Event`]) and replies to the user ([`reply`]). It can also
 //! ask who the user, their actor and the agent are ([`identity`]), read and
 //! write persona and project attributes ([`attributes`]), read the
-//! conversation so far ([`memory`]), and send commands to integrations
+//! conversation so far ([`memory`]), send commands to integrations
 //! (timers, outbound HTTP: [`commands`]) whose outcomes come back as
-//! events, and ask a language model ([`llm`], [`Gen`]), also for events to
+//! events, call the other skills of its flow as functions ([`call_skill`],
+//! [`ret`]), and ask a language model ([`llm`], [`Gen`]), also for events to
 //! send ([`agent`]). Nothing else is reachable from inside the sandbox.
 //!
 //! ```
@@ -54,6 +55,7 @@ pub mod identity;
 pub mod llm;
 pub mod log;
 pub mod memory;
+pub mod skills;
 pub mod state;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod testing;
@@ -66,6 +68,7 @@ pub use commands::Command;
 pub use error::{Error, Result};
 pub use event::{emit_from_text, feedback, BlockOutcome, Event, Receipt};
 pub use llm::{reply_stream, Completion, Gen, LlmError};
+pub use skills::{call_skill, ret, Call};
 
 /// Everything a skill usually needs, for `use skill_sdk::prelude::*;`.
 ///
@@ -83,6 +86,7 @@ pub mod prelude {
     pub use crate::commands::{self, Command};
     pub use crate::event::{emit_from_text, feedback, BlockOutcome, Event, Receipt};
     pub use crate::llm::{self, reply_stream, Completion, Gen, LlmError};
+    pub use crate::skills::{self, call_skill, ret, Call};
     pub use crate::{
         attributes, identity, log, memory, reply, reply_to, skill, state, Argument, Error, Result,
     };

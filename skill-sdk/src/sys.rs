@@ -125,6 +125,14 @@ mod imp {
     pub fn log(level: Level, message: &str) {
         skill::log::log(level, message)
     }
+    #[inline]
+    pub fn call_skill(skill_idn: &str, arguments: &[Argument]) -> Result<String, String> {
+        skill::skills::call_skill(skill_idn, arguments)
+    }
+    #[inline]
+    pub fn set_result(value: &str) {
+        skill::skills::set_result(value)
+    }
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::event::{Actor, Audience, Event};
 use crate::llm::GenerationRecord;
-use crate::store::{Message, Outcome, RunRecord, Trace};
+use crate::store::{Message, Outcome, RunRecord, SkillCall, Trace};
 
 /// `POST /v1/events` response (202).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -103,6 +103,10 @@ pub struct RunView {
     /// outcome), whatever became of the run.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub generations: Vec<GenerationRecord>,
+    /// The skills the run called (`call-skill`), in the order the calls
+    /// began, each with its depth and, if it failed, the error.
+    #[serde(default)]
+    pub calls: Vec<SkillCall>,
 }
 
 impl From<&RunRecord> for RunView {
@@ -127,6 +131,7 @@ impl From<&RunRecord> for RunView {
             duration_ms: r.duration.as_secs_f64() * 1e3,
             sent_events: r.sent_events.clone(),
             generations: r.generations.clone(),
+            calls: r.calls.clone(),
         }
     }
 }

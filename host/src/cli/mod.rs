@@ -422,6 +422,7 @@ async fn check(dir: &Path) -> Result<()> {
     let project = load(dir)?;
     let runtime = std::sync::Arc::new(Runtime::new(RuntimeConfig {
         max_concurrent_runs: 1,
+        max_concurrent_calls: 0,
         ..Default::default()
     })?);
     let components: Vec<Vec<u8>> =

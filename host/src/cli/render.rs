@@ -79,11 +79,30 @@ fn run_line(r: &RunView) -> String {
         other => format!("{other}: {why}"),
     };
     format!(
-        "{}/{skill} [{}] {what}{}",
+        "{}/{skill} [{}]{} {what}{}",
         r.flow,
         r.interrupt_mode,
+        calls(r),
         generations(r)
     )
+}
+
+/// ` (called A, >B, C failed)`: the skills the run called, in the order the
+/// calls began, a `>` per level of nesting below the first.
+fn calls(r: &RunView) -> String {
+    if r.calls.is_empty() {
+        return String::new();
+    }
+    let names: Vec<String> = r
+        .calls
+        .iter()
+        .map(|c| {
+            let nesting = ">".repeat(c.depth.saturating_sub(1) as usize);
+            let failed = if c.error.is_some() { " failed" } else { "" };
+            format!("{nesting}{}{failed}", c.skill)
+        })
+        .collect();
+    format!(" (called {})", names.join(", "))
 }
 
 /// The run's model generations: `; model local: 7+2 tokens in 12.3ms`, one
@@ -151,4 +170,44 @@ fn descendants(t: &TraceView) -> Vec<&TraceView> {
 /// The tail of a UUID is enough to tell events apart on screen.
 pub fn short(id: &str) -> &str {
     &id[id.len().saturating_sub(8)..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use skillhost::store::SkillCall;
+
+    #[test]
+    fn a_run_line_lists_the_skills_called() {
+        let call = |skill: &str, depth, error: Option<&str>| SkillCall {
+            skill: skill.into(),
+            depth,
+            error: error.map(str::to_owned),
+        };
+        let mut run = RunView {
+            run_id: "r".into(),
+            flow: "F".into(),
+            persona: None,
+            subscription: 0,
+            interrupt_mode: "queue".into(),
+            skill: Some("Caller".into()),
+            outcome: "ok".into(),
+            reason: None,
+            started_at: String::new(),
+            duration_ms: 1.0,
+            sent_events: Vec::new(),
+            generations: Vec::new(),
+            calls: Vec::new(),
+        };
+        assert_eq!(run_line(&run), "F/Caller [queue] ok in 1.0ms");
+        run.calls = vec![
+            call("Lookup", 1, None),
+            call("Fetch", 2, Some("skill `Fetch` failed: x")),
+            call("Format", 1, None),
+        ];
+        assert_eq!(
+            run_line(&run),
+            "F/Caller [queue] (called Lookup, >Fetch failed, Format) ok in 1.0ms"
+        );
+    }
 }

@@ -56,6 +56,7 @@ pub(crate) async fn recover(intake: &Intake, executor: &Arc<Executor>) -> Result
                     duration: std::time::Duration::ZERO,
                     sent_events: Vec::new(),
                     generations: Vec::new(),
+                    calls: Vec::new(),
                 };
                 store.finish_dispatch(q.id, record).await?;
                 tracker.done(&q.event_id);

@@ -84,5 +84,6 @@ fn refused_record(event: &Event, route: &Route, reason: String) -> RunRecord {
         duration: std::time::Duration::ZERO,
         sent_events: Vec::new(),
         generations: Vec::new(),
+        calls: Vec::new(),
     }
 }

@@ -15,6 +15,13 @@
 //! - sizes and counts of what the skill hands the host: checked in the host
 //!   calls (see `host_api`), which trap.
 //!
+//! A skill may call other skills of its flow (`call-skill`, see
+//! `host_api::skills`): each call runs in a fresh instance of its own store
+//! (see `sandbox`), inside the caller's host call, sharing the run's
+//! limits, effect buffer, CPU clock and control. Called skills' instances
+//! come from the same pool, beyond the runs' own slots
+//! ([`RuntimeConfig::max_concurrent_calls`]).
+//!
 //! A skill gets no ambient authority: WASI with no preopened directories, no
 //! environment or arguments, no network (TCP, UDP and name lookup refused),
 //! empty stdin; stdout and stderr go into the host's log within the run's
@@ -27,6 +34,7 @@ mod bindings;
 mod cpu;
 mod host_api;
 mod output;
+mod sandbox;
 
 pub use host_api::{Generation, RunEnv, SkillRun};
 
@@ -40,24 +48,26 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Result};
 use tokio::sync::{Notify, Semaphore};
-use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{
-    Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig,
-    ResourceLimiter, Store, UpdateDeadline,
-};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime::component::{Component, Linker};
+use wasmtime::{Config, Engine, EngineWeak, InstanceAllocationStrategy, PoolingAllocationConfig};
 
 use crate::flows::Skill;
-use crate::limits::{format_bytes, BadArgument, Limit, LimitExceeded, Limits};
+use crate::limits::{format_bytes, Limit, LimitExceeded, Limits};
+use crate::store::SkillCall;
 use bindings::{Skill as SkillWorld, SkillPre};
 use cpu::{CpuClock, Metered};
-use output::{LogBudget, LogStream};
+use output::LogBudget;
+use sandbox::{describe_failure, new_store, Interrupted, RunState, Shared};
 
 /// Limits and sizing of the runtime.
 #[derive(Debug, Clone)]
 pub struct RuntimeConfig {
     /// Runs executing at once; also the size of the instance pool.
     pub max_concurrent_runs: u32,
+    /// Instances of called skills (`call-skill`) alive at once over all
+    /// runs, in instance-pool slots of their own beyond the runs'. A call
+    /// finding none free returns an error to its caller.
+    pub max_concurrent_calls: u32,
     /// Every run's limits, unless its skill overrides them in its flow file.
     pub limits: Limits,
     /// The most memory any skill may be given (the instance pool's slot
@@ -75,6 +85,7 @@ impl Default for RuntimeConfig {
     fn default() -> Self {
         RuntimeConfig {
             max_concurrent_runs: 64,
+            max_concurrent_calls: 64,
             limits: Limits::default(),
             memory_ceiling: 256 << 20,
             stack_ceiling: 8 << 20,
@@ -83,18 +94,6 @@ impl Default for RuntimeConfig {
         }
     }
 }
-
-/// The run was interrupted: carried through wasmtime as a trap payload.
-#[derive(Debug)]
-struct Interrupted;
-
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("interrupted")
-    }
-}
-
-impl std::error::Error for Interrupted {}
 
 /// Lets the executor stop a run from outside.
 #[derive(Debug, Default)]
@@ -136,77 +135,14 @@ pub enum RunResult {
     /// `run` returned ok: the effects may be committed.
     Ok(Box<SkillRun>),
     /// Error, trap, panic or limit; the reason says which.
-    Failed(String),
+    Failed {
+        /// Why, for the run's record.
+        reason: String,
+        /// The skills the run called before it failed.
+        calls: Vec<SkillCall>,
+    },
     /// Stopped by the interrupting event with this id.
     Interrupted(String),
-}
-
-/// Traps a `memory.grow` past the run's memory limit.
-struct MemoryLimiter {
-    limits: Limits,
-}
-
-impl ResourceLimiter for MemoryLimiter {
-    fn memory_growing(
-        &mut self,
-        current: usize,
-        desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        if desired > self.limits.memory {
-            let detail = if current == 0 {
-                format!(
-                    "the component needs {} of memory to start",
-                    format_bytes(desired)
-                )
-            } else {
-                format!(
-                    "the skill tried to grow its memory from {} to {}",
-                    format_bytes(current),
-                    format_bytes(desired)
-                )
-            };
-            return Err(wasmtime::Error::new(LimitExceeded::new(
-                Limit::Memory,
-                &self.limits,
-                detail,
-            )));
-        }
-        Ok(true)
-    }
-
-    fn table_growing(
-        &mut self,
-        _current: usize,
-        _desired: usize,
-        _maximum: Option<usize>,
-    ) -> wasmtime::Result<bool> {
-        // Bounded by the pool's `table_elements`.
-        Ok(true)
-    }
-}
-
-/// The data of one run's store: its sandbox and its host-call context.
-pub(crate) struct RunState {
-    wasi: WasiCtx,
-    table: ResourceTable,
-    limiter: MemoryLimiter,
-    limits: Limits,
-    log: Arc<LogBudget>,
-    stdout: LogStream,
-    stderr: LogStream,
-    control: Arc<RunControl>,
-    cpu: Arc<CpuClock>,
-    run: SkillRun,
-}
-
-impl WasiView for RunState {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
 }
 
 /// A compiled component, checked against the skill world, not yet in use.
@@ -230,6 +166,8 @@ pub struct Runtime {
     /// looked up on every run, and hashing a `Path` parses its components.
     components: RwLock<HashMap<OsString, HashMap<usize, SkillPre<RunState>>>>,
     permits: Arc<Semaphore>,
+    /// Instance slots for called skills, beyond the runs' own.
+    call_slots: Arc<Semaphore>,
     config: RuntimeConfig,
     ticker: Ticker,
 }
@@ -257,6 +195,7 @@ impl Runtime {
             engines: Mutex::new(HashMap::new()),
             components: RwLock::new(HashMap::new()),
             permits: Arc::new(Semaphore::new(config.max_concurrent_runs.max(1) as usize)),
+            call_slots: Arc::new(Semaphore::new(config.max_concurrent_calls as usize)),
             ticker: Ticker::start(config.epoch_tick),
             config,
         };
@@ -310,7 +249,8 @@ impl Runtime {
     fn new_engine(&self, stack: usize) -> Result<EngineSet> {
         let config = &self.config;
         let mut pool = PoolingAllocationConfig::default();
-        let n = config.max_concurrent_runs.max(1);
+        // Every run, and every called skill, is an instance with a fiber stack.
+        let n = config.max_concurrent_runs.max(1) + config.max_concurrent_calls;
         // A Rust component holds a few core instances (the program plus shims),
         // each with at most a memory and a couple of tables.
         pool.total_component_instances(n)
@@ -422,90 +362,59 @@ impl Runtime {
             .is_some_and(|by_stack| by_stack.contains_key(&stack))
     }
 
-    /// Runs a skill component once, in a fresh instance, within its skill's limits.
+    /// The compiled component file for a skill's stack size, and the
+    /// skill's limits; `None` if it is not loaded.
+    fn component_of(&self, path: &Path, skill: &Skill) -> Option<(SkillPre<RunState>, Limits)> {
+        let limits = self.limits_for(skill);
+        let pre = self
+            .components
+            .read()
+            .get(path.as_os_str())
+            .and_then(|by_stack| by_stack.get(&limits.stack))
+            .cloned()?;
+        Some((pre, limits))
+    }
+
+    /// Runs a skill component once, in a fresh instance, within its skill's
+    /// limits; the skills it calls run inside it (see the module docs).
     pub async fn run(
-        &self,
+        self: &Arc<Self>,
         component: &Path,
         mut run: SkillRun,
         control: Arc<RunControl>,
     ) -> RunResult {
-        let limits = self.limits_for(run.skill());
-        let Some(pre) = self
-            .components
-            .read()
-            .get(component.as_os_str())
-            .and_then(|by_stack| by_stack.get(&limits.stack))
-            .cloned()
-        else {
-            return RunResult::Failed(format!("component {} is not loaded", component.display()));
+        let failed = |reason: String| RunResult::Failed {
+            reason,
+            calls: Vec::new(),
         };
-        let engine = pre.engine().clone();
+        let Some((pre, limits)) = self.component_of(component, run.skill()) else {
+            return failed(format!("component {} is not loaded", component.display()));
+        };
         // Bound the runs in flight to the instance pool's size.
         let Ok(_permit) = self.permits.acquire().await else {
-            return RunResult::Failed("the runtime is shutting down".into());
+            return failed("the runtime is shutting down".into());
         };
         if let Some(by) = control.interrupted_by() {
             return RunResult::Interrupted(by.to_string());
         }
 
         run.set_limits(limits);
-        let tags = Arc::new(run.log_tags());
-        let log = Arc::new(LogBudget::new(limits));
-        let stdout = LogStream::new("stdout", tags.clone(), log.clone());
-        let stderr = LogStream::new("stderr", tags, log.clone());
-        let wasi = WasiCtx::builder()
-            .stdout(stdout.clone())
-            .stderr(stderr.clone())
-            .allow_tcp(false)
-            .allow_udp(false)
-            .allow_ip_name_lookup(false)
-            .socket_addr_check(|_, _| Box::pin(async { false }))
-            .max_random_size(1 << 20)
-            .build();
-        let cpu = Arc::new(CpuClock::default());
-        let cpu_clock = cpu.clone();
-        let state = RunState {
-            wasi,
-            table: ResourceTable::new(),
-            limiter: MemoryLimiter { limits },
+        let shared = Shared {
             limits,
-            log,
-            stdout,
-            stderr,
+            log: Arc::new(LogBudget::new(limits)),
             control: control.clone(),
-            cpu: cpu.clone(),
-            run,
+            cpu: Arc::new(CpuClock::default()),
+            runtime: self.clone(),
         };
-        let mut store = Store::new(&engine, state);
-        store.limiter(|s| &mut s.limiter);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|ctx| {
-            let s = ctx.data();
-            if s.control.interrupted_by().is_some() {
-                return Err(wasmtime::Error::new(Interrupted));
-            }
-            let used = s.cpu.used();
-            if used > s.limits.time {
-                return Err(wasmtime::Error::new(LimitExceeded::new(
-                    Limit::Time,
-                    &s.limits,
-                    format!(
-                        "the run used {} of CPU",
-                        humantime::format_duration(Duration::from_millis(used.as_millis() as u64))
-                    ),
-                )));
-            }
-            // Yield so other runs on this worker thread make progress too.
-            Ok(UpdateDeadline::Yield(1))
-        });
-
+        let cpu = shared.cpu.clone();
+        let mut store = new_store(pre.engine(), RunState::new(run, &limits, &shared));
         let ended = {
             let work = Metered::new(
                 async {
                     let skill = pre.instantiate_async(&mut store).await?;
                     skill.call_run(&mut store).await
                 },
-                cpu,
+                cpu.clone(),
             );
             tokio::select! {
                 result = work => Ended::Returned(result),
@@ -513,9 +422,8 @@ impl Runtime {
                 () = control.interrupted() => Ended::Interrupted,
             }
         };
-        let state = store.into_data();
-        state.stdout.finish();
-        state.stderr.finish();
+        let mut state = store.into_data();
+        state.finish_output();
         let result = match ended {
             Ended::Returned(result) => result,
             Ended::Interrupted => Err(wasmtime::Error::new(Interrupted)),
@@ -526,20 +434,31 @@ impl Runtime {
                     "the run was still going after {} of wall-clock time, having used {} \
                      of CPU (it sleeps, waits, or was starved of CPU)",
                     humantime::format_duration(limits.wall_time),
-                    humantime::format_duration(Duration::from_millis(
-                        cpu_clock.used().as_millis() as u64
-                    ))
+                    humantime::format_duration(
+                        Duration::from_millis(cpu.used().as_millis() as u64)
+                    )
                 ),
             ))),
         };
-        match result {
-            Ok(Ok(())) => RunResult::Ok(Box::new(state.run)),
-            Ok(Err(reason)) => RunResult::Failed(format!("skill returned an error: {reason}")),
+        let reason = match result {
+            Ok(Ok(())) => return RunResult::Ok(Box::new(state.run)),
+            Ok(Err(reason)) => format!("skill returned an error: {reason}"),
             Err(e) if e.downcast_ref::<Interrupted>().is_some() => {
-                RunResult::Interrupted(control.interrupted_by().unwrap_or_default().to_string())
+                return RunResult::Interrupted(
+                    control.interrupted_by().unwrap_or_default().to_string(),
+                )
             }
-            Err(e) => RunResult::Failed(describe_failure(&e, &limits, &state.stderr)),
+            Err(e) => describe_failure(&e, &limits, &state.stderr),
+        };
+        RunResult::Failed {
+            reason,
+            calls: state.run.take_calls(),
         }
+    }
+
+    /// A free instance slot for a called skill, if there is one.
+    fn call_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.call_slots.clone().try_acquire_owned().ok()
     }
 }
 
@@ -548,47 +467,6 @@ enum Ended {
     Returned(wasmtime::Result<Result<(), String>>),
     Interrupted,
     WallTime,
-}
-
-/// Turns why a run stopped into a reason a skill author can act on: the
-/// limit and its value, the bad host-call argument, `exit`, or the trap kind
-/// and, for a Rust panic, the panic message the guest wrote to stderr.
-fn describe_failure(e: &wasmtime::Error, limits: &Limits, stderr: &LogStream) -> String {
-    if let Some(limit) = e.downcast_ref::<LimitExceeded>() {
-        return limit.to_string();
-    }
-    if let Some(bad) = e.downcast_ref::<BadArgument>() {
-        return bad.to_string();
-    }
-    if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-        return format!("the skill called exit({})", exit.0);
-    }
-    let trap = e.downcast_ref::<wasmtime::Trap>();
-    if trap == Some(&wasmtime::Trap::StackOverflow) {
-        return LimitExceeded::new(
-            Limit::Stack,
-            limits,
-            "call stack exhausted (unbounded recursion?)",
-        )
-        .to_string();
-    }
-    let out = stderr.kept();
-    let out = String::from_utf8_lossy(&out);
-    let panic = out
-        .lines()
-        .skip_while(|l| !l.contains("panicked at"))
-        .take(2)
-        .collect::<Vec<_>>()
-        .join(" ");
-    let trap = match trap {
-        Some(t) => format!("trap: {t}"),
-        None => format!("{e}"),
-    };
-    if panic.is_empty() {
-        trap
-    } else {
-        format!("panic: {} ({trap})", panic.trim())
-    }
 }
 
 /// Resets a used instance slot by copying back only the pages the run

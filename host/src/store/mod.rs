@@ -18,7 +18,7 @@ use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use anyhow::Result;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::event::{Actor, Event, Receipt};
 use crate::flows::Scope;
@@ -131,6 +131,22 @@ pub struct RunRecord {
     /// The model generations the run made, whatever became of it (an
     /// interrupted run's tokens were spent too).
     pub generations: Vec<crate::llm::GenerationRecord>,
+    /// The skills the run called (`call-skill`), in the order the calls
+    /// began; empty for a run that called none or never ran.
+    pub calls: Vec<SkillCall>,
+}
+
+/// One `call-skill` call of a run, and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkillCall {
+    /// The idn of the skill called.
+    pub skill: String,
+    /// 1 for a call by the run's own skill, 2 for a call by a skill it
+    /// called, and so on.
+    pub depth: u32,
+    /// `None` if the called skill returned ok; else the error its caller
+    /// got (its effects were undone). Cut to 1 KiB.
+    pub error: Option<String>,
 }
 
 /// A reply of the agent to an actor (an `agent_message` act).

@@ -7,6 +7,7 @@ use crate::log::Level;
 use crate::memory::Turn;
 use crate::Argument;
 
+pub use super::calls::{call_skill, set_result};
 pub use super::llm::{
     generation_completion, generation_next, llm_declared_events, llm_generate, llm_reply_stream,
     llm_stream, GenerationHandle,

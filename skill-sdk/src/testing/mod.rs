@@ -8,7 +8,9 @@
 //! current actor" needs one, while an event sent from a global act without
 //! target actors stays global; persona attributes without a persona id need
 //! a user; memory holds the triggering `user_message`, earlier turns and the
-//! run's own replies. It records everything the skill did in a [`Run`].
+//! run's own replies; the skills a run calls ([`TestHost::callee`]) run in
+//! the same run, see its effects and have theirs undone if they fail. It
+//! records everything the skill did in a [`Run`].
 //! The repository's `tests/contract.rs` holds it to that: the same cases
 //! (`tests/contract/cases.json`), through the same guest code, here and in
 //! the real host, with the same answers and error strings.
@@ -40,10 +42,12 @@ use crate::memory::Turn;
 use crate::{Argument, Result};
 
 pub(crate) mod backend;
+mod calls;
 mod llm;
 mod record;
 mod session;
 
+pub use calls::CalledSkill;
 pub use record::{AttributeOwner, AttributeWrite, LogLine, Reply, Run, SentCommand, SentEvent};
 use session::{Session, CURRENT};
 
@@ -99,6 +103,10 @@ pub struct TestHost {
     turns: Vec<Turn>,
     /// Scripted answers of models, in the order requests take them.
     scripted: std::collections::VecDeque<llm::Scripted>,
+    /// The other skills of the flow, which runs may call.
+    callees: Vec<calls::Callee>,
+    call_depth: usize,
+    calls_per_run: usize,
 }
 
 impl TestHost {
@@ -143,6 +151,9 @@ impl TestHost {
             project_attributes: BTreeMap::new(),
             turns: Vec::new(),
             scripted: Default::default(),
+            callees: Vec::new(),
+            call_depth: calls::CALL_DEPTH,
+            calls_per_run: calls::CALLS_PER_RUN,
         }
     }
 
@@ -774,6 +785,7 @@ impl TestHost {
             host: self.clone(),
             sent: 0,
             commands: 0,
+            call: calls::CallState::default(),
             run: Run {
                 result: Ok(()),
                 replies: Vec::new(),
@@ -784,6 +796,7 @@ impl TestHost {
                 commands: Vec::new(),
                 llm_requests: Vec::new(),
                 streamed: Vec::new(),
+                calls: Vec::new(),
             },
             generations: Vec::new(),
         };

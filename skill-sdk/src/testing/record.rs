@@ -43,6 +43,10 @@ pub struct Run {
     pub llm_requests: Vec<crate::Gen>,
     /// Which of `replies` were streamed ([`reply_stream`](crate::reply_stream)), by index.
     pub streamed: Vec<usize>,
+    /// Skills called (with [`call_skill`](crate::call_skill)), at any
+    /// depth, in the order the calls began. The effects of a call that
+    /// failed are not in the lists above.
+    pub calls: Vec<super::CalledSkill>,
 }
 
 /// A command a skill sent.

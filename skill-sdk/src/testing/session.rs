@@ -8,6 +8,7 @@ pub(super) struct Session {
     pub(super) host: TestHost,
     pub(super) sent: u32,
     pub(super) commands: u32,
+    pub(super) call: super::calls::CallState,
     pub(super) run: Run,
     /// The run's streamed answers, by handle.
     pub(super) generations: Vec<super::llm::NativeGeneration>,

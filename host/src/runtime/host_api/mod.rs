@@ -1,5 +1,5 @@
 //! What a skill can call: the triggered act, its flow's state, events,
-//! replies and logging. Every effect is buffered in the run's
+//! replies, commands, other skills of its flow and logging. Every effect is buffered in the run's
 //! [`EffectBuffer`] and only reaches the store when the run returns ok.
 //!
 //! Every call checks what the skill hands it against the run's [`Limits`]
@@ -24,6 +24,7 @@ mod llm;
 mod log;
 mod memory;
 mod messages;
+mod skills;
 mod state;
 
 use std::collections::HashMap;
@@ -80,6 +81,8 @@ pub struct SkillRun {
     /// The run's generations and streamed replies, read by the executor
     /// whatever became of the run.
     llm_log: Arc<crate::llm::RunLlm>,
+    /// Where it stands in a stack of skill calls, and the calls made.
+    call: skills::CallFrame,
 }
 
 impl std::fmt::Debug for SkillRun {
@@ -115,6 +118,7 @@ impl SkillRun {
             limits: Limits::default(),
             deadline: Instant::now(),
             llm_log,
+            call: skills::CallFrame::default(),
         }
     }
 

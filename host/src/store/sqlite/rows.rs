@@ -107,8 +107,8 @@ pub(super) fn insert_run(tx: &Transaction<'_>, r: &RunRecord) -> Result<()> {
     };
     tx.prepare_cached(
         "INSERT INTO runs (run_id, event_id, flow, persona, subscription, interrupt_mode, skill, outcome, \
-         reason, started_at_ms, duration_us, sent_events, generations) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+         reason, started_at_ms, duration_us, sent_events, generations, calls) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         r.run_id,
@@ -123,7 +123,12 @@ pub(super) fn insert_run(tx: &Transaction<'_>, r: &RunRecord) -> Result<()> {
         ms(r.started_at),
         r.duration.as_micros() as i64,
         serde_json::to_string(&r.sent_events)?,
-        serde_json::to_string(&r.generations)?
+        serde_json::to_string(&r.generations)?,
+        if r.calls.is_empty() {
+            None
+        } else {
+            Some(serde_json::to_string(&r.calls)?)
+        }
     ])?;
     Ok(())
 }
@@ -140,6 +145,7 @@ pub(super) fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord>
     };
     let sent: String = r.get("sent_events")?;
     let generations: String = r.get("generations")?;
+    let calls: Option<String> = r.get("calls")?;
     Ok(RunRecord {
         run_id: r.get("run_id")?,
         event_id: r.get("event_id")?,
@@ -159,5 +165,8 @@ pub(super) fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord>
         duration: Duration::from_micros(r.get::<_, i64>("duration_us")?.max(0) as u64),
         sent_events: serde_json::from_str(&sent).unwrap_or_default(),
         generations: serde_json::from_str(&generations).unwrap_or_default(),
+        calls: calls
+            .and_then(|c| serde_json::from_str(&c).ok())
+            .unwrap_or_default(),
     })
 }

@@ -110,6 +110,8 @@ CREATE INDEX acts_actor ON acts(actor_id, seq);
 ALTER TABLE runs ADD COLUMN generations TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE acts ADD COLUMN message_id TEXT;
 "#,
+    // The skills each run called (`call-skill`), as JSON; NULL: none.
+    "ALTER TABLE runs ADD COLUMN calls TEXT;",
 ];
 
 pub(super) fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection> {

@@ -49,6 +49,9 @@
 //! | `identity` | reply `user=PERSONA/NAME,actor=ID/PERSONA/INTEGRATION/CONNECTOR/EXTERNAL_ID,agent=ID/NAME` (no user or actor: empty; no name: empty) |
 //! | `memory:N` | reply the last N turns of memory as `kind=text,kind=text` |
 //! | `command:INTEGRATION:CONNECTOR:COMMAND[:ARGS]` | send a command; reply `command <act id>`, or `command error: <error>` and go on. In ARGS a value `$NAME` is the act's argument NAME (so values may hold `,`, `:` or `;`) |
+//! | `call:SKILL[:ARGS]` | call skill SKILL of the flow with ARGS (`$NAME` as for `command`) and reply `SKILL=<its result>`; an error fails the run with the error text |
+//! | `try_call:SKILL[:ARGS]` | the same, but on an error reply `SKILL!<error>` and go on |
+//! | `ret:VALUE` | set the value a call of this skill returns (VALUE is the whole rest) |
 //!
 //! A send error (other than with `send_report`) fails the run with the
 //! host's error text; so does a reply error. An unknown verb or a malformed
@@ -224,5 +227,28 @@ mod tests {
         );
         assert_eq!(done.commands[0].connector_idn, "web");
         assert_eq!(done.commands[0].arg("url"), Some("http://127.0.0.1:9/a,b"));
+    }
+
+    #[test]
+    fn calls() {
+        let done = host("call:Helper:ops=$inner,x=1;try_call:Zzz;try_call:Helper:ops=fail:no")
+            .arg("inner", "args;ret:done")
+            .skill("Probe")
+            .callee("Helper", super::run)
+            .run(super::run);
+        assert!(done.is_ok(), "{:?}", done.result);
+        assert_eq!(
+            done.reply_texts(),
+            [
+                "x=1",
+                "Helper=done",
+                "Zzz!flow `TestFlow` has no skill `Zzz`",
+                "Helper!skill `Helper` failed: no",
+            ]
+        );
+        let done = host("call:Helper:ops=fail:no;reply:never")
+            .callee("Helper", super::run)
+            .run(super::run);
+        assert_eq!(done.error(), Some("skill `Helper` failed: no"));
     }
 }

@@ -166,6 +166,21 @@ fn exec(act: &Act, op: &str) -> Result<()> {
                 Err(e) => reply(&format!("command error: {}", e.message())),
             }
         }
+        "call" => {
+            let (idn, result) = call(act, need()?);
+            reply(&format!("{idn}={}", result?))
+        }
+        "try_call" => {
+            let (idn, result) = call(act, need()?);
+            match result {
+                Ok(value) => reply(&format!("{idn}={value}")),
+                Err(e) => reply(&format!("{idn}!{}", e.message())),
+            }
+        }
+        "ret" => {
+            ret(rest.unwrap_or_default());
+            Ok(())
+        }
         "attr" => {
             let field = need()?;
             reply(&attribute(field, attributes::persona(field)))
@@ -240,6 +255,22 @@ fn attribute(field: &str, read: Result<Option<String>>) -> String {
         Ok(None) => format!("{field}!unset"),
         Err(e) => format!("{field}!{}", e.message()),
     }
+}
+
+/// `SKILL[:k=v,k=v]` → calls SKILL (a value `$NAME` is the act's argument
+/// NAME); returns the skill idn and what the call returned.
+fn call<'a>(act: &Act, spec: &'a str) -> (&'a str, Result<String>) {
+    let (idn, args) = spec.split_once(':').unwrap_or((spec, ""));
+    let mut call = call_skill(idn);
+    for item in list(args) {
+        let (k, v) = item.split_once('=').unwrap_or((item, ""));
+        let v = match v.strip_prefix('$') {
+            Some(name) => act.arg(name).unwrap_or_default(),
+            None => v,
+        };
+        call = call.arg(k, v);
+    }
+    (idn, call.call())
 }
 
 /// `IDN[:k=v,k=v]` → an event to the current actor.
