@@ -204,6 +204,13 @@ impl Executor {
         let clock = Instant::now();
         let mut attempt = 1;
         let outcome = loop {
+            // Served with unbound skills allowed (see `flows::unbound`): a
+            // dispatch to one fails like any run, `skill_failed` and all.
+            let Some(wasm) = &d.skill.wasm else {
+                let reason = format!("skill `{}` has no component", d.skill.idn);
+                let record = d.record(Outcome::Failed(reason), started_at, clock.elapsed());
+                break self.fail(&d, record).await;
+            };
             let run = SkillRun::new(
                 self.run_env(),
                 d.event.clone(),
@@ -212,11 +219,7 @@ impl Executor {
                 d.skill.clone(),
                 d.route.instance.clone(),
             );
-            let result = self
-                .deps
-                .runtime
-                .run(&d.skill.wasm, run, control.clone())
-                .await;
+            let result = self.deps.runtime.run(wasm, run, control.clone()).await;
             let record = |outcome| d.record(outcome, started_at, clock.elapsed());
             break match result {
                 RunResult::Ok(run) => match self.commit(&d, record(Outcome::Ok), *run).await {
@@ -384,7 +387,7 @@ impl Executor {
         Some(
             Event::child(&d.event.id, depth, SKILL_FAILED, SYSTEM, SYSTEM, audience)
                 .with_arguments(vec![
-                    ("flow".into(), d.route.flow.idn.clone()),
+                    ("flow".into(), d.route.flow.key().to_string()),
                     ("skill".into(), d.skill.idn.clone()),
                     ("event_id".into(), d.event.id.clone()),
                     ("reason".into(), reason),

@@ -113,10 +113,7 @@ mod tests {
     async fn app(token: Option<&str>) -> Router {
         let project = crate::flows::Project {
             root: std::env::temp_dir(),
-            skills_workspace: None,
-            agent_name: None,
-            flows: Vec::new(),
-            declared_events: Default::default(),
+            ..Default::default()
         };
         let store = Arc::new(crate::store::MemoryStore::new());
         let host = Host::start(project, store, crate::HostConfig::default())

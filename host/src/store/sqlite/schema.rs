@@ -102,6 +102,9 @@ CREATE TABLE acts (
 CREATE INDEX acts_actor ON acts(actor_id, seq);
 "#,
     outbox::MIGRATION,
+    // An event may be routed to one agent's flows only: recovery after a
+    // restart must route it the same way.
+    "ALTER TABLE events ADD COLUMN agent_idn TEXT;",
 ];
 
 pub(super) fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection> {
