@@ -7,6 +7,7 @@
 //! go through the real executor and wasmtime runtime.
 
 pub mod fuzz;
+pub mod newo;
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
