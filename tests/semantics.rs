@@ -714,11 +714,23 @@ async fn work_past_the_backlog_bounds_is_refused_at_the_door_not_queued() {
             .await
         }
     };
+    // The bound counts what has reached the instance's queue; an event
+    // still being routed is not in it yet.
+    let queue_holds = |n: usize| {
+        let host = &t.host;
+        async move {
+            wait_until("u's queue to fill", Duration::from_secs(20), || async {
+                host.busy_instances().iter().any(|(_, depth)| *depth == n)
+            })
+            .await
+        }
+    };
 
     // u's instance: one running, one waiting, the most it takes.
     let spin = t.host.submit(user("spin", "u")).await.unwrap();
     busy(1).await;
     let queued = t.host.submit(user("later", "u")).await.unwrap();
+    queue_holds(2).await;
     match t.host.submit(user("later", "u")).await {
         Err(SubmitError::Overloaded(Overload::InstanceBusy { queued, limit, .. })) => {
             assert_eq!((queued, limit), (2, 2))

@@ -31,6 +31,7 @@ fn event(idn: &str, actor: Option<&Actor>, parent: Option<&str>) -> Event {
         accepted_at: SystemTime::now(),
         parent: parent.map(str::to_string),
         depth: u32::from(parent.is_some()),
+        agent_idn: None,
     }
 }
 

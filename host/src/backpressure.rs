@@ -6,7 +6,10 @@
 //! events in flight in the whole host (the host is saturated: 503). Only
 //! `queue` subscriptions count against an instance: an `interrupt` event
 //! clears the queue, and a `cancel` one is dropped if the instance is busy,
-//! so neither is refused for a long queue. Both
+//! so neither is refused for a long queue. The instance bound counts what
+//! has reached the instance's queue: events accepted a moment ago and still
+//! being routed are not in it yet, so a burst can pass it by as many; the
+//! host-wide bound counts every event in flight and holds exactly. Both
 //! answers carry `Retry-After`; the event was not accepted, so a client
 //! retries it (with its `external_event_id`, to stay idempotent). A skill's
 //! `send-system-event` gets the same refusal as an error. Events the host

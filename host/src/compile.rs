@@ -61,7 +61,7 @@ pub fn build_skills_with(
     let mut crates: BTreeMap<PathBuf, Vec<String>> = BTreeMap::new();
     for flow in &project.flows {
         for skill in &flow.skills {
-            if let ComponentSource::Crate { name, workspace } = &skill.component {
+            if let Some(ComponentSource::Crate { name, workspace }) = &skill.component {
                 crates
                     .entry(workspace.clone())
                     .or_default()

@@ -52,9 +52,13 @@ pub async fn prepare(
     let mut files: BTreeMap<PathBuf, (Vec<usize>, String)> = BTreeMap::new();
     for flow in &project.flows {
         for skill in &flow.skills {
+            // Unbound skills have nothing to compile (see `flows::unbound`).
+            let Some(wasm) = &skill.wasm else {
+                continue;
+            };
             let at = format!(
                 "{}:{}: skill `{}`",
-                flow.file.display(),
+                skill.file.display(),
                 skill.line,
                 skill.idn
             );
@@ -63,7 +67,7 @@ pub async fn prepare(
                 continue;
             }
             let entry = files
-                .entry(skill.component.wasm_path())
+                .entry(wasm.clone())
                 .or_insert_with(|| (Vec::new(), at));
             let stack = runtime.limits_for(skill).stack;
             if !entry.0.contains(&stack) {
@@ -135,7 +139,7 @@ pub fn component_paths(project: &Project) -> Vec<PathBuf> {
     let mut paths: Vec<PathBuf> = project
         .flows
         .iter()
-        .flat_map(|f| f.skills.iter().map(|s| s.component.wasm_path()))
+        .flat_map(|f| f.skills.iter().filter_map(|s| s.wasm.clone()))
         .collect();
     paths.sort();
     paths.dedup();

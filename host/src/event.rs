@@ -67,6 +67,9 @@ pub struct Event {
     pub parent: Option<String>,
     /// 0 for an event from outside; parent's depth + 1 otherwise.
     pub depth: u32,
+    /// Routes the event only to this agent's flows (its idn); `None`
+    /// evaluates every agent's subscriptions.
+    pub agent_idn: Option<String>,
 }
 
 impl Event {
@@ -93,6 +96,7 @@ impl Event {
             accepted_at: SystemTime::now(),
             parent: None,
             depth: 0,
+            agent_idn: s.agent_idn,
         }
     }
 
@@ -120,7 +124,14 @@ impl Event {
             accepted_at: SystemTime::now(),
             parent: Some(parent.into()),
             depth,
+            agent_idn: None,
         }
+    }
+
+    /// Restricts routing to one agent's flows (see [`Event::agent_idn`]).
+    pub fn with_agent(mut self, agent_idn: Option<String>) -> Self {
+        self.agent_idn = agent_idn;
+        self
     }
 
     /// Replaces the arguments (name/value pairs, in order).
@@ -182,6 +193,8 @@ pub struct Submission {
     pub command_act_id: Option<String>,
     /// Whether `interrupt`-mode events may not stop its runs (see [`Event::uninterruptible`]).
     pub uninterruptible: bool,
+    /// Route only to this agent's flows (see [`Event::agent_idn`]).
+    pub agent_idn: Option<String>,
 }
 
 impl Submission {
@@ -275,6 +288,8 @@ struct SubmissionBody {
     command_act_id: Option<String>,
     #[serde(default)]
     uninterruptible: Option<bool>,
+    #[serde(default)]
+    agent_idn: Option<String>,
 }
 
 #[derive(serde::Deserialize)]
@@ -436,7 +451,8 @@ impl Submission {
     ///                                           // or [{"name": "text", "value": "hi"}]
     ///  "external_event_id": "msg-1",             // optional; makes submission idempotent
     ///  "command_act_id": "...",                  // optional
-    ///  "uninterruptible": false}                 // optional
+    ///  "uninterruptible": false,                 // optional
+    ///  "agent_idn": "Sales"}                     // optional; only this agent's flows
     /// ```
     ///
     /// Strict: a body that is not an object, unknown or repeated keys,
@@ -490,6 +506,7 @@ impl Submission {
         if let Some(id) = &body.command_act_id {
             check_name("command_act_id", id, MAX_ID_BYTES)?;
         }
+        let agent_idn = optional_name("agent_idn", body.agent_idn, MAX_NAME_BYTES)?;
         Ok(Submission {
             idn: body.idn,
             integration_idn: integration.unwrap_or_default(),
@@ -499,6 +516,7 @@ impl Submission {
             external_event_id,
             command_act_id: body.command_act_id,
             uninterruptible: body.uninterruptible.unwrap_or(false),
+            agent_idn,
         })
     }
 
@@ -541,6 +559,9 @@ impl Submission {
         }
         if self.uninterruptible {
             body.insert("uninterruptible".into(), true.into());
+        }
+        if let Some(agent) = &self.agent_idn {
+            body.insert("agent_idn".into(), agent.clone().into());
         }
         let rest = serde_json::Value::Object(body).to_string();
         format!("{{\"arguments\":{{{}}},{}", args.join(","), &rest[1..])
@@ -632,7 +653,7 @@ mod tests {
         let s = Submission::from_json(
             br#"{"idn":"e","actor_id":"a1","integration_idn":"","external_event_id":"",
                 "arguments":[{"name":"b","value":"1"},{"name":"a","value":"2"}],
-                "uninterruptible":true}"#,
+                "uninterruptible":true,"agent_idn":"Sales"}"#,
         )
         .unwrap();
         assert_eq!(s.actor, Some(ActorRef::Id("a1".into())));
@@ -643,6 +664,7 @@ mod tests {
             [("b".into(), "1".into()), ("a".into(), "2".into())]
         );
         assert!(s.uninterruptible);
+        assert_eq!(s.agent_idn.as_deref(), Some("Sales"));
         let again = Submission::from_json(s.to_json().as_bytes()).unwrap();
         assert_eq!(format!("{s:?}"), format!("{again:?}"));
     }

@@ -214,6 +214,13 @@ impl Executor {
         // Over every attempt: a run done again spent its tokens each time.
         let mut generations = Vec::new();
         let outcome = loop {
+            // Served with unbound skills allowed (see `flows::unbound`): a
+            // dispatch to one fails like any run, `skill_failed` and all.
+            let Some(wasm) = &d.skill.wasm else {
+                let reason = format!("skill `{}` has no component", d.skill.idn);
+                let record = d.record(Outcome::Failed(reason), started_at, clock.elapsed());
+                break self.fail(&d, record).await;
+            };
             let run = SkillRun::new(
                 self.run_env(),
                 d.event.clone(),
@@ -223,11 +230,7 @@ impl Executor {
                 d.route.instance.clone(),
             );
             let llm_log = run.llm_log();
-            let result = self
-                .deps
-                .runtime
-                .run(&d.skill.wasm, run, control.clone())
-                .await;
+            let result = self.deps.runtime.run(wasm, run, control.clone()).await;
             let (spent, streams) = llm_log.close();
             generations.extend(spent);
             let record = |outcome| {
@@ -425,7 +428,7 @@ impl Executor {
         Some(
             Event::child(&d.event.id, depth, SKILL_FAILED, SYSTEM, SYSTEM, audience)
                 .with_arguments(vec![
-                    ("flow".into(), d.route.flow.idn.clone()),
+                    ("flow".into(), d.route.flow.key().to_string()),
                     ("skill".into(), d.skill.idn.clone()),
                     ("event_id".into(), d.event.id.clone()),
                     ("reason".into(), reason),

@@ -32,6 +32,10 @@ pub struct HostConfig {
     pub commands: crate::commands::CommandsConfig,
     /// How much accepted work the host holds before refusing more.
     pub backlog: BacklogLimits,
+    /// Serve even when subscriptions target skills with no component (see
+    /// [`crate::flows::unbound`]); `allow_unbound: true` in the project's
+    /// `skillhost.yaml` allows it too. Hot reloads follow the same rule.
+    pub allow_unbound: bool,
 }
 
 impl Default for HostConfig {
@@ -41,6 +45,7 @@ impl Default for HostConfig {
             max_event_depth: 32,
             commands: crate::commands::CommandsConfig::default(),
             backlog: BacklogLimits::default(),
+            allow_unbound: false,
         }
     }
 }
@@ -68,6 +73,8 @@ impl Host {
         store: Arc<dyn Store>,
         config: HostConfig,
     ) -> Result<Host> {
+        crate::flows::unbound::servable(&project, config.allow_unbound)
+            .map_err(anyhow::Error::msg)?;
         let runtime = Arc::new(Runtime::new(config.runtime.clone())?);
         let prepared = components::prepare(&runtime, &project, |_, _, _| false).await?;
         let mut started = Vec::new();
@@ -94,7 +101,13 @@ impl Host {
             Arc::new(crate::commands::Registry::new(config.commands.clone())?),
             intake.clone(),
         );
-        let reloader = Reloader::new(project.clone(), runtime.clone(), metrics.clone(), started);
+        let reloader = Reloader::new(
+            project.clone(),
+            runtime.clone(),
+            metrics.clone(),
+            started,
+            config.allow_unbound,
+        );
         let llm = metrics.llm.clone();
         let live = Arc::new(crate::live::LiveReplies::default());
         let executor = Executor::new(ExecutorDeps {
@@ -111,6 +124,13 @@ impl Host {
         let depths: Arc<dyn QueueDepths> = executor.clone();
         let depths = Arc::downgrade(&depths);
         intake.backpressure.watch(depths);
+        // Before anything runs: the attributes files' values, where unset.
+        let seeded = store
+            .seed_attributes(initial_attributes(&project.load()))
+            .await?;
+        if seeded > 0 {
+            tracing::info!(seeded, "set initial attribute values from attributes.yaml");
+        }
         let mut tasks = pipeline::start(&intake, &executor).await?;
         // Commands committed but never completed run again; due timers fire.
         tasks.push(commands.start()?);
@@ -170,7 +190,7 @@ impl Host {
             .project()
             .flows
             .iter()
-            .map(|f| (f.idn.clone(), (0, 0)))
+            .map(|f| (f.key().to_string(), (0, 0)))
             .collect();
         for (key, n) in self.executor.busy_instances() {
             let e = flows.entry(key.flow).or_default();
@@ -233,7 +253,8 @@ impl Host {
         self.store.link_actor(actor_id, persona_id).await
     }
 
-    /// A state field of a flow instance as a skill would read it (default applied).
+    /// A state field of a flow instance as a skill would read it (default
+    /// applied); `flow` is the flow's key ([`crate::flows::Flow::key`]).
     pub fn state(&self, flow: &str, persona: Option<&str>, field: &str) -> Result<String> {
         let project = self.project();
         let flow = project
@@ -241,9 +262,9 @@ impl Host {
             .with_context(|| format!("no flow `{flow}`"))?;
         let def = flow
             .state_field(field)
-            .with_context(|| format!("flow `{}` declares no state field `{field}`", flow.idn))?;
+            .with_context(|| format!("flow `{}` declares no state field `{field}`", flow.key()))?;
         let instance = InstanceKey {
-            flow: flow.idn.clone(),
+            flow: flow.key().to_string(),
             persona: persona.map(str::to_string),
         };
         let key = StateKey::new(&instance, def.scope, field);
@@ -285,6 +306,22 @@ impl Host {
     pub fn component_paths(&self) -> Vec<std::path::PathBuf> {
         self.reloader.component_paths()
     }
+}
+
+/// The initial values of a project's customer and project attributes.
+fn initial_attributes(project: &Project) -> Vec<(store::AttributeOwner, String, String)> {
+    let customer = project
+        .customer_attributes
+        .iter()
+        .map(|a| (store::AttributeOwner::Customer, a));
+    let own = project
+        .project_attributes
+        .iter()
+        .map(|a| (store::AttributeOwner::Project, a));
+    customer
+        .chain(own)
+        .filter_map(|(owner, a)| Some((owner, a.idn.clone(), a.value.clone()?)))
+        .collect()
 }
 
 impl Drop for Host {

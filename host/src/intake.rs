@@ -125,6 +125,17 @@ impl Intake {
         if s.idn.trim().is_empty() {
             return Err(SubmitError::Invalid("event idn is empty".into()));
         }
+        if let Some(agent) = &s.agent_idn {
+            let project = self.project.load();
+            if project.agent(agent).is_none() {
+                let known: Vec<&str> = project.agents.iter().map(|a| a.idn.as_str()).collect();
+                return Err(SubmitError::Invalid(format!(
+                    "unknown agent_idn `{}`; the project's agents: {}",
+                    short(agent),
+                    known.join(", ")
+                )));
+            }
+        }
         for (what, name) in [
             ("event idn", &s.idn),
             ("integration_idn", &s.integration_idn),

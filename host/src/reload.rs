@@ -20,7 +20,7 @@ use parking_lot::Mutex;
 use serde::Serialize;
 
 use crate::components::{self, component_paths};
-use crate::flows::{load_project, Project};
+use crate::flows::{load_project_with, Project};
 use crate::metrics::Metrics;
 use crate::runtime::Runtime;
 
@@ -67,6 +67,8 @@ pub struct Reloader {
     /// each component path in use to a fingerprint of its bytes.
     loaded: tokio::sync::Mutex<HashMap<PathBuf, u64>>,
     status: Mutex<ReloadStatus>,
+    /// The host's `allow_unbound`: a reload follows the rule a start does.
+    allow_unbound: bool,
 }
 
 /// Flows, skills and subscriptions of a project, for messages.
@@ -86,6 +88,7 @@ impl Reloader {
         runtime: Arc<Runtime>,
         metrics: Arc<Metrics>,
         started: impl IntoIterator<Item = (PathBuf, u64)>,
+        allow_unbound: bool,
     ) -> Self {
         Reloader {
             project,
@@ -93,13 +96,17 @@ impl Reloader {
             metrics,
             loaded: tokio::sync::Mutex::new(started.into_iter().collect()),
             status: Mutex::new(ReloadStatus::default()),
+            allow_unbound,
         }
     }
 
     /// Loads the project again from its directory and swaps it in (see [`Reloader::reload`]).
     pub async fn reload_from_disk(&self) -> Result<ReloadReport> {
-        let root = self.project.load().root.clone();
-        match load_project(&root) {
+        let (root, selected) = {
+            let project = self.project.load();
+            (project.root.clone(), project.selected.clone())
+        };
+        match load_project_with(&root, selected.as_deref()) {
             Ok(project) => self.reload(project).await,
             Err(errors) => {
                 let e = anyhow::anyhow!(
@@ -116,6 +123,10 @@ impl Reloader {
     /// are new or changed. All or nothing: on any error nothing changes and
     /// the error lists every problem.
     pub async fn reload(&self, project: Project) -> Result<ReloadReport> {
+        // The same rule as at start: no subscription may target an unbound skill.
+        if let Err(why) = crate::flows::unbound::servable(&project, self.allow_unbound) {
+            return Err(self.refused(anyhow::anyhow!(why)));
+        }
         let mut loaded = self.loaded.lock().await;
         let runtime = &self.runtime;
         let prepared = components::prepare(runtime, &project, |path, fp, stack| {

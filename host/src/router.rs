@@ -68,12 +68,19 @@ impl Accepted {
 }
 
 /// Subscriptions matching an event, in declaration order: flows in project
-/// order, subscriptions in file order.
+/// order, subscriptions in file order. An event naming an agent matches only
+/// that agent's flows; otherwise every agent's subscriptions are evaluated
+/// (their integration and connector filters keep agents apart).
 fn matching<'a>(
     project: &'a Project,
     event: &'a Event,
 ) -> impl Iterator<Item = (&'a Arc<Flow>, usize)> + 'a {
-    project.flows.iter().flat_map(move |flow| {
+    let agent = event.agent_idn.as_deref();
+    let flows = project
+        .flows
+        .iter()
+        .filter(move |f| agent.is_none_or(|a| f.agent.idn == a));
+    flows.flat_map(move |flow| {
         flow.subscriptions
             .iter()
             .enumerate()
@@ -96,7 +103,7 @@ pub fn route(project: &Project, event: &Event) -> Vec<Route> {
                 flow: flow.clone(),
                 subscription,
                 instance: InstanceKey {
-                    flow: flow.idn.clone(),
+                    flow: flow.key().to_string(),
                     persona: actor.map(|a| a.persona_id.clone()),
                 },
                 actor: actor.cloned(),
@@ -125,7 +132,7 @@ pub fn resolve_skill(store: &dyn Store, route: &Route) -> Result<Arc<Skill>, Str
             if value.is_empty() {
                 return Err(format!(
                     "skill_idn_from_state: state field `{field}` is empty; set it to a skill of flow `{}`",
-                    flow.idn
+                    flow.key()
                 ));
             }
             value
@@ -134,7 +141,7 @@ pub fn resolve_skill(store: &dyn Store, route: &Route) -> Result<Arc<Skill>, Str
     flow.skill(&idn).cloned().ok_or_else(|| {
         format!(
             "skill_idn_from_state: state names skill `{idn}`, which flow `{}` does not have (skills: {})",
-            flow.idn,
+            flow.key(),
             flow.skills
                 .iter()
                 .map(|s| s.idn.as_str())

@@ -22,7 +22,7 @@ use crate::store::{AttributeOwner, StateKey};
 pub enum SharedKey {
     /// An `agent`-scope state field.
     State(StateKey),
-    /// A persona or project attribute.
+    /// A persona, project or customer attribute.
     Attribute(AttributeOwner, String),
 }
 
@@ -32,6 +32,9 @@ impl SharedKey {
         match self {
             SharedKey::State(k) => format!("agent-scope state `{}`", k.field),
             SharedKey::Attribute(AttributeOwner::Project, f) => format!("project attribute `{f}`"),
+            SharedKey::Attribute(AttributeOwner::Customer, f) => {
+                format!("customer attribute `{f}`")
+            }
             SharedKey::Attribute(AttributeOwner::Persona(_), f) => {
                 format!("persona attribute `{f}`")
             }

@@ -1,5 +1,5 @@
 //! Attributes: named values of a persona (Newo's `GetPersonaAttribute` /
-//! `SetPersonaAttribute`) or of the whole project.
+//! `SetPersonaAttribute`), of the whole project, or of its customer.
 //!
 //! Unlike state, attributes need no declaration, and they are not tied to a
 //! flow: a persona attribute is shared by every flow and by all of the
@@ -162,4 +162,32 @@ pub fn project(field: &str) -> Option<String> {
 #[inline]
 pub fn set_project(field: &str, value: &str) -> Result<()> {
     sys::set_project_attribute(field, value).map_err(Error::host)
+}
+
+/// Reads an attribute of the customer the project belongs to (Newo's
+/// customer attributes; their initial values come from the export's
+/// `attributes.yaml`); `None` if never set.
+///
+/// ```
+/// use skill_sdk::prelude::*;
+/// use skill_sdk::testing::TestHost;
+///
+/// let mut host = TestHost::new("x").customer_attribute("timezone", "Europe/Berlin");
+/// let done = host.run(|_| {
+///     assert_eq!(attributes::customer("timezone").as_deref(), Some("Europe/Berlin"));
+///     attributes::set_customer("plan", "gold")
+/// });
+/// assert!(done.is_ok());
+/// assert_eq!(host.customer_value("plan"), Some("gold"));
+/// ```
+#[inline]
+pub fn customer(field: &str) -> Option<String> {
+    sys::get_customer_attribute(field)
+}
+
+/// Writes an attribute of the customer, applied when the run returns `Ok`.
+/// Errors for an empty attribute name.
+#[inline]
+pub fn set_customer(field: &str, value: &str) -> Result<()> {
+    sys::set_customer_attribute(field, value).map_err(Error::host)
 }

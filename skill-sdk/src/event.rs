@@ -188,6 +188,21 @@ impl Event {
     pub fn send(self) -> Result<Receipt> {
         sys::send_event(&self).map_err(Error::host)
     }
+
+    /// Sends it to the flows of one agent of the project only (by the
+    /// agent's idn); [`send`](Event::send) evaluates every agent's
+    /// subscriptions. An agent the project does not have is an error.
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let done = TestHost::new("x").run(|_| Event::new("lead").send_to_agent("Sales").map(drop));
+    /// assert_eq!(done.events[0].agent_idn.as_deref(), Some("Sales"));
+    /// ```
+    #[inline]
+    pub fn send_to_agent(self, agent_idn: &str) -> Result<Receipt> {
+        sys::send_event_to_agent(&self, agent_idn).map_err(Error::host)
+    }
 }
 
 /// What [`emit_from_text`] did with one event block it found in the text.

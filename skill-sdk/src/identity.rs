@@ -94,6 +94,32 @@ pub struct Agent {
     pub name: String,
 }
 
+/// The agent of the running flow, with its idn (what an event's
+/// `agent_idn` and [`Event::send_to_agent`](crate::Event::send_to_agent)
+/// name).
+///
+/// ```
+/// use skill_sdk::prelude::*;
+/// use skill_sdk::testing::TestHost;
+///
+/// let done = TestHost::new("x").agent_idn("Sales").agent_name("Sales agent").run(|_| {
+///     let info = identity::agent_info();
+///     assert_eq!((info.idn.as_str(), info.name.as_str()), ("Sales", "Sales agent"));
+///     Ok(())
+/// });
+/// assert!(done.is_ok());
+/// ```
+// The field names and types are those of the WIT record `identity.agent-info`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct AgentInfo {
+    /// Newo's id of the agent (its idn when it has none).
+    pub id: String,
+    /// The agent's idn.
+    pub idn: String,
+    /// Its title (its idn when it has none).
+    pub name: String,
+}
+
 /// Newo's `GetUser`: the user the act is about, with their name (the persona
 /// attribute `name`, including a write earlier in this run); `None` for a
 /// global act.
@@ -145,8 +171,9 @@ pub fn actor() -> Option<Actor> {
     sys::get_actor()
 }
 
-/// Newo's `GetAgent`: the agent this project is. Its id and name are both
-/// `agent_name` from `skillhost.yaml`, or `agent` without one.
+/// Newo's `GetAgent`: the agent of the running flow. For a Newo export, its
+/// id and title (the idn without them); for a directory of flow files, both
+/// are `agent_name` from `skillhost.yaml`, or `agent` without one.
 ///
 /// ```
 /// use skill_sdk::prelude::*;
@@ -158,4 +185,12 @@ pub fn actor() -> Option<Actor> {
 #[inline]
 pub fn agent() -> Agent {
     sys::get_agent()
+}
+
+/// The agent of the running flow with its idn: see [`AgentInfo`]. For a
+/// directory of flow files, the idn is `agent_name` from `skillhost.yaml`
+/// (or `agent`).
+#[inline]
+pub fn agent_info() -> AgentInfo {
+    sys::get_agent_info()
 }

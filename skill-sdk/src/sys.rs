@@ -23,6 +23,7 @@ pub mod bindings {
             "skillhost:skill/identity@0.1.0/user": crate::identity::User,
             "skillhost:skill/identity@0.1.0/actor": crate::identity::Actor,
             "skillhost:skill/identity@0.1.0/agent": crate::identity::Agent,
+            "skillhost:skill/identity@0.1.0/agent-info": crate::identity::AgentInfo,
             "skillhost:skill/memory@0.1.0/turn": crate::memory::Turn,
             "skillhost:skill/log@0.1.0/level": crate::log::Level,
         },
@@ -35,7 +36,7 @@ mod imp {
     pub use super::llm_imp::*;
 
     use super::bindings::skillhost::skill;
-    use crate::identity::{Actor, Agent, User};
+    use crate::identity::{Actor, Agent, AgentInfo, User};
     use crate::memory::Turn;
     use crate::{
         act::Act, event::BlockOutcome, event::Event, event::Receipt, log::Level, Argument,
@@ -64,6 +65,10 @@ mod imp {
     #[inline]
     pub fn send_event(event: &Event) -> Result<Receipt, String> {
         skill::events::send_system_event(event)
+    }
+    #[inline]
+    pub fn send_event_to_agent(event: &Event, agent_idn: &str) -> Result<Receipt, String> {
+        skill::events::send_system_event_to_agent(event, agent_idn)
     }
     #[inline]
     pub fn send_command(
@@ -95,6 +100,10 @@ mod imp {
         skill::identity::get_agent()
     }
     #[inline]
+    pub fn get_agent_info() -> AgentInfo {
+        skill::identity::get_agent_info()
+    }
+    #[inline]
     pub fn get_persona_attribute(
         persona_id: Option<&str>,
         field: &str,
@@ -116,6 +125,14 @@ mod imp {
     #[inline]
     pub fn set_project_attribute(field: &str, value: &str) -> Result<(), String> {
         skill::attributes::set_project_attribute(field, value)
+    }
+    #[inline]
+    pub fn get_customer_attribute(field: &str) -> Option<String> {
+        skill::attributes::get_customer_attribute(field)
+    }
+    #[inline]
+    pub fn set_customer_attribute(field: &str, value: &str) -> Result<(), String> {
+        skill::attributes::set_customer_attribute(field, value)
     }
     #[inline]
     pub fn get_memory(count: u32) -> Vec<Turn> {

@@ -8,6 +8,7 @@
 
 pub mod fuzz;
 pub mod llm_server;
+pub mod newo;
 pub mod server;
 
 use std::future::Future;

@@ -17,8 +17,19 @@ use crate::host::Host;
 impl Api {
     /// Resolves an `actor_id` against the store: an unknown actor is refused,
     /// and the event comes from the actor's own channel unless the request
-    /// names one.
+    /// names one. An `agent_idn` must name an agent of the project.
     fn with_known_actor(&self, mut s: Submission) -> Result<Submission, ApiError> {
+        if let Some(agent) = &s.agent_idn {
+            let project = self.host.project();
+            if project.agent(agent).is_none() {
+                let known: Vec<&str> = project.agents.iter().map(|a| a.idn.as_str()).collect();
+                return Err(ApiError::unprocessable(format!(
+                    "unknown `agent_idn` `{}`; the project's agents: {}",
+                    crate::limits::short(agent),
+                    known.join(", ")
+                )));
+            }
+        }
         if let Some(ActorRef::Id(id)) = &s.actor {
             let known = self
                 .host

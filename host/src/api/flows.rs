@@ -8,6 +8,11 @@ use super::Api;
 
 #[derive(Serialize)]
 pub(super) struct FlowView {
+    /// How the API names the flow (`/v1/flows/{flow}/...`): `Agent/Flow`,
+    /// or the idn alone for a directory of flow files.
+    key: String,
+    /// The agent's idn.
+    agent: String,
     idn: String,
     title: Option<String>,
     file: String,
@@ -32,6 +37,8 @@ pub(super) async fn list_flows(State(api): State<Api>) -> Json<Vec<FlowView>> {
             .flows
             .iter()
             .map(|f| FlowView {
+                key: f.key().to_string(),
+                agent: f.agent.idn.clone(),
                 idn: f.idn.clone(),
                 title: f.title.clone(),
                 file: f.file.display().to_string(),

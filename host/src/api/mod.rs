@@ -131,11 +131,7 @@ mod tests {
     async fn app_with(token: Option<&str>, config: crate::HostConfig) -> Router {
         let project = crate::flows::Project {
             root: std::env::temp_dir(),
-            skills_workspace: None,
-            agent_name: None,
-            flows: Vec::new(),
-            declared_events: Default::default(),
-            models: Default::default(),
+            ..Default::default()
         };
         let store = Arc::new(crate::store::MemoryStore::new());
         let host = Host::start(project, store, config).await.unwrap();

@@ -33,7 +33,7 @@ pub(super) async fn instance_state(
             project
                 .flows
                 .iter()
-                .map(|f| f.idn.as_str())
+                .map(|f| f.key())
                 .collect::<Vec<_>>()
                 .join(", ")
         )));

@@ -202,6 +202,8 @@ pub struct EventView {
     pub external_event_id: Option<String>,
     /// Whether `interrupt`-mode events are kept from stopping its runs.
     pub uninterruptible: bool,
+    /// The agent whose flows alone it was routed to; `None`: every agent's.
+    pub agent_idn: Option<String>,
     /// The event whose run sent this one.
     pub parent: Option<String>,
     /// Its chain depth: 0 for an event from outside.
@@ -256,6 +258,7 @@ impl EventView {
             global,
             external_event_id: event.external_event_id.clone(),
             uninterruptible: event.uninterruptible,
+            agent_idn: event.agent_idn.clone(),
             parent: event.parent.clone(),
             depth: event.depth,
             matched,

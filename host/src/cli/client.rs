@@ -128,6 +128,9 @@ pub async fn send(args: SendArgs) -> Result<()> {
     if let Some(a) = &args.actor {
         body["actor"] = json!({ "external_id": a });
     }
+    if let Some(a) = &args.agent {
+        body["agent_idn"] = json!(a);
+    }
     if let Some(id) = &args.actor_id {
         body["actor_id"] = json!(id);
     }

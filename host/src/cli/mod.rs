@@ -1,6 +1,7 @@
 //! Command-line interface: parse arguments, call the library, print results.
 
 mod chat;
+mod check;
 mod client;
 mod live;
 mod new;
@@ -14,8 +15,7 @@ use std::time::Instant;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use skillhost::compile::{self, Output, Progress};
-use skillhost::flows::{lint, load_project, Project};
-use skillhost::runtime::{Runtime, RuntimeConfig};
+use skillhost::flows::{load_project_with, Project};
 use skillhost::store::StoreSpec;
 
 /// The address `run` listens on and `send` / `trace` talk to by default.
@@ -78,13 +78,15 @@ enum Command {
     /// that nothing sends or nothing subscribes to, and subscriptions to
     /// undeclared events.
     ///
-    /// Example:
+    /// Skills with no component (a Newo project being ported) are one
+    /// problem, counted, with the first few named; with --allow-unbound
+    /// (or `allow_unbound: true` in skillhost.yaml) a warning instead.
+    ///
+    /// Examples:
     ///   skillhost check flows
+    ///   skillhost check newo_customers/acme --project naf --bindings
     #[command(verbatim_doc_comment)]
-    Check {
-        /// The project directory (flow YAML files).
-        project: PathBuf,
-    },
+    Check(CheckArgs),
     /// Submit an event to a running host and print what it led to.
     ///
     /// Prints the receipt, then (after the event and everything it caused have
@@ -109,23 +111,7 @@ enum Command {
     ///   skillhost chat flows
     ///   skillhost chat flows --say "hello" --say "book a table for two"
     #[command(verbatim_doc_comment)]
-    Chat {
-        /// The project directory (flow YAML files).
-        project: PathBuf,
-        /// Say these lines in order instead of reading stdin, then exit.
-        #[arg(long)]
-        say: Vec<String>,
-        /// Your user id on the channel.
-        #[arg(long, default_value = "you")]
-        user: String,
-        /// The integration (and connector) your messages come from, e.g.
-        /// `model_chat` for the sample that answers with a model.
-        #[arg(long, default_value = "sandbox")]
-        integration: String,
-        /// Do not build the project's skill crates first.
-        #[arg(long)]
-        no_build: bool,
-    },
+    Chat(chat::ChatArgs),
     /// Draw the causation tree of an event on a running host.
     ///
     /// Every event it led to and every skill run, with outcome and duration.
@@ -184,10 +170,39 @@ enum NewCommand {
     },
 }
 
+/// Which project to load.
+#[derive(Args, Clone)]
+pub struct ProjectArgs {
+    /// The project directory: flow YAML files, or a Newo export (a newo CLI
+    /// pull or a V2 export, a project or a customer directory of them).
+    pub project: PathBuf,
+    /// Of a directory holding several projects (a customer export), the
+    /// one to load: its directory name.
+    #[arg(long = "project", value_name = "NAME")]
+    pub select: Option<String>,
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Print which component each skill got, and from where.
+    #[arg(long)]
+    pub bindings: bool,
+    /// Unbound skills are a warning, not a problem (as `run --allow-unbound`).
+    #[arg(long)]
+    pub allow_unbound: bool,
+}
+
 #[derive(Args)]
 pub struct RunArgs {
-    /// The project directory (flow YAML files).
-    pub project: PathBuf,
+    #[command(flatten)]
+    pub project: ProjectArgs,
+    /// Serve even when subscriptions target skills with no component: a
+    /// dispatch to one fails (`skill ... has no component`). Also
+    /// `allow_unbound: true` in skillhost.yaml.
+    #[arg(long)]
+    pub allow_unbound: bool,
     /// Address to serve the HTTP API on; port 0 picks a free port.
     #[arg(long, default_value = DEFAULT_LISTEN)]
     pub listen: String,
@@ -269,6 +284,10 @@ pub struct SendArgs {
     /// --actor-id the actor's own].
     #[arg(long)]
     pub connector: Option<String>,
+    /// Route only to this agent's flows (its idn); without it every
+    /// agent's subscriptions are evaluated.
+    #[arg(long)]
+    pub agent: Option<String>,
     /// Makes the submission idempotent: the same id is accepted once.
     #[arg(long)]
     pub external_event_id: Option<String>,
@@ -329,20 +348,14 @@ pub fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Run(args) => tokio_main(serve::run(args)),
-        Command::Chat {
-            project,
-            say,
-            user,
-            integration,
-            no_build,
-        } => tokio_main(chat::run(project, say, user, integration, !no_build)),
-        Command::Check { project } => tokio_main(check(&project)),
+        Command::Chat(args) => tokio_main(chat::run(args)),
+        Command::Check(args) => tokio_main(check::run(args)),
         Command::Send(args) => tokio_main(client::send(args)),
         Command::Trace(args) => tokio_main(client::trace(args)),
         Command::New {
             what: NewCommand::Skill { name, dir, sdk },
         } => new::skill(&name, &dir, sdk.as_deref()),
-        Command::Build { project } => load(&project).and_then(|p| build(&p)),
+        Command::Build { project } => load(&project, None).and_then(|p| build(&p)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -360,9 +373,10 @@ fn tokio_main(f: impl std::future::Future<Output = Result<()>>) -> Result<()> {
         .block_on(f)
 }
 
-/// Loads and validates a project, printing every problem.
-pub fn load(dir: &Path) -> Result<Project> {
-    load_project(dir).map_err(|errors| {
+/// Loads and validates a project (the one named `select` of a directory
+/// of several), printing every problem.
+pub fn load(dir: &Path, select: Option<&str>) -> Result<Project> {
+    load_project_with(dir, select).map_err(|errors| {
         anyhow::anyhow!(
             "{} problem(s) in {}:\n{errors}",
             errors.0.len(),
@@ -414,34 +428,4 @@ pub fn build(project: &Project) -> Result<()> {
 fn progress_line(mut line: String) {
     line.push('\n');
     let _ = std::io::Write::write_all(&mut std::io::stderr().lock(), line.as_bytes());
-}
-
-/// `skillhost check`: the project loads, and every component passes the
-/// same preparation a start does.
-async fn check(dir: &Path) -> Result<()> {
-    let project = load(dir)?;
-    let runtime = std::sync::Arc::new(Runtime::new(RuntimeConfig {
-        max_concurrent_runs: 1,
-        max_concurrent_calls: 0,
-        ..Default::default()
-    })?);
-    let components: Vec<Vec<u8>> =
-        skillhost::components::prepare(&runtime, &project, |_, _, _| false)
-            .await?
-            .into_iter()
-            .map(|c| c.bytes)
-            .collect();
-    let warnings = lint::event_warnings(&project, &components);
-    for warning in &warnings {
-        println!("warning: {warning}");
-    }
-    let subs: usize = project.flows.iter().map(|f| f.subscriptions.len()).sum();
-    let skills: usize = project.flows.iter().map(|f| f.skills.len()).sum();
-    let events = project.declared_events.iter().count();
-    println!(
-        "ok: {} flows, {skills} skills, {subs} subscriptions, {events} declared events, {} warning(s)",
-        project.flows.len(),
-        warnings.len()
-    );
-    Ok(())
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use skillhost::api::{self, ApiConfig, ConnectionLimits};
+use skillhost::flows::unbound::unbound_skills;
 use skillhost::flows::{Project, SkillSelector};
 use skillhost::reload::summary;
 use skillhost::store::{self, StoreSpec};
@@ -31,7 +32,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         );
     }
 
-    let project = super::load(&args.project)?;
+    let project = super::load(&args.project.project, args.project.select.as_deref())?;
     // Before the (possibly long) build, so a bad store fails fast.
     let store = store::open(&args.store)?;
     if !args.no_build {
@@ -52,6 +53,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
             per_instance: args.max_queued_per_instance,
             open_events: args.max_open_events,
         },
+        allow_unbound: args.allow_unbound,
         ..HostConfig::default()
     };
     let host = Arc::new(Host::start(project, store, config).await?);
@@ -80,7 +82,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
     println!(
         "skillhost {} serving {} (store: {})",
         env!("CARGO_PKG_VERSION"),
-        args.project.display(),
+        args.project.project.display(),
         match &args.store {
             StoreSpec::Memory => "memory".to_string(),
             StoreSpec::Sqlite(p) => format!("sqlite:{}", p.display()),
@@ -130,7 +132,16 @@ fn describe(project: &Project) -> String {
                 format!("{} -> {skill} [{}]", s.idn, s.interrupt_mode.as_str())
             })
             .collect();
-        out.push_str(&format!("  {:<18} {}\n", f.idn, subs.join(", ")));
+        out.push_str(&format!("  {:<18} {}\n", f.key(), subs.join(", ")));
+    }
+    let unbound = unbound_skills(project);
+    if !unbound.is_empty() {
+        let targeted = unbound.iter().filter(|s| s.targeted).count();
+        out.push_str(&format!(
+            "{} skill(s) have no component ({targeted} of them targeted by subscriptions): \
+             dispatches to them fail\n",
+            unbound.len()
+        ));
     }
     out
 }

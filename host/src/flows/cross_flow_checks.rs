@@ -1,15 +1,36 @@
-//! Checks across the flows of a project: flow idns are unique, and every
-//! declaration of an event agrees on its arguments (the project's catalog).
+//! Checks across the flows of a project: flow idns are unique in their
+//! agent, agent idns in the project, and every declaration of an event
+//! agrees on its arguments (the project's catalog).
 
 use std::collections::hash_map::{Entry as MapEntry, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
 use super::diagnostics::{location, LoadError};
-use super::model::{ArgType, Catalog, EventSchema, Flow};
+use super::model::{Agent, ArgType, Catalog, EventSchema, Flow};
 use super::typed_yaml::Text;
 
-/// Flow idns must be unique across the project; the error sits on the later
+/// Agent idns must be unique in the project; the error sits on the later
+/// agent and names the earlier one.
+pub(super) fn ensure_unique_agent_idns(agents: &[Arc<Agent>], errors: &mut Vec<LoadError>) {
+    let mut first: HashMap<&str, &Path> = HashMap::new();
+    for agent in agents {
+        if let Some(seen) = first.insert(&agent.idn, &agent.source) {
+            errors.push(LoadError {
+                file: agent.source.clone(),
+                line: None,
+                field: "idn".into(),
+                message: format!(
+                    "duplicate agent idn `{}`; also the idn of {}",
+                    agent.idn,
+                    seen.display()
+                ),
+            });
+        }
+    }
+}
+
+/// Flow idns must be unique in their agent; the error sits on the later
 /// file and names the earlier one.
 pub(super) fn ensure_unique_flow_idns(idns: &[(&Path, Text)], errors: &mut Vec<LoadError>) {
     let mut first: HashMap<&str, (&Path, &Text)> = HashMap::new();

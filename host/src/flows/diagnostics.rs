@@ -4,6 +4,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use super::tags::Tags;
+
 /// One problem found while loading a project.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadError {
@@ -83,6 +85,18 @@ pub(super) fn line_text(line: Option<usize>) -> String {
 pub(super) struct Report<'a> {
     pub(super) file: &'a Path,
     pub(super) errors: &'a mut Vec<LoadError>,
+    /// The `!enum` tags of the file, filled in when it is read.
+    pub(super) tags: Tags,
+}
+
+impl<'a> Report<'a> {
+    pub(super) fn new(file: &'a Path, errors: &'a mut Vec<LoadError>) -> Self {
+        Report {
+            file,
+            errors,
+            tags: Tags::default(),
+        }
+    }
 }
 
 impl Report<'_> {

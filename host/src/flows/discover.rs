@@ -1,4 +1,6 @@
-//! Finding a project's flow files, in both layouts.
+//! Finding the flow files of a directory of flow files, in both of its
+//! layouts (`<dir>/*.yaml`, `<dir>/<Flow>/<Flow>.yaml`), and listing
+//! directories for the Newo layouts.
 
 use std::ffi::OsString;
 use std::fs;
@@ -6,6 +8,17 @@ use std::path::{Path, PathBuf};
 
 use super::diagnostics::{dir_error, LoadError};
 use super::project_file::PROJECT_FILE;
+
+/// Files that describe a project, agent or attributes, never flows: the
+/// project file, Newo's descriptors and attributes, the newo CLI's
+/// summary of all flows.
+const NOT_FLOWS: &[&str] = &[
+    PROJECT_FILE,
+    "metadata.yaml",
+    "attributes.yaml",
+    "flows.yaml",
+    "agent.yaml",
+];
 
 /// Flow files in both layouts (`<dir>/*.yaml` and `<dir>/<Flow>/<Flow>.yaml`),
 /// sorted by path. Hidden entries (editor and VCS files) are skipped.
@@ -33,7 +46,7 @@ pub(super) fn discover_flow_files(dir: &Path, errors: &mut Vec<LoadError>) -> Ve
         let path = entry.path();
         if path.is_dir() {
             files.extend(export_layout_files(&path, &name));
-        } else if is_yaml(&path) && name != PROJECT_FILE && path.is_file() {
+        } else if is_yaml(&path) && !NOT_FLOWS.iter().any(|n| name == *n) && path.is_file() {
             files.push(path);
         }
     }
@@ -54,6 +67,33 @@ fn export_layout_files(subdir: &Path, name: &OsString) -> Vec<PathBuf> {
         })
         .filter(|path| path.is_file())
         .collect()
+}
+
+/// The sub-directories of `dir`, sorted, hidden ones skipped; none if it
+/// cannot be read (the caller reports what it then misses).
+pub(super) fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    entries(dir).into_iter().filter(|p| p.is_dir()).collect()
+}
+
+/// The YAML files directly in `dir`, sorted, hidden ones skipped.
+pub(super) fn yaml_files(dir: &Path) -> Vec<PathBuf> {
+    entries(dir)
+        .into_iter()
+        .filter(|p| p.is_file() && is_yaml(p))
+        .collect()
+}
+
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    let Ok(read) = fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out: Vec<PathBuf> = read
+        .filter_map(Result::ok)
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
 }
 
 fn is_yaml(path: &Path) -> bool {
@@ -124,7 +164,9 @@ state_fields:
         let skill = flow.skill("EchoSkill").expect("skill");
         assert_eq!(
             skill.component,
-            ComponentSource::File(dir.path().join("EchoFlow/../build/echo.wasm"))
+            Some(ComponentSource::File(
+                dir.path().join("EchoFlow/../build/echo.wasm")
+            ))
         );
         assert_eq!(skill.parameters, vec![("prefix".into(), String::new())]);
         assert_eq!(flow.subscriptions[0].integration_idn, None);

@@ -1,70 +1,61 @@
 //! One flow file: its skills (see [`skill_entry`](super::skill_entry)),
-//! subscriptions, state fields, declared events and outbound hosts, with the
-//! references between them checked.
+//! subscriptions (see [`subscription`](super::subscription)), state fields,
+//! declared events and outbound hosts, with the references between them
+//! checked.
 
-use std::collections::HashSet;
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use marked_yaml::Node;
 
-use super::diagnostics::{Checked, LoadError, Report, Reported};
+use super::component_map::ComponentMap;
+use super::diagnostics::{location, Checked, LoadError, Report, Reported};
 use super::model::{
-    ArgSchema, ArgType, DeclaredEvent, EventSchema, Flow, InterruptMode, Scope, SkillSelector,
-    StateField, Subscription,
+    Agent, ArgSchema, ArgType, DeclaredEvent, EventSchema, Flow, Scope, StateField,
 };
 use super::project_file::Workspace;
-use super::skill_entry::skill;
+use super::skill_entry::{load_skill_file, skill, SkillContext};
+use super::subscription::{subscription, Known};
 use super::typed_yaml::{
-    choice, describe, ensure_unique, is_null, list, name, reject_unknown_keys, required_name, text,
-    Obj, Text,
+    choice, describe, ensure_unique, is_null, list, reject_unknown_keys, required_name, text, Obj,
+    Text,
 };
 use super::yaml::{read_yaml, start_line};
 use crate::allowed_host::AllowedHost;
 
-/// Newo's subscription keys plus `description`; anything else is a typo.
-pub(super) const SUBSCRIPTION_KEYS: &[&str] = &[
-    "idn",
-    "skill_selector",
-    "skill_idn",
-    "state_idn",
-    "integration_idn",
-    "connector_idn",
-    "interrupt_mode",
-    "description",
-];
-const INTERRUPT_MODES: &[(&str, InterruptMode)] = &[
-    ("interrupt", InterruptMode::Interrupt),
-    ("queue", InterruptMode::Queue),
-    ("cancel", InterruptMode::Cancel),
-];
+/// What a flow file is read against: its agent and where its skills'
+/// components come from.
+pub(super) struct FlowContext<'a> {
+    pub(super) workspace: &'a Workspace,
+    pub(super) components: &'a ComponentMap,
+    pub(super) agent: &'a Arc<Agent>,
+}
+
 const SCOPES: &[(&str, Scope)] = &[("user", Scope::User), ("agent", Scope::Agent)];
 /// The keys of an `event_schemas` entry and of one of its arguments. The key
 /// is not Newo's `events`, which are subscriptions.
 const EVENT_SCHEMA_KEYS: &[&str] = &["idn", "description", "arguments"];
 const ARGUMENT_KEYS: &[&str] = &["name", "type", "required", "description"];
 const BOOLEANS: &[(&str, bool)] = &[("true", true), ("false", false)];
-const SELECTORS: &[(&str, Selector)] = &[
-    ("skill_idn", Selector::SkillIdn),
-    ("skill_idn_from_state", Selector::FromState),
-];
 
-/// Loads one flow file. The idn is returned even when the rest of the flow is
-/// broken, so project-wide duplicate checks still see it.
+/// Loads one flow file, with the skills of its `skills:` list and those of
+/// `skill_files` (a newo CLI pull's `<Flow>/<Skill>/metadata.yaml`). The idn
+/// is returned even when the rest of the flow is broken, so project-wide
+/// duplicate checks still see it.
 pub(super) fn load_flow_file(
     file: &Path,
-    workspace: &Workspace,
+    skill_files: &[PathBuf],
+    cx: &FlowContext,
     errors: &mut Vec<LoadError>,
 ) -> (Option<Text>, Option<Flow>) {
-    let mut r = Report { file, errors };
+    let mut r = Report::new(file, errors);
     let Some(root) = read_yaml(file, &mut r) else {
         return (None, None);
     };
     let obj = Obj::root(&root);
     let idn = required_name(&obj, "idn", &mut r);
-    // A file always has a parent; "" only guards against the impossible.
-    let flow_dir = file.parent().unwrap_or(Path::new(""));
-    let flow = flow(&obj, idn.clone(), file, flow_dir, workspace, &mut r);
+    let flow = flow(&obj, idn.clone(), file, skill_files, cx, &mut r);
     (idn.ok(), flow)
 }
 
@@ -74,21 +65,37 @@ fn flow(
     obj: &Obj,
     idn: Checked<Text>,
     file: &Path,
-    flow_dir: &Path,
-    workspace: &Workspace,
+    skill_files: &[PathBuf],
+    cx: &FlowContext,
     r: &mut Report,
 ) -> Option<Flow> {
     let title = text(obj, "title", r);
     let description = text(obj, "description", r);
+    // A file always has a parent; "" only guards against the impossible.
+    let flow_dir = file.parent().unwrap_or(Path::new(""));
+    let skill_cx = SkillContext {
+        workspace: cx.workspace,
+        components: cx.components,
+        agent: &cx.agent.idn,
+        flow: idn.as_ref().ok().map(|t| t.value.as_str()),
+    };
 
     let mut skill_idns = Vec::new();
     let mut skills = Vec::new();
     for item in list(obj, "skills", r) {
         let idn = required_name(&item, "idn", r);
         skill_idns.extend(idn.clone().ok());
-        skills.push(skill(&item, idn, flow_dir, workspace, r).map(Arc::new));
+        skills.push(skill(&item, idn, flow_dir, &skill_cx, r).map(Arc::new));
     }
     ensure_unique(&skill_idns, "skill idn", r);
+    let mut folder_idns = Vec::new();
+    for skill_file in skill_files {
+        let (idn, skill) = load_skill_file(skill_file, &skill_cx, r.errors);
+        folder_idns.extend(idn.map(|t| (skill_file.as_path(), t)));
+        skills.push(skill.map(Arc::new));
+    }
+    ensure_unique_in_files(file, &skill_idns, &folder_idns, r.errors);
+    skill_idns.extend(folder_idns.into_iter().map(|(_, t)| t));
 
     let mut state_idns = Vec::new();
     let mut state_fields = Vec::new();
@@ -113,8 +120,11 @@ fn flow(
     let allowed_outbound_hosts = allowed_outbound_hosts(obj, r);
     let default_model = super::model_keys::model_ref(obj, "default_model", r);
 
+    let idn = idn.ok()?.value;
     Some(Flow {
-        idn: idn.ok()?.value,
+        key: Flow::key_for(cx.agent, &idn),
+        idn,
+        agent: cx.agent.clone(),
         title: title.ok()?.map(|t| t.value),
         description: description.ok()?.map(|t| t.value),
         file: file.to_path_buf(),
@@ -125,6 +135,35 @@ fn flow(
         allowed_outbound_hosts: allowed_outbound_hosts.ok()?,
         default_model: default_model.ok()?,
     })
+}
+
+/// Skill idns are unique in their flow, also across skill folders; the
+/// error sits on the later skill file and names the first place.
+fn ensure_unique_in_files(
+    flow_file: &Path,
+    listed: &[Text],
+    folders: &[(&Path, Text)],
+    errors: &mut Vec<LoadError>,
+) {
+    let mut first: HashMap<&str, String> = listed
+        .iter()
+        .map(|t| (t.value.as_str(), location(flow_file, t.line)))
+        .collect();
+    for (file, idn) in folders {
+        if let Some(seen) = first.get(idn.value.as_str()) {
+            errors.push(LoadError {
+                file: file.to_path_buf(),
+                line: idn.line,
+                field: idn.field.clone(),
+                message: format!(
+                    "duplicate skill idn `{}` in this flow (first at {seen})",
+                    idn.value
+                ),
+            });
+        } else {
+            first.insert(&idn.value, location(file, idn.line));
+        }
+    }
 }
 
 /// `allowed_outbound_hosts: ["http://127.0.0.1:*", "https://api.example.com"]`:
@@ -221,103 +260,10 @@ fn state_field(obj: &Obj, idn: Checked<Text>, r: &mut Report) -> Option<StateFie
     })
 }
 
-/// The idns a flow declares, for reference checks.
-struct Known<'a> {
-    skills: HashSet<&'a str>,
-    states: HashSet<&'a str>,
-}
-
-/// The `skill_selector` values.
-#[derive(Clone, Copy)]
-enum Selector {
-    SkillIdn,
-    FromState,
-}
-
-impl Selector {
-    fn word(self) -> &'static str {
-        match self {
-            Selector::SkillIdn => "skill_idn",
-            Selector::FromState => "skill_idn_from_state",
-        }
-    }
-}
-
-/// An event subscription: exactly Newo's keys, so typos are errors.
-fn subscription(obj: &Obj, known: &Known, r: &mut Report) -> Option<Subscription> {
-    reject_unknown_keys(obj, SUBSCRIPTION_KEYS, r);
-    let idn = required_name(obj, "idn", r);
-    let selector = choice(obj, "skill_selector", SELECTORS, Selector::SkillIdn, r);
-    let skill_idn = name(obj, "skill_idn", r);
-    let state_idn = name(obj, "state_idn", r);
-    let integration_idn = name(obj, "integration_idn", r);
-    let connector_idn = name(obj, "connector_idn", r);
-    let interrupt_mode = choice(
-        obj,
-        "interrupt_mode",
-        INTERRUPT_MODES,
-        InterruptMode::Queue,
-        r,
-    );
-    let description = text(obj, "description", r);
-
-    if let Ok(Some(skill)) = &skill_idn {
-        ensure_known(skill, &known.skills, "skill", r);
-    }
-    if let Ok(Some(state)) = &state_idn {
-        ensure_known(state, &known.states, "state field", r);
-    }
-    let skill = selected_skill(obj, selector, &skill_idn, &state_idn, r);
-
-    Some(Subscription {
-        idn: idn.ok()?.value,
-        skill: skill.ok()?,
-        integration_idn: integration_idn.ok()?.map(|t| t.value),
-        connector_idn: connector_idn.ok()?.map(|t| t.value),
-        interrupt_mode: interrupt_mode.ok()?,
-        description: description.ok()?.map(|t| t.value),
-        line: obj.line().unwrap_or(0),
-    })
-}
-
-/// The selector needs the key it selects by.
-fn selected_skill(
-    obj: &Obj,
-    selector: Checked<Selector>,
-    skill_idn: &Checked<Option<Text>>,
-    state_idn: &Checked<Option<Text>>,
-    r: &mut Report,
-) -> Checked<SkillSelector> {
-    let selector = selector?;
-    let (key, value) = match selector {
-        Selector::SkillIdn => ("skill_idn", skill_idn),
-        Selector::FromState => ("state_idn", state_idn),
-    };
-    let Some(text) = value.as_ref().map_err(|_| Reported)? else {
-        let message = format!(
-            "`{key}` is required when skill_selector is {}",
-            selector.word()
-        );
-        r.error(obj.key_line(key), &obj.field(key), message);
-        return Err(Reported);
-    };
-    Ok(match selector {
-        Selector::SkillIdn => SkillSelector::Skill(text.value.clone()),
-        Selector::FromState => SkillSelector::FromState(text.value.clone()),
-    })
-}
-
-fn ensure_known(reference: &Text, known: &HashSet<&str>, what: &str, r: &mut Report) {
-    if !known.contains(reference.value.as_str()) {
-        let message = format!("no {what} `{}` in this flow", reference.value);
-        r.error(reference.line, &reference.field, message);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flows::model::ComponentSource;
+    use crate::flows::model::{ComponentSource, InterruptMode, SkillSelector};
     use crate::flows::test_support::*;
     use tempfile::TempDir;
 
@@ -447,10 +393,10 @@ state_fields:
         assert_eq!(echo.title.as_deref(), Some("Echo the user"));
         assert_eq!(
             echo.component,
-            ComponentSource::Crate {
+            Some(ComponentSource::Crate {
                 name: "echo".into(),
                 workspace: dir.path().join("skills"),
-            }
+            })
         );
         assert_eq!(
             echo.parameters,
@@ -460,7 +406,7 @@ state_fields:
         let shout = flow.skill("Shout").expect("skill");
         assert_eq!(
             shout.component,
-            ComponentSource::File(dir.path().join("build/shout.wasm"))
+            Some(ComponentSource::File(dir.path().join("build/shout.wasm")))
         );
         assert_eq!(shout.line, 11);
 
@@ -555,124 +501,6 @@ state_fields:
         assert_eq!(quoted_null.default_value.as_deref(), Some("null"));
         assert_eq!(zero.default_value.as_deref(), Some("0"));
         assert_eq!(zero.scope, Scope::User);
-    }
-
-    #[test]
-    fn reports_a_selector_without_its_key() {
-        let (dir, errors) = flow_errors(
-            "\
-idn: F
-events:
-  - idn: a
-    skill_selector: skill_idn
-  - idn: b
-    skill_selector: skill_idn_from_state
-    state_idn: null
-",
-        );
-        let file = "flow.yaml";
-        assert_error(
-            &errors,
-            &dir,
-            file,
-            Some(3),
-            "events[0].skill_idn",
-            "`skill_idn` is required when skill_selector is skill_idn",
-        );
-        assert_error(
-            &errors,
-            &dir,
-            file,
-            Some(7),
-            "events[1].state_idn",
-            "`state_idn` is required when skill_selector is skill_idn_from_state",
-        );
-        assert_eq!(errors.len(), 2, "{}", LoadErrors(errors.clone()));
-    }
-
-    #[test]
-    fn reports_references_to_undeclared_skills_and_state_fields() {
-        let (dir, errors) = flow_errors(
-            "\
-idn: F
-skills:
-  - idn: Known
-events:
-  - idn: a
-    skill_idn: Unknown
-  - idn: b
-    skill_selector: skill_idn_from_state
-    state_idn: nowhere
-state_fields:
-  - idn: here
-",
-        );
-        let file = "flow.yaml";
-        assert_error(
-            &errors,
-            &dir,
-            file,
-            Some(6),
-            "events[0].skill_idn",
-            "no skill `Unknown` in this flow",
-        );
-        assert_error(
-            &errors,
-            &dir,
-            file,
-            Some(9),
-            "events[1].state_idn",
-            "no state field `nowhere` in this flow",
-        );
-        // `Known` has no component, but that is its own error, not a dangling reference.
-        assert_error(
-            &errors,
-            &dir,
-            file,
-            Some(3),
-            "skills[0]",
-            "missing component",
-        );
-        assert_eq!(errors.len(), 3, "{}", LoadErrors(errors.clone()));
-    }
-
-    #[test]
-    fn reports_unknown_subscription_keys_with_a_suggestion() {
-        let (dir, errors) = flow_errors(
-            "\
-idn: F
-skills:
-  - idn: S
-    wasm: s.wasm
-    anything_goes: here
-events:
-  - idn: e
-    skill_idn: S
-    interupt_mode: cancel
-    priority: 3
-",
-        );
-        let file = "flow.yaml";
-        assert_error(
-            &errors,
-            &dir,
-            file,
-            Some(9),
-            "events[0].interupt_mode",
-            "unknown key `interupt_mode` (did you mean `interrupt_mode`?); expected one of: idn, \
-             skill_selector, skill_idn, state_idn, integration_idn, connector_idn, interrupt_mode, \
-             description",
-        );
-        assert_error(
-            &errors,
-            &dir,
-            file,
-            Some(10),
-            "events[0].priority",
-            "unknown key `priority`; expected",
-        );
-        // The only other problem is the missing wasm file: unknown skill keys are fine.
-        assert_eq!(errors.len(), 3, "{}", LoadErrors(errors.clone()));
     }
 
     #[test]

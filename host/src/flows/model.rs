@@ -10,18 +10,36 @@ pub use crate::limits::LimitOverrides;
 pub use crate::llm::{ModelChoice, ModelRef, Models};
 pub use skillhost_emission::{ArgSchema, ArgType, Catalog, EventSchema};
 
-/// A loaded, validated project: every flow of a project directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A loaded, validated project: its agents and every flow of theirs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Project {
     /// The project directory as given.
     pub root: PathBuf,
+    /// `--project NAME`: which project of a directory holding several
+    /// (a customer export) was loaded, so a reload picks the same one.
+    pub selected: Option<String>,
+    /// How the directory is laid out.
+    pub layout: Layout,
+    /// The project's idn from its descriptor (Newo exports), if any.
+    pub name: Option<String>,
     /// The cargo workspace that holds the project's skill crates
     /// (`skills_workspace` in `skillhost.yaml`, relative to the project).
     pub skills_workspace: Option<PathBuf>,
-    /// The agent's name (`agent_name` in `skillhost.yaml`), as skills see it.
+    /// The agent's name (`agent_name` in `skillhost.yaml`), as skills see
+    /// it; for a directory of flow files, also its agent's idn.
     pub agent_name: Option<String>,
-    /// Flows in a stable order: by file path, then by position in the file.
+    /// `allow_unbound: true` in `skillhost.yaml`: serve even when a
+    /// subscription targets a skill with no component (see [`unbound`](super::unbound)).
+    pub allow_unbound: bool,
+    /// The agents, in a stable order (by directory). A plain directory of
+    /// flow files is one agent.
+    pub agents: Vec<Arc<Agent>>,
+    /// Every agent's flows in a stable order: by agent, then by file path.
     pub flows: Vec<Arc<Flow>>,
+    /// The customer's attributes (`<customer>/attributes.yaml` of an export).
+    pub customer_attributes: Vec<Attribute>,
+    /// The project's attributes (`attributes.yaml` of the project).
+    pub project_attributes: Vec<Attribute>,
     /// Every event the flows declare (`event_schemas`). When it is not
     /// empty, sent events that are declared must match their schema, and
     /// events extracted from agent text must be declared.
@@ -31,17 +49,114 @@ pub struct Project {
 }
 
 impl Project {
-    /// The flow with this idn, if the project has one.
-    pub fn flow(&self, idn: &str) -> Option<&Arc<Flow>> {
-        self.flows.iter().find(|f| f.idn == idn)
+    /// The flow with this key (see [`Flow::key`]), if the project has one.
+    pub fn flow(&self, key: &str) -> Option<&Arc<Flow>> {
+        self.flows.iter().find(|f| f.key == key)
+    }
+
+    /// The agent with this idn, if the project has one.
+    pub fn agent(&self, idn: &str) -> Option<&Arc<Agent>> {
+        self.agents.iter().find(|a| a.idn == idn)
+    }
+
+    /// Every skill of every flow, with its flow.
+    pub fn skills(&self) -> impl Iterator<Item = (&Arc<Flow>, &Arc<Skill>)> {
+        self.flows
+            .iter()
+            .flat_map(|f| f.skills.iter().map(move |s| (f, s)))
+    }
+}
+
+/// A customer or project attribute from an `attributes.yaml`: its value is
+/// the attribute's initial value when the host starts (a value set at run
+/// time is kept across restarts).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attribute {
+    /// The attribute's idn, unique in its file.
+    pub idn: String,
+    /// The initial value; `None` (null) sets none.
+    pub value: Option<String>,
+    /// `title`.
+    pub title: Option<String>,
+    /// `description`.
+    pub description: Option<String>,
+    /// `group`.
+    pub group: Option<String>,
+    /// `is_hidden`.
+    pub is_hidden: bool,
+    /// `possible_values`.
+    pub possible_values: Vec<String>,
+    /// `value_type` (`!enum "AttributeValueTypes.string"` reads as `string`).
+    pub value_type: Option<String>,
+    /// The file it is in.
+    pub file: PathBuf,
+    /// Its line there.
+    pub line: usize,
+}
+
+/// How a project directory is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Layout {
+    /// Flow files `<dir>/*.yaml` and `<dir>/<Flow>/<Flow>.yaml`: one agent.
+    #[default]
+    Plain,
+    /// What `newo pull` writes: `<Agent>/<Flow>/metadata.yaml`, skills in
+    /// `<Flow>/<Skill>/metadata.yaml`.
+    NewoCliPull,
+    /// Newo's V2 export: `agents/<Agent>/flows/<Flow>/<Flow>.yaml`.
+    NewoV2,
+}
+
+impl Layout {
+    /// The layout's name, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Layout::Plain => "flow files",
+            Layout::NewoCliPull => "newo CLI pull",
+            Layout::NewoV2 => "Newo V2 export",
+        }
+    }
+}
+
+/// An agent: a named group of flows (Newo's agent). A plain directory of
+/// flow files is one agent, whose flows are keyed by their idn alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Agent {
+    /// The agent's idn, unique in the project; flow idns are unique per agent.
+    pub idn: String,
+    /// `id` in its descriptor (Newo's UUID), if given.
+    pub id: Option<String>,
+    /// `title` in its descriptor.
+    pub title: Option<String>,
+    /// `description` in its descriptor.
+    pub description: Option<String>,
+    /// Where it was loaded from: its descriptor file, or the directory of
+    /// its flows when it has none.
+    pub source: PathBuf,
+    /// `false` for the one agent of a plain directory: its flows' keys are
+    /// their idns, as before agents existed.
+    pub named: bool,
+}
+
+impl Agent {
+    /// The agent as `get-agent` reports it: its id (the idn without one)
+    /// and its name (the title, else the idn).
+    pub fn id_and_name(&self) -> (String, String) {
+        let id = self.id.clone().unwrap_or_else(|| self.idn.clone());
+        let name = self.title.clone().unwrap_or_else(|| self.idn.clone());
+        (id, name)
     }
 }
 
 /// One flow file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Flow {
-    /// The flow's idn (`idn` in its file), unique in the project.
+    /// The flow's idn (`idn` in its file), unique in its agent.
     pub idn: String,
+    /// The agent the flow belongs to.
+    pub agent: Arc<Agent>,
+    /// `Agent/Flow`, or the idn alone for the agent of a plain directory.
+    pub(crate) key: String,
     /// `title` in the flow file.
     pub title: Option<String>,
     /// `description` in the flow file.
@@ -73,6 +188,22 @@ pub struct DeclaredEvent {
 }
 
 impl Flow {
+    /// The flow's key, unique in the project: `Agent/Flow` for a flow of a
+    /// named agent (Newo exports), the flow idn alone for the one agent of a
+    /// plain directory. Instances, state, traces and the API name flows by it.
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The key a flow of `agent` with this idn has.
+    pub fn key_for(agent: &Agent, idn: &str) -> String {
+        if agent.named {
+            format!("{}/{idn}", agent.idn)
+        } else {
+            idn.to_string()
+        }
+    }
+
     /// The skill with this idn, if the flow has one.
     pub fn skill(&self, idn: &str) -> Option<&Arc<Skill>> {
         self.skills.iter().find(|s| s.idn == idn)
@@ -90,18 +221,40 @@ pub struct Skill {
     pub idn: String,
     /// `title` in the skill entry.
     pub title: Option<String>,
-    /// Where the component comes from (`crate:` or `wasm:`).
-    pub component: ComponentSource,
+    /// Where the component comes from (`crate:` or `wasm:`); `None` for an
+    /// unbound skill (one not yet ported: see [`Binding`]).
+    pub component: Option<ComponentSource>,
     /// The component file, `component.wasm_path()` worked out once at load.
-    pub wasm: PathBuf,
+    pub wasm: Option<PathBuf>,
+    /// What gave the skill its component.
+    pub binding: Binding,
+    /// The file the skill is declared in: its flow file, or its own
+    /// `metadata.yaml` in a newo CLI pull.
+    pub file: PathBuf,
     /// `parameters: [{name, default_value}]`, in declaration order.
     pub parameters: Vec<(String, String)>,
     /// `limits:`: the host's run limits this skill overrides.
     pub limits: LimitOverrides,
     /// `model`: the model its generations use when a request names none.
     pub model: Option<ModelRef>,
-    /// Line of the skill entry in its flow file.
+    /// Line of the skill entry in [`Skill::file`].
     pub line: usize,
+}
+
+/// What bound a skill to its component.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Binding {
+    /// `crate:` or `wasm:` on the skill's own entry.
+    Entry,
+    /// An entry of `components:` in `skillhost.yaml`.
+    Map {
+        /// The entry's key as written, e.g. `Sales/*/Greet`.
+        key: String,
+        /// Its line in `skillhost.yaml`.
+        line: usize,
+    },
+    /// Nothing: the skill has no component (yet).
+    Unbound,
 }
 
 /// Where a skill's wasm component comes from.

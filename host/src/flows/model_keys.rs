@@ -42,19 +42,10 @@ pub(super) fn load_models(dir: &Path, errors: &mut Vec<LoadError>) -> Models {
     if !file.exists() {
         return models;
     }
-    let Some(root) = read_yaml(
-        &file,
-        &mut Report {
-            file: &file,
-            errors: &mut Vec::new(),
-        },
-    ) else {
+    let Some(root) = read_yaml(&file, &mut Report::new(&file, &mut Vec::new())) else {
         return models;
     };
-    let mut r = Report {
-        file: &file,
-        errors,
-    };
+    let mut r = Report::new(&file, errors);
     let obj = Obj::root(&root);
     models.models = model_entries(&obj, &mut r);
     let known = |alias: &str| models.models.iter().any(|m| m.alias == alias);
@@ -261,10 +252,7 @@ pub(super) fn check_model_refs(
         return;
     }
     for flow in flows {
-        let mut r = Report {
-            file: &flow.file,
-            errors,
-        };
+        let mut r = Report::new(&flow.file, errors);
         let refs =
             flow.default_model
                 .iter()

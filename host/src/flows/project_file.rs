@@ -1,10 +1,13 @@
-//! The optional project file `skillhost.yaml`: where the skills workspace is,
-//! and the agent's name.
+//! The optional project file `skillhost.yaml`: where the skills workspace
+//! is, the agent's name, the components bound outside the flow files
+//! (`components:`, see [`super::component_map`]) and whether unbound skills
+//! may be served (`allow_unbound`).
 
 use std::path::{Path, PathBuf};
 
+use super::component_map::ComponentMap;
 use super::diagnostics::{LoadError, Report, Reported};
-use super::typed_yaml::{name, reject_unknown_keys, Obj};
+use super::typed_yaml::{choice, name, reject_unknown_keys, Obj};
 use super::yaml::read_yaml;
 
 /// The optional project file in the project directory.
@@ -16,11 +19,25 @@ const PROJECT_KEYS: &[&str] = &[
     super::model_keys::MODEL_PROJECT_KEYS[0],
     super::model_keys::MODEL_PROJECT_KEYS[1],
     super::model_keys::MODEL_PROJECT_KEYS[2],
+    "components",
+    "allow_unbound",
 ];
+const BOOLEANS: &[(&str, bool)] = &[("true", true), ("false", false)];
+
+/// What `skillhost.yaml` says.
+#[derive(Default)]
+pub(super) struct ProjectFile {
+    pub(super) workspace: Workspace,
+    pub(super) agent_name: Option<String>,
+    pub(super) components: ComponentMap,
+    pub(super) allow_unbound: bool,
+}
 
 /// What `skillhost.yaml` says about where skill crates live.
+#[derive(Default)]
 pub(super) enum Workspace {
     /// No project file or no `skills_workspace`: `crate:` skills are an error.
+    #[default]
     Unset,
     /// Configured but broken, and already reported: `crate:` skills are not
     /// checked again, to avoid one error per skill for a single cause.
@@ -37,21 +54,18 @@ impl Workspace {
     }
 }
 
-/// Reads `skillhost.yaml` if present: the skills workspace and the agent's name.
-pub(super) fn load_project_file(
-    dir: &Path,
-    errors: &mut Vec<LoadError>,
-) -> (Workspace, Option<String>) {
+/// Reads `skillhost.yaml` in `dir` if present.
+pub(super) fn load_project_file(dir: &Path, errors: &mut Vec<LoadError>) -> ProjectFile {
     let file = dir.join(PROJECT_FILE);
     if !file.exists() {
-        return (Workspace::Unset, None);
+        return ProjectFile::default();
     }
-    let mut r = Report {
-        file: &file,
-        errors,
-    };
+    let mut r = Report::new(&file, errors);
     let Some(root) = read_yaml(&file, &mut r) else {
-        return (Workspace::Broken, None);
+        return ProjectFile {
+            workspace: Workspace::Broken,
+            ..ProjectFile::default()
+        };
     };
     let obj = Obj::root(&root);
     reject_unknown_keys(&obj, PROJECT_KEYS, &mut r);
@@ -73,7 +87,14 @@ pub(super) fn load_project_file(
             }
         }
     };
-    (workspace, agent_name)
+    let allow_unbound = choice(&obj, "allow_unbound", BOOLEANS, false, &mut r).unwrap_or(false);
+    let components = ComponentMap::read(&obj, dir, &workspace, &mut r);
+    ProjectFile {
+        workspace,
+        agent_name,
+        components,
+        allow_unbound,
+    }
 }
 
 #[cfg(test)]

@@ -1,65 +1,115 @@
-//! One skill entry of a flow file: its component (`crate` or `wasm`),
-//! parameters and run limits.
+//! One skill entry: of a flow file's `skills:` list, or a skill's own
+//! `metadata.yaml` in a newo CLI pull. Its component (`crate` or `wasm` on
+//! the entry, else from `components:` in `skillhost.yaml`, else none: an
+//! unbound skill), parameters and run limits.
 
 use std::path::Path;
 
 use marked_yaml::Node;
 
-use super::diagnostics::{Checked, Report, Reported};
-use super::model::{ComponentSource, Skill};
+use super::component_map::{merged_limits, ComponentMap};
+use super::diagnostics::{Checked, LoadError, Report, Reported};
+use super::model::{Binding, ComponentSource, Skill};
 use super::project_file::{Workspace, PROJECT_FILE};
 use super::typed_yaml::{
     ensure_unique, is_null, list, name, reject_unknown_keys, required_name, text, Obj, Text,
 };
+use super::yaml::read_yaml;
 use crate::limits::{parse_bytes, parse_duration, Limit, LimitOverrides, LimitValue, Unit};
 
+/// What a skill entry is read against: where components come from, and
+/// the names the `components:` keys match.
+pub(super) struct SkillContext<'a> {
+    pub(super) workspace: &'a Workspace,
+    pub(super) components: &'a ComponentMap,
+    /// The agent's idn.
+    pub(super) agent: &'a str,
+    /// The flow's idn, when it could be read.
+    pub(super) flow: Option<&'a str>,
+}
+
 /// A skill entry; unknown keys are ignored (Newo's `prompt_script`, ...).
+/// `dir` is where its `wasm:` path starts.
 pub(super) fn skill(
     obj: &Obj,
     idn: Checked<Text>,
-    flow_dir: &Path,
-    workspace: &Workspace,
+    dir: &Path,
+    cx: &SkillContext,
     r: &mut Report,
 ) -> Option<Skill> {
     let title = text(obj, "title", r);
-    let component = component(obj, flow_dir, workspace, r);
+    let own = component(obj, dir, cx.workspace, r);
     let parameters = parameters(obj, r);
-    let limits = limits(obj, r);
+    let own_limits = limits(obj, r);
     let model = super::model_keys::model_ref(obj, "model", r);
+    let idn = idn.ok()?.value;
+    let (component, binding, limits) = match own.ok()? {
+        Some(c) => (Some(c), Binding::Entry, own_limits.ok()?),
+        None => match cx
+            .flow
+            .and_then(|f| cx.components.resolve(cx.agent, f, &idn))
+        {
+            Some(entry) => (
+                entry.component.clone(),
+                Binding::Map {
+                    key: entry.key.clone(),
+                    line: entry.line,
+                },
+                merged_limits(&entry.limits, own_limits.ok()?),
+            ),
+            None => (None, Binding::Unbound, own_limits.ok()?),
+        },
+    };
     Some(Skill {
-        idn: idn.ok()?.value,
+        idn,
         title: title.ok()?.map(|t| t.value),
-        wasm: component.as_ref().ok()?.wasm_path(),
-        component: component.ok()?,
+        wasm: component.as_ref().map(ComponentSource::wasm_path),
+        component,
+        binding,
         parameters,
-        limits: limits.ok()?,
+        limits,
         model: model.ok()?,
+        file: r.file.to_path_buf(),
         line: obj.line().unwrap_or(0),
     })
 }
 
-/// Exactly one of `crate` and `wasm`.
-fn component(
+/// A skill's own `metadata.yaml` (newo CLI pull): the same keys as an entry
+/// of a flow's `skills:` list; `wasm:` paths start at its directory. The
+/// idn is returned even when the rest is broken.
+pub(super) fn load_skill_file(
+    file: &Path,
+    cx: &SkillContext,
+    errors: &mut Vec<LoadError>,
+) -> (Option<Text>, Option<Skill>) {
+    let mut r = Report::new(file, errors);
+    let Some(root) = read_yaml(file, &mut r) else {
+        return (None, None);
+    };
+    let obj = Obj::root(&root);
+    let idn = required_name(&obj, "idn", &mut r);
+    let dir = file.parent().unwrap_or(Path::new(""));
+    let skill = skill(&obj, idn.clone(), dir, cx, &mut r);
+    (idn.ok(), skill)
+}
+
+/// At most one of `crate` and `wasm`; neither is `None` (an unbound skill).
+pub(super) fn component(
     obj: &Obj,
-    flow_dir: &Path,
+    dir: &Path,
     workspace: &Workspace,
     r: &mut Report,
-) -> Checked<ComponentSource> {
+) -> Checked<Option<ComponentSource>> {
     match (name(obj, "crate", r), name(obj, "wasm", r)) {
         (Err(Reported), _) | (_, Err(Reported)) => Err(Reported),
-        (Ok(Some(krate)), Ok(None)) => crate_component(&krate, workspace, r),
-        (Ok(None), Ok(Some(wasm))) => wasm_component(&wasm, flow_dir, r),
+        (Ok(Some(krate)), Ok(None)) => crate_component(&krate, workspace, r).map(Some),
+        (Ok(None), Ok(Some(wasm))) => wasm_component(&wasm, dir, r).map(Some),
         (Ok(Some(_)), Ok(Some(wasm))) => {
             let message = "both `crate` and `wasm` given; a skill has exactly one component";
             r.error(wasm.line, &wasm.field, message);
             Err(Reported)
         }
-        (Ok(None), Ok(None)) => {
-            let message = "missing component: give `crate` (a crate of the skills workspace) \
-                           or `wasm` (a component file)";
-            r.error(obj.line(), &obj.path, message);
-            Err(Reported)
-        }
+        (Ok(None), Ok(None)) => Ok(None),
     }
 }
 
@@ -110,10 +160,10 @@ fn crate_component(
     })
 }
 
-/// `wasm: PATH`, relative to the flow file's directory, must exist now:
+/// `wasm: PATH`, relative to `dir` (the file's directory), must exist now:
 /// better to fail at load than at the first event.
-fn wasm_component(wasm: &Text, flow_dir: &Path, r: &mut Report) -> Checked<ComponentSource> {
-    let path = flow_dir.join(&wasm.value);
+fn wasm_component(wasm: &Text, dir: &Path, r: &mut Report) -> Checked<ComponentSource> {
+    let path = dir.join(&wasm.value);
     if path.is_file() {
         Ok(ComponentSource::File(path))
     } else {
@@ -147,7 +197,7 @@ fn parameters(obj: &Obj, r: &mut Report) -> Vec<(String, String)> {
 /// error); sizes take `B`/`KiB`/`MiB`/`GiB`, durations `ms`/`s`/`m`, counts are
 /// whole numbers. Whether a value fits the host's ceilings (memory, stack)
 /// is checked when the host starts, which knows them.
-fn limits(obj: &Obj, r: &mut Report) -> Checked<LimitOverrides> {
+pub(super) fn limits(obj: &Obj, r: &mut Report) -> Checked<LimitOverrides> {
     let Some(value) = obj.get("limits") else {
         return Ok(LimitOverrides::default());
     };
@@ -304,14 +354,8 @@ skills:
         )]);
         let errors = errors(&dir);
         let file = "Flow/Flow.yaml";
-        assert_error(
-            &errors,
-            &dir,
-            file,
-            Some(3),
-            "skills[0]",
-            "missing component",
-        );
+        // `Neither` is an unbound skill: not a load error (see `unbound`).
+        assert!(errors.iter().all(|e| e.line != Some(3)), "{errors:?}");
         assert_error(
             &errors,
             &dir,
@@ -345,7 +389,7 @@ skills:
             "skills[4].crate",
             "`../echo` is not a crate name",
         );
-        assert_eq!(errors.len(), 5, "{}", LoadErrors(errors.clone()));
+        assert_eq!(errors.len(), 4, "{}", LoadErrors(errors.clone()));
     }
 
     #[test]

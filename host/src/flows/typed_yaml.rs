@@ -8,6 +8,7 @@ use marked_yaml::types::MarkedMappingNode;
 use marked_yaml::Node;
 
 use super::diagnostics::{line_text, Checked, Report, Reported};
+use super::tags::{enum_value, ENUM_TAG};
 use super::yaml::start_line;
 
 /// A mapping with its field path (e.g. `events[2]`), so lookups can say
@@ -100,20 +101,53 @@ impl Value<'_> {
 }
 
 /// An optional scalar of any kind (string, number, bool), as its text;
-/// absent or null gives `None`.
+/// absent or null gives `None`. An `!enum` tag is an error here: this is
+/// not an enum value.
 pub(super) fn text(obj: &Obj, key: &str, r: &mut Report) -> Checked<Option<Text>> {
+    let Some((t, tagged)) = tagged_text(obj, key, r)? else {
+        return Ok(None);
+    };
+    if tagged {
+        let message =
+            format!("`{ENUM_TAG}` tag on a value that is not an enum; write it without the tag");
+        r.error(t.line, &t.field, message);
+        return Err(Reported);
+    }
+    Ok(Some(t))
+}
+
+/// An optional scalar and whether it carried an `!enum` tag.
+fn tagged_text(obj: &Obj, key: &str, r: &mut Report) -> Checked<Option<(Text, bool)>> {
     let Some(value) = obj.get(key) else {
         return Ok(None);
     };
     match value.node {
         _ if is_null(value.node) => Ok(None),
-        Node::Scalar(s) => Ok(Some(Text {
-            value: s.as_str().to_string(),
-            line: value.line,
-            field: value.field,
-        })),
+        Node::Scalar(s) => {
+            let tagged = s
+                .span()
+                .start()
+                .is_some_and(|m| r.tags.at(m.character()).is_some());
+            let text = Text {
+                value: s.as_str().to_string(),
+                line: value.line,
+                field: value.field,
+            };
+            Ok(Some((text, tagged)))
+        }
         _ => Err(value.wrong_shape("a string", r)),
     }
+}
+
+/// An optional enum word from an open set (Newo's `value_type`): like
+/// [`text`], but `!enum "Type.word"` reads as `word`.
+pub(super) fn enum_word(obj: &Obj, key: &str, r: &mut Report) -> Checked<Option<Text>> {
+    Ok(tagged_text(obj, key, r)?.map(|(mut t, tagged)| {
+        if tagged {
+            t.value = enum_value(&t.value).to_string();
+        }
+        t
+    }))
 }
 
 /// An optional name (idn, crate, path): like [`text`] but never empty.
@@ -150,7 +184,7 @@ pub(super) fn choice<T: Copy>(
     default: T,
     r: &mut Report,
 ) -> Checked<T> {
-    let Some(t) = text(obj, key, r)? else {
+    let Some(t) = enum_word(obj, key, r)? else {
         return Ok(default);
     };
     if let Some(&(_, value)) = allowed.iter().find(|(word, _)| *word == t.value) {
@@ -196,8 +230,19 @@ pub(super) fn list<'n>(obj: &Obj<'n>, key: &str, r: &mut Report) -> Vec<Obj<'n>>
 
 /// Typo protection for mappings with a closed set of keys.
 pub(super) fn reject_unknown_keys(obj: &Obj, allowed: &[&str], r: &mut Report) {
+    reject_unknown_keys_but(obj, allowed, &[], r)
+}
+
+/// Like [`reject_unknown_keys`], also accepting the `ignored` keys (which
+/// the message does not suggest: they mean nothing here).
+pub(super) fn reject_unknown_keys_but(
+    obj: &Obj,
+    allowed: &[&str],
+    ignored: &[&str],
+    r: &mut Report,
+) {
     for key in obj.map.keys() {
-        if allowed.contains(&key.as_str()) {
+        if allowed.contains(&key.as_str()) || ignored.contains(&key.as_str()) {
             continue;
         }
         let hint = did_you_mean(key.as_str(), allowed)
@@ -240,7 +285,7 @@ pub(super) fn ensure_unique(names: &[Text], what: &str, r: &mut Report) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flows::flow_file::SUBSCRIPTION_KEYS;
+    use crate::flows::subscription::SUBSCRIPTION_KEYS;
     use crate::flows::test_support::*;
 
     #[test]

@@ -8,6 +8,7 @@ use marked_yaml::types::MarkedMappingNode;
 use marked_yaml::{LoaderOptions, Node, Span};
 
 use super::diagnostics::{line_text, Report};
+use super::tags::strip_enum_tags;
 
 /// Parses a file whose top level must be a mapping.
 pub(super) fn read_yaml(file: &Path, r: &mut Report) -> Option<MarkedMappingNode> {
@@ -23,6 +24,14 @@ pub(super) fn read_yaml(file: &Path, r: &mut Report) -> Option<MarkedMappingNode
     let options = LoaderOptions::default()
         .prevent_coercion(true)
         .error_on_duplicate_keys(true);
+    let (source, tags, tag_errors) = strip_enum_tags(&source);
+    if !tag_errors.is_empty() {
+        for e in tag_errors {
+            r.error(Some(e.line), "", e.message);
+        }
+        return None;
+    }
+    r.tags = tags;
     match marked_yaml::parse_yaml_with_options(0, &source, options) {
         Ok(Node::Mapping(map)) => {
             if let Some(line) = second_document_line(&source) {

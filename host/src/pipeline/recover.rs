@@ -102,13 +102,15 @@ fn rebuild(
     if q.subscription >= flow.subscriptions.len() {
         return Err(format!(
             "after restart: flow `{}` no longer has subscription #{}",
-            flow.idn, q.subscription
+            flow.key(),
+            q.subscription
         ));
     }
     let skill = flow.skill(&q.skill).cloned().ok_or_else(|| {
         format!(
             "after restart: flow `{}` no longer has skill `{}`",
-            flow.idn, q.skill
+            flow.key(),
+            q.skill
         )
     })?;
     let actor = match &q.actor_id {

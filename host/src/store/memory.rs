@@ -318,4 +318,18 @@ impl Store for MemoryStore {
         self.lock().finish(dispatch, record);
         ready(Ok(()))
     }
+
+    fn seed_attributes(&self, values: Vec<(AttributeOwner, String, String)>) -> Pending<usize> {
+        let mut inner = self.lock();
+        let mut set = 0;
+        for (owner, field, value) in values {
+            if let std::collections::hash_map::Entry::Vacant(slot) =
+                inner.attributes.entry((owner, field))
+            {
+                slot.insert(value);
+                set += 1;
+            }
+        }
+        ready(Ok(set))
+    }
 }

@@ -26,7 +26,8 @@ use crate::flows::Scope;
 /// A flow instance: one flow for one persona, or the flow's global instance.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub struct InstanceKey {
-    /// The flow's idn.
+    /// The flow's key: `Agent/Flow`, or the flow idn alone for a directory
+    /// of flow files ([`crate::flows::Flow::key`]).
     pub flow: String,
     /// `None` for the global instance.
     pub persona: Option<String>,
@@ -44,7 +45,7 @@ impl std::fmt::Display for InstanceKey {
 /// Where a state value lives: `user` fields per instance, `agent` fields per flow.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StateKey {
-    /// The idn of the flow that declares the field.
+    /// The key of the flow that declares the field (so it includes the agent).
     pub flow: String,
     /// The persona for `user` scope (`None` for the global instance); always
     /// `None` for `agent` scope.
@@ -190,6 +191,9 @@ pub enum AttributeOwner {
     Persona(String),
     /// An attribute of the project, shared by every persona.
     Project,
+    /// An attribute of the customer the project belongs to (Newo's customer
+    /// attributes), shared by everything.
+    Customer,
 }
 
 /// Everything a successful run changes, applied atomically.
@@ -367,6 +371,11 @@ pub trait Store: CommandStore + Send + Sync + 'static {
     /// Records a dispatch that committed nothing (failed, interrupted,
     /// dropped) and removes its queue entry.
     fn finish_dispatch(&self, dispatch: i64, record: RunRecord) -> Pending<()>;
+
+    /// Sets each attribute that has no value yet (the initial values of a
+    /// project's `attributes.yaml` files); one that has a value, set at run
+    /// time or seeded before, keeps it. Completes with how many were set.
+    fn seed_attributes(&self, values: Vec<(AttributeOwner, String, String)>) -> Pending<usize>;
 }
 
 /// A completed [`Pending`].

@@ -2,7 +2,7 @@
 
 use crate::act::Act;
 use crate::event::{BlockOutcome, Event, Receipt};
-use crate::identity::{Actor, Agent, User};
+use crate::identity::{Actor, Agent, AgentInfo, User};
 use crate::log::Level;
 use crate::memory::Turn;
 use crate::Argument;
@@ -84,7 +84,17 @@ pub fn state_set(field: &str, value: &str) -> core::result::Result<(), String> {
 }
 
 pub fn send_event(event: &Event) -> core::result::Result<Receipt, String> {
-    with(|s| send(s, event))
+    with(|s| send(s, event, None))
+}
+
+pub fn send_event_to_agent(
+    event: &Event,
+    agent_idn: &str,
+) -> core::result::Result<Receipt, String> {
+    if agent_idn.trim().is_empty() {
+        return Err("agent idn is empty".to_owned());
+    }
+    with(|s| send(s, event, Some(agent_idn)))
 }
 
 /// The integrations and commands of the real host, and its errors for
@@ -157,7 +167,7 @@ pub fn emit_from_text(text: &str) -> Vec<BlockOutcome> {
                         for (name, value) in &block.arguments {
                             event = event.arg(name, value);
                         }
-                        send(s, &event).map_err(|reason| {
+                        send(s, &event, None).map_err(|reason| {
                             block.refuse(&reason);
                             block.to_string()
                         })
@@ -178,7 +188,11 @@ pub fn emit_from_text(text: &str) -> Vec<BlockOutcome> {
     })
 }
 
-fn send(s: &mut Session, event: &Event) -> core::result::Result<Receipt, String> {
+fn send(
+    s: &mut Session,
+    event: &Event,
+    agent_idn: Option<&str>,
+) -> core::result::Result<Receipt, String> {
     {
         if let Some(e) = &s.host.reject_events {
             return Err(e.clone());
@@ -215,6 +229,7 @@ fn send(s: &mut Session, event: &Event) -> core::result::Result<Receipt, String>
             actor_ids: event.actor_ids.clone(),
             global,
             uninterruptible: event.uninterruptible,
+            agent_idn: agent_idn.map(str::to_owned),
         });
         Ok(Receipt { event_id, matched })
     }
@@ -273,6 +288,14 @@ pub fn get_agent() -> Agent {
     })
 }
 
+pub fn get_agent_info() -> AgentInfo {
+    with(|s| AgentInfo {
+        id: s.host.agent_name.clone(),
+        idn: s.host.agent_idn.clone(),
+        name: s.host.agent_name.clone(),
+    })
+}
+
 /// The persona an attribute call is about, as the real host resolves it.
 fn persona_of(s: &Session, persona_id: Option<&str>) -> core::result::Result<String, String> {
     match persona_id {
@@ -312,6 +335,14 @@ pub fn get_project_attribute(field: &str) -> Option<String> {
 
 pub fn set_project_attribute(field: &str, value: &str) -> core::result::Result<(), String> {
     with(|s| s.write_attribute(AttributeOwner::Project, field, value))
+}
+
+pub fn get_customer_attribute(field: &str) -> Option<String> {
+    with(|s| s.host.customer_value(field).map(str::to_owned))
+}
+
+pub fn set_customer_attribute(field: &str, value: &str) -> core::result::Result<(), String> {
+    with(|s| s.write_attribute(AttributeOwner::Customer, field, value))
 }
 
 pub fn get_memory(count: u32) -> Vec<Turn> {

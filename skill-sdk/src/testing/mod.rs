@@ -96,9 +96,11 @@ pub struct TestHost {
     actor_connector: String,
     actor_external_id: Option<String>,
     agent_name: String,
-    /// Committed attributes: `(persona id, field)` and project fields.
+    agent_idn: String,
+    /// Committed attributes: `(persona id, field)`, project and customer fields.
     persona_attributes: BTreeMap<(String, String), String>,
     project_attributes: BTreeMap<String, String>,
+    customer_attributes: BTreeMap<String, String>,
     /// Committed conversation turns of every actor, oldest first.
     turns: Vec<Turn>,
     /// Scripted answers of models, in the order requests take them.
@@ -147,8 +149,10 @@ impl TestHost {
             actor_connector: "sandbox".to_owned(),
             actor_external_id: None,
             agent_name: "agent".to_owned(),
+            agent_idn: "agent".to_owned(),
             persona_attributes: BTreeMap::new(),
             project_attributes: BTreeMap::new(),
+            customer_attributes: BTreeMap::new(),
             turns: Vec::new(),
             scripted: Default::default(),
             callees: Vec::new(),
@@ -249,6 +253,38 @@ impl TestHost {
     /// ```
     pub fn agent_name(mut self, name: &str) -> Self {
         self.agent_name = name.to_owned();
+        self
+    }
+
+    /// Sets the idn of the running flow's agent, as
+    /// [`identity::agent_info`](crate::identity::agent_info) reports it
+    /// (default `agent`).
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let done = TestHost::new("x").agent_idn("Sales").run(|_| reply(&identity::agent_info().idn));
+    /// assert_eq!(done.reply_texts(), ["Sales"]);
+    /// ```
+    pub fn agent_idn(mut self, idn: &str) -> Self {
+        self.agent_idn = idn.to_owned();
+        self
+    }
+
+    /// Sets a customer attribute before the run.
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let done = TestHost::new("x").customer_attribute("plan", "gold").run(|_| {
+    ///     assert_eq!(attributes::customer("plan").as_deref(), Some("gold"));
+    ///     Ok(())
+    /// });
+    /// assert!(done.is_ok());
+    /// ```
+    pub fn customer_attribute(mut self, field: &str, value: &str) -> Self {
+        self.customer_attributes
+            .insert(field.to_owned(), value.to_owned());
         self
     }
 
@@ -744,6 +780,19 @@ impl TestHost {
         self.project_attributes.get(field).map(String::as_str)
     }
 
+    /// The committed value of a customer attribute; `None` if never set.
+    ///
+    /// ```
+    /// # use skill_sdk::prelude::*;
+    /// # use skill_sdk::testing::TestHost;
+    /// let mut host = TestHost::new("x");
+    /// host.run(|_| attributes::set_customer("plan", "gold"));
+    /// assert_eq!(host.customer_value("plan"), Some("gold"));
+    /// ```
+    pub fn customer_value(&self, field: &str) -> Option<&str> {
+        self.customer_attributes.get(field).map(String::as_str)
+    }
+
     /// The committed conversation turns of every actor, oldest first: those
     /// added with [`user_turn`](TestHost::user_turn) and the like, each
     /// `user_message` act a run was given (with its `text` argument), the
@@ -824,6 +873,7 @@ impl TestHost {
             self.values = session.host.values;
             self.persona_attributes = session.host.persona_attributes;
             self.project_attributes = session.host.project_attributes;
+            self.customer_attributes = session.host.customer_attributes;
             self.commit_turns(&session.run);
         }
         let mut run = session.run;

@@ -134,6 +134,8 @@ pub enum AttributeOwner {
     Persona(String),
     /// The project.
     Project,
+    /// The customer.
+    Customer,
 }
 
 /// A reply sent with [`reply`](crate::reply) or [`reply_to`](crate::reply_to).
@@ -181,6 +183,9 @@ pub struct SentEvent {
     pub global: bool,
     /// Uninterruptible.
     pub uninterruptible: bool,
+    /// The agent it was sent to with [`Event::send_to_agent`](crate::event::Event::send_to_agent)
+    /// (`None`: every agent's subscriptions).
+    pub agent_idn: Option<String>,
 }
 
 /// A log line.

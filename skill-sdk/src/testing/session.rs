@@ -34,6 +34,10 @@ impl Session {
                 .host
                 .project_attributes
                 .insert(field.to_owned(), value.to_owned()),
+            AttributeOwner::Customer => self
+                .host
+                .customer_attributes
+                .insert(field.to_owned(), value.to_owned()),
         };
         self.run.attribute_writes.push(AttributeWrite {
             owner,

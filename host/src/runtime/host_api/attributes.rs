@@ -1,5 +1,5 @@
-//! `attributes`: persona and project attributes, read through the run's
-//! own writes and written into its effect buffer.
+//! `attributes`: persona, project and customer attributes, read through
+//! the run's own writes and written into its effect buffer.
 
 use super::super::bindings::skillhost::skill::attributes;
 use super::{check_value, trap, RunState, SkillRun, Trappable};
@@ -103,5 +103,25 @@ impl attributes::Host for RunState {
         Ok(self
             .run
             .write_attribute(AttributeOwner::Project, field, value))
+    }
+
+    fn get_customer_attribute(&mut self, field: String) -> Trappable<Option<String>> {
+        check_attribute_names("get-customer-attribute", None, &field)?;
+        // As for project attributes: a failed read must not look like "never set".
+        self.run
+            .read_attribute(AttributeOwner::Customer, &field)
+            .map_err(wasmtime::Error::msg)
+    }
+
+    fn set_customer_attribute(
+        &mut self,
+        field: String,
+        value: String,
+    ) -> Trappable<Result<(), String>> {
+        check_attribute_names("set-customer-attribute", None, &field)?;
+        check_value(&self.limits, "attribute", &field, &value)?;
+        Ok(self
+            .run
+            .write_attribute(AttributeOwner::Customer, field, value))
     }
 }

@@ -54,7 +54,7 @@ impl SkillRun {
             integration_idn: integration,
             connector_idn: connector,
             arguments,
-            flow: self.flow.idn.clone(),
+            flow: self.flow.key().to_string(),
             event_id: self.event.id.clone(),
             depth,
             actor_id: self.actor.as_ref().map(|a| a.id.clone()),

@@ -38,9 +38,25 @@ impl SkillRun {
             .map_err(trap)
     }
 
-    fn send_event(&mut self, e: events::SystemEvent) -> Result<events::Receipt, String> {
+    /// Buffers a sent event, routed to `agent`'s flows only when given.
+    fn send_event(
+        &mut self,
+        e: events::SystemEvent,
+        agent: Option<String>,
+    ) -> Result<events::Receipt, String> {
         if e.event_idn.trim().is_empty() {
             return Err("event idn is empty".into());
+        }
+        if let Some(a) = &agent {
+            let project = &self.env.project;
+            if project.agent(a).is_none() {
+                let known: Vec<&str> = project.agents.iter().map(|a| a.idn.as_str()).collect();
+                return Err(format!(
+                    "unknown agent `{}`; the project's agents: {}",
+                    short(a),
+                    known.join(", ")
+                ));
+            }
         }
         let arguments: Vec<(String, String)> =
             e.arguments.into_iter().map(|a| (a.name, a.value)).collect();
@@ -79,7 +95,8 @@ impl SkillRun {
             audience,
         )
         .with_arguments(arguments)
-        .with_uninterruptible(e.uninterruptible);
+        .with_uninterruptible(e.uninterruptible)
+        .with_agent(agent);
         let accepted = Accepted::new(&self.env.project, event);
         self.env
             .backpressure
@@ -117,7 +134,7 @@ impl SkillRun {
                             })
                             .collect(),
                     };
-                    self.send_event(event).map_err(|reason| {
+                    self.send_event(event, None).map_err(|reason| {
                         block.refuse(&reason);
                         block.to_string()
                     })
@@ -125,7 +142,7 @@ impl SkillRun {
                 Err(ref rejection) => Err(rejection.message.clone()),
             };
             if let Err(message) = &outcome {
-                let (flow, skill, event) = (&self.flow.idn, &self.skill.idn, &self.event.id);
+                let (flow, skill, event) = (self.flow.key(), &self.skill.idn, &self.event.id);
                 tracing::debug!(target: "skill", %flow, %skill, %event, "event block rejected: {message}");
             }
             let u32 = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
@@ -148,7 +165,18 @@ impl events::Host for RunState {
         event: events::SystemEvent,
     ) -> Trappable<Result<events::Receipt, String>> {
         self.run.check_send(&event)?;
-        Ok(self.run.send_event(event))
+        Ok(self.run.send_event(event, None))
+    }
+
+    fn send_system_event_to_agent(
+        &mut self,
+        event: events::SystemEvent,
+        agent_idn: String,
+    ) -> Trappable<Result<events::Receipt, String>> {
+        self.run.check_send(&event)?;
+        BadArgument::check_name("send-system-event-to-agent", "agent idn", &agent_idn)
+            .map_err(trap)?;
+        Ok(self.run.send_event(event, Some(agent_idn)))
     }
 
     fn emit_from_text(&mut self, text: String) -> Trappable<Vec<events::BlockOutcome>> {

@@ -31,15 +31,18 @@ impl identity::Host for RunState {
     }
 
     fn get_agent(&mut self) -> Trappable<identity::Agent> {
-        let name = self
-            .run
-            .env
-            .project
-            .agent_name
-            .clone()
-            .unwrap_or_else(|| "agent".into());
-        Ok(identity::Agent {
-            id: name.clone(),
+        // The agent of the running flow; for a directory of flow files,
+        // `agent_name` (or `agent`) as both id and name, as before agents.
+        let (id, name) = self.run.flow.agent.id_and_name();
+        Ok(identity::Agent { id, name })
+    }
+
+    fn get_agent_info(&mut self) -> Trappable<identity::AgentInfo> {
+        let agent = &self.run.flow.agent;
+        let (id, name) = agent.id_and_name();
+        Ok(identity::AgentInfo {
+            id,
+            idn: agent.idn.clone(),
             name,
         })
     }

@@ -8,7 +8,7 @@ impl log::Host for RunState {
     fn log(&mut self, level: log::Level, message: String) -> Trappable<()> {
         self.log.charge(message.len(), "logged").map_err(trap)?;
         let r = &self.run;
-        let (flow, skill, event) = (&r.flow.idn, &r.skill.idn, &r.event.id);
+        let (flow, skill, event) = (r.flow.key(), &r.skill.idn, &r.event.id);
         match level {
             log::Level::Trace => {
                 tracing::trace!(target: "skill", %flow, %skill, %event, "{message}")

@@ -47,7 +47,7 @@ impl messages::Host for RunState {
                 actor_id: actor.id,
                 text: text.clone(),
                 event_id: r.event.id.clone(),
-                flow: r.flow.idn.clone(),
+                flow: r.flow.key().to_string(),
                 skill: r.skill.idn.clone(),
                 message_id: None,
             });

@@ -144,7 +144,7 @@ impl SkillRun {
 
     pub(crate) fn log_tags(&self) -> LogTags {
         LogTags {
-            flow: self.flow.idn.clone(),
+            flow: self.flow.key().to_string(),
             skill: self.skill.idn.clone(),
             event: self.event.id.clone(),
         }

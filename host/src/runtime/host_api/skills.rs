@@ -171,10 +171,14 @@ impl RunState {
     ) -> Trappable<Result<String, String>> {
         let idn = callee.idn.clone();
         let runtime = self.shared.runtime.clone();
-        let Some((pre, own)) = runtime.component_of(&callee.wasm, &callee) else {
+        // A project served with unbound skills allowed: like a dispatch to one.
+        let Some(wasm) = callee.wasm.as_deref() else {
+            return Ok(Err(format!("skill `{idn}` has no component")));
+        };
+        let Some((pre, own)) = runtime.component_of(wasm, &callee) else {
             return Ok(Err(format!(
                 "skill `{idn}` has no component loaded ({})",
-                callee.wasm.display()
+                wasm.display()
             )));
         };
         let Some(_slot) = runtime.call_slot() else {

@@ -14,7 +14,7 @@ impl SkillRun {
             Some(f) => Ok(StateKey::new(&self.instance, f.scope, field)),
             None => Err(format!(
                 "state field `{field}` is not declared in flow `{}` (declared: {})",
-                self.flow.idn,
+                self.flow.key(),
                 declared(self.flow.state_fields.iter().map(|f| f.idn.as_str()))
             )),
         }

@@ -177,6 +177,7 @@ impl SqliteStore {
             accepted_at: from_ms(row.get("accepted_at_ms")?),
             parent: row.get("parent")?,
             depth: row.get("depth")?,
+            agent_idn: row.get("agent_idn")?,
         };
         Ok((event, row.get("matched")?, row.get("routed")?))
     }
@@ -467,6 +468,13 @@ impl Store for SqliteStore {
             },
             unit,
         )
+    }
+
+    fn seed_attributes(&self, values: Vec<(AttributeOwner, String, String)>) -> Pending<usize> {
+        self.write(Op::SeedAttributes { values }, |o| match o {
+            Output::Count(n) => Some(n),
+            _ => None,
+        })
     }
 }
 

@@ -23,6 +23,7 @@ pub(super) fn actor_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Actor> {
 pub(super) fn owner_text(owner: &AttributeOwner) -> String {
     match owner {
         AttributeOwner::Project => "project".into(),
+        AttributeOwner::Customer => "customer".into(),
         AttributeOwner::Persona(p) => format!("persona:{p}"),
     }
 }
@@ -30,6 +31,7 @@ pub(super) fn owner_text(owner: &AttributeOwner) -> String {
 pub(super) fn owner_from_text(s: &str) -> AttributeOwner {
     match s.strip_prefix("persona:") {
         Some(p) => AttributeOwner::Persona(p.to_string()),
+        None if s == "customer" => AttributeOwner::Customer,
         None => AttributeOwner::Project,
     }
 }
@@ -52,8 +54,8 @@ pub(super) fn insert_event(tx: &Transaction<'_>, e: &Event, matched: u32) -> Res
     };
     tx.prepare_cached(
         "INSERT INTO events (id, idn, arguments, integration_idn, connector_idn, audience, \
-         external_event_id, command_act_id, uninterruptible, accepted_at_ms, parent, depth, matched) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+         external_event_id, command_act_id, uninterruptible, accepted_at_ms, parent, depth, matched, \
+         agent_idn) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?
     .execute(params![
         e.id,
@@ -68,7 +70,8 @@ pub(super) fn insert_event(tx: &Transaction<'_>, e: &Event, matched: u32) -> Res
         ms(e.accepted_at),
         e.parent,
         e.depth,
-        matched
+        matched,
+        e.agent_idn
     ])?;
     Ok(())
 }

@@ -112,6 +112,9 @@ ALTER TABLE acts ADD COLUMN message_id TEXT;
 "#,
     // The skills each run called (`call-skill`), as JSON; NULL: none.
     "ALTER TABLE runs ADD COLUMN calls TEXT;",
+    // An event may be routed to one agent's flows only: recovery after a
+    // restart must route it the same way.
+    "ALTER TABLE events ADD COLUMN agent_idn TEXT;",
 ];
 
 pub(super) fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection> {

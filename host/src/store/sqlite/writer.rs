@@ -15,7 +15,8 @@ use super::rows::{actor_from_row, insert_act, insert_event, insert_run, ms, owne
 use crate::event::{new_id, Actor, Event, Receipt};
 use crate::flows::Scope;
 use crate::store::{
-    agent_turn, user_turn, NewDispatch, QueuedDispatch, RunEffects, RunRecord, Timer,
+    agent_turn, user_turn, AttributeOwner, NewDispatch, QueuedDispatch, RunEffects, RunRecord,
+    Timer,
 };
 
 /// What the writer thread is asked to do.
@@ -57,6 +58,10 @@ pub(super) enum Op {
         act_id: String,
         events: Vec<(Event, u32)>,
     },
+    /// Attributes to set where they have no value yet.
+    SeedAttributes {
+        values: Vec<(AttributeOwner, String, String)>,
+    },
 }
 
 /// What a write produced, for its caller.
@@ -67,6 +72,8 @@ pub(super) enum Output {
     Queued(Vec<QueuedDispatch>),
     /// Whether a conditional write did anything.
     Done(bool),
+    /// How many rows a write changed.
+    Count(usize),
 }
 
 pub(super) struct Job {
@@ -323,6 +330,23 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheChange>)> {
         )),
         Op::CompleteCommand { act_id, events } => {
             Ok((Output::Done(outbox::complete(tx, act_id, events)?), vec![]))
+        }
+        Op::SeedAttributes { values } => {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO attributes (owner, field, value) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (owner, field) DO NOTHING",
+            )?;
+            let mut changes = Vec::new();
+            for (owner, field, value) in values {
+                if stmt.execute(params![owner_text(owner), field, value])? > 0 {
+                    changes.push(CacheChange::Attribute(
+                        owner.clone(),
+                        field.clone(),
+                        value.clone(),
+                    ));
+                }
+            }
+            Ok((Output::Count(changes.len()), changes))
         }
     }
 }

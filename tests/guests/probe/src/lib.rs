@@ -46,6 +46,10 @@
 //! | `set_attr_of:PERSONA:FIELD=VALUE` | the same for persona PERSONA |
 //! | `project:FIELD` | reply `FIELD=<value>` of the project attribute, or `FIELD!unset` |
 //! | `set_project:FIELD=VALUE` | set the project attribute; an error fails the run |
+//! | `customer:FIELD` | reply `FIELD=<value>` of the customer attribute, or `FIELD!unset` |
+//! | `set_customer:FIELD=VALUE` | set the customer attribute; an error fails the run |
+//! | `send_agent:AGENT:IDN[:ARGS]` | send it to the current actor, routed to agent AGENT's flows only; reply `sent to AGENT matched=<n>`, or `send error: <error>` and go on |
+//! | `agent` | reply `agent=ID/IDN/NAME` of `identity::agent_info()` |
 //! | `identity` | reply `user=PERSONA/NAME,actor=ID/PERSONA/INTEGRATION/CONNECTOR/EXTERNAL_ID,agent=ID/NAME` (no user or actor: empty; no name: empty) |
 //! | `memory:N` | reply the last N turns of memory as `kind=text,kind=text` |
 //! | `command:INTEGRATION:CONNECTOR:COMMAND[:ARGS]` | send a command; reply `command <act id>`, or `command error: <error>` and go on. In ARGS a value `$NAME` is the act's argument NAME (so values may hold `,`, `:` or `;`) |

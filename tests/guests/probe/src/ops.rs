@@ -78,6 +78,15 @@ fn exec(act: &Act, op: &str) -> Result<()> {
                 .ok_or_else(|| bad("expected A1,A2:IDN[:ARGS]"))?;
             event(spec).to_actors(list(actors)).send().map(drop)
         }
+        "send_agent" => {
+            let (agent, spec) = need()?
+                .split_once(':')
+                .ok_or_else(|| bad("expected AGENT:IDN[:ARGS]"))?;
+            match event(spec).send_to_agent(agent) {
+                Ok(receipt) => reply(&format!("sent to {agent} matched={}", receipt.matched)),
+                Err(e) => reply(&format!("send error: {}", e.message())),
+            }
+        }
         "send_connector" => {
             let (connector, spec) = need()?
                 .split_once(':')
@@ -215,6 +224,20 @@ fn exec(act: &Act, op: &str) -> Result<()> {
                 .split_once('=')
                 .ok_or_else(|| bad("expected FIELD=VALUE"))?;
             attributes::set_project(field, value)
+        }
+        "customer" => {
+            let field = need()?;
+            reply(&attribute(field, Ok(attributes::customer(field))))
+        }
+        "set_customer" => {
+            let (field, value) = need()?
+                .split_once('=')
+                .ok_or_else(|| bad("expected FIELD=VALUE"))?;
+            attributes::set_customer(field, value)
+        }
+        "agent" => {
+            let info = identity::agent_info();
+            reply(&format!("agent={}/{}/{}", info.id, info.idn, info.name))
         }
         "identity" => {
             let user = identity::user()
