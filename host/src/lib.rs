@@ -7,7 +7,7 @@
 //! | hop | what happens | file |
 //! | --- | --- | --- |
 //! | 1 | the request body is parsed (the fuzzed parser) | `api/events.rs` → [`event::Submission::from_json`] |
-//! | 2 | checked, its actor found, routed once (`matched`), written durably, opened in the tracker, published | [`Host::submit`] → `intake.rs` ([`router::route`], [`store::Store::accept_event`], [`tracker`], [`bus`]) |
+//! | 2 | checked, its actor found, routed once (`matched`), held to the backlog bounds (429/503), written durably, opened in the tracker, published | [`Host::submit`] → `intake.rs` ([`router::route`], [`backpressure`], [`store::Store::accept_event`], [`tracker`], [`bus`]) |
 //! | 3 | the router loop resolves each route's skill and queues the dispatches durably | `pipeline/route.rs` ([`router::resolve_skill`], [`store::Store::route_event`]) |
 //! | 4 | once durable, in order, the dispatches go to their flow instances | `pipeline/admit.rs` |
 //! | 5 | the interrupt mode decides: run now, queue, drop, or interrupt the running skill | `executor.rs` ([`executor::Executor::dispatch`]) |
@@ -24,7 +24,7 @@
 //! provider, budgets, usage in the run record) and [`live`] publishes
 //! streamed replies ahead of the commit at hop 7 ([`sse`] parses the
 //! streams); [`pipeline::recover`] resumes unfinished work at start;
-//! [`api`] is the HTTP face and [`metrics`] its counters; the `skillhost`
+//! [`api`] is the HTTP face (`api/serve.rs`: connection limits and deadlines) and [`metrics`] its counters; the `skillhost`
 //! binary (`cli/`) is a thin layer over [`Host`].
 
 #![warn(missing_docs)]
