@@ -46,6 +46,7 @@ pub mod limits;
 pub mod live;
 pub mod llm;
 pub mod metrics;
+pub mod outbound;
 pub mod pipeline;
 pub mod reload;
 pub mod router;

@@ -17,6 +17,7 @@ use reqwest::{Method, Url};
 
 use super::{Args, CommandsConfig, Completion, ErrorType, Execution, Integration, Plan};
 use crate::flows::Project;
+use crate::outbound::error_chain;
 use crate::store::Command;
 
 /// The integration's idn.
@@ -38,10 +39,7 @@ impl Http {
     /// The `http` integration with the body cap and default timeout of `config`;
     /// fails if the HTTP client cannot be built.
     pub fn new(config: &CommandsConfig) -> Result<Http> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("skillhost/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = crate::outbound::client()?;
         Ok(Http {
             client,
             config: config.clone(),
@@ -228,7 +226,7 @@ async fn send(
                 humantime::format_duration(timeout)
             )
         } else {
-            format!("request to {} failed: {}", r.url, chain(&e))
+            format!("request to {} failed: {}", r.url, error_chain(&e))
         };
         Completion::Error(ErrorType::Server, message)
     };
@@ -277,19 +275,4 @@ async fn send(
             ("body".into(), String::from_utf8_lossy(&body).into_owned()),
         ],
     )])
-}
-
-/// An error and its causes, e.g. "error sending request: connection refused".
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }

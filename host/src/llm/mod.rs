@@ -45,10 +45,7 @@ impl Llm {
     /// The service with its HTTP client (rustls, no redirects), counting
     /// into `metrics`; fails if the client cannot be built.
     pub fn with_metrics(metrics: Arc<metrics::LlmMetrics>) -> Result<Llm> {
-        let client = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("skillhost/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let client = crate::outbound::client()?;
         Ok(Llm {
             client,
             permits: Mutex::new(HashMap::new()),

@@ -18,6 +18,7 @@ use tokio::sync::OwnedSemaphorePermit;
 use super::config::ModelConfig;
 use super::error::LlmError;
 use super::wire::{self, Answer, Usage};
+use crate::outbound::error_chain;
 use crate::sse::{SseEvent, SseParser};
 
 /// Largest answer body read (a whole answer, or the text of a stream).
@@ -113,7 +114,7 @@ impl Target<'_> {
             .map_err(|e| {
                 let error = LlmError::ProviderError {
                     status: 0,
-                    message: format!("request to {endpoint} failed: {}", chain(&e)),
+                    message: format!("request to {endpoint} failed: {}", error_chain(&e)),
                 };
                 (error, None)
             })?;
@@ -172,7 +173,7 @@ async fn read_capped(mut response: reqwest::Response, cap: usize) -> Result<Vec<
             Err(e) => {
                 return Err(LlmError::ProviderError {
                     status: 0,
-                    message: format!("reading the answer failed: {}", chain(&e)),
+                    message: format!("reading the answer failed: {}", error_chain(&e)),
                 })
             }
         }
@@ -285,7 +286,7 @@ impl StreamReader {
                 Err(e) => {
                     return Err(LlmError::ProviderError {
                         status: 0,
-                        message: format!("reading the stream failed: {}", chain(&e)),
+                        message: format!("reading the stream failed: {}", error_chain(&e)),
                     })
                 }
             }
@@ -302,19 +303,4 @@ fn with_note(error: LlmError, note: &str) -> LlmError {
         },
         other => other,
     }
-}
-
-/// An error and its causes, e.g. "error sending request: connection refused".
-fn chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let s_text = s.to_string();
-        if !text.contains(&s_text) {
-            text.push_str(": ");
-            text.push_str(&s_text);
-        }
-        source = s.source();
-    }
-    text
 }

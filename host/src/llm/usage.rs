@@ -121,6 +121,18 @@ impl RunLlm {
 
     /// A generation ended: ok, or with an error.
     pub fn finish(&self, id: GenerationId, result: Result<(), &LlmError>) {
+        self.end(id, |record| match result {
+            Ok(()) => record.outcome = "ok".into(),
+            Err(err) => {
+                record.outcome = err.kind().into();
+                record.error = Some(err.to_string());
+            }
+        });
+    }
+
+    /// Ends a generation once: its latency, its outcome (`cut` unless
+    /// `outcome` says otherwise), and its count in the metrics.
+    fn end(&self, id: GenerationId, outcome: impl FnOnce(&mut GenerationRecord)) {
         let mut inner = self.inner.lock();
         let Some(e) = inner.entries.get_mut(id.0) else {
             return;
@@ -130,13 +142,7 @@ impl RunLlm {
         }
         e.finished = true;
         e.record.latency_ms = ms(e.started.elapsed());
-        match result {
-            Ok(()) => e.record.outcome = "ok".into(),
-            Err(err) => {
-                e.record.outcome = err.kind().into();
-                e.record.error = Some(err.to_string());
-            }
-        }
+        outcome(&mut e.record);
         if let Some(m) = &self.metrics {
             m.record(&e.record, e.started.elapsed());
         }
@@ -152,18 +158,7 @@ impl RunLlm {
 
     /// A stream the skill dropped before its end: `cut` now.
     pub fn cut(&self, id: GenerationId) {
-        let mut inner = self.inner.lock();
-        let Some(e) = inner.entries.get_mut(id.0) else {
-            return;
-        };
-        if e.finished {
-            return;
-        }
-        e.finished = true;
-        e.record.latency_ms = ms(e.started.elapsed());
-        if let Some(m) = &self.metrics {
-            m.record(&e.record, e.started.elapsed());
-        }
+        self.end(id, |_| {});
     }
 
     /// Notes a streamed reply the run opened.
