@@ -37,7 +37,7 @@ use super::{
 };
 use crate::event::{Actor, Audience, Event, Receipt};
 use cache::{load_cache, Cache};
-use rows::{from_ms, insert_event, ms, run_from_row};
+use rows::{from_ms, insert_event, ms, reply_from_row, run_from_row, REPLY_COLUMNS};
 use schema::{connect, migrate};
 use writer::{write_loop, Job, Op, Output};
 
@@ -218,22 +218,8 @@ impl Store for SqliteStore {
     }
 
     fn messages(&self, actor_id: &str) -> Result<Vec<Message>> {
-        self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT text, event_id, flow, skill, message_id FROM acts WHERE actor_id = ?1 AND kind = 'agent_message' ORDER BY seq",
-            )?;
-            let rows = stmt.query_map(params![actor_id], |r| {
-                Ok(Message {
-                    actor_id: actor_id.to_string(),
-                    text: r.get(0)?,
-                    event_id: r.get(1)?,
-                    flow: r.get::<_, Option<String>>(2)?.unwrap_or_default(),
-                    skill: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
-                    message_id: r.get(4)?,
-                })
-            })?;
-            rows.collect()
-        })
+        let all = self.messages_after(actor_id, None, usize::MAX)?;
+        Ok(all.into_iter().map(|(_, m)| m).collect())
     }
 
     fn messages_after(
@@ -246,49 +232,25 @@ impl Store for SqliteStore {
         let after = after.map_or(0, |a| i64::try_from(a).unwrap_or(i64::MAX));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT seq, text, event_id, flow, skill, message_id FROM acts \
-                 WHERE actor_id = ?1 AND kind = 'agent_message' AND seq > ?2 ORDER BY seq LIMIT ?3",
-            )?;
-            let rows = stmt.query_map(params![actor_id, after, limit], |r| {
-                Ok((
-                    r.get::<_, i64>(0)? as u64,
-                    Message {
-                        actor_id: actor_id.to_string(),
-                        text: r.get(1)?,
-                        event_id: r.get(2)?,
-                        flow: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
-                        skill: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
-                        message_id: r.get(5)?,
-                    },
-                ))
-            })?;
-            rows.collect()
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {REPLY_COLUMNS} FROM acts \
+                 WHERE actor_id = ?1 AND kind = 'agent_message' AND seq > ?2 ORDER BY seq LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(params![actor_id, after, limit], reply_from_row)?;
+            rows.map(|row| row.map(|(seq, m)| (seq as u64, m)))
+                .collect()
         })
     }
 
     fn replies(&self, event_ids: &[&str]) -> Result<Vec<Message>> {
         let mut found = self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT seq, actor_id, text, flow, skill, message_id FROM acts \
-                 WHERE event_id = ?1 AND kind = 'agent_message' ORDER BY seq",
-            )?;
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {REPLY_COLUMNS} FROM acts \
+                 WHERE event_id = ?1 AND kind = 'agent_message' ORDER BY seq"
+            ))?;
             let mut found = Vec::new();
             for id in event_ids {
-                let rows = stmt.query_map(params![id], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        Message {
-                            actor_id: r.get(1)?,
-                            text: r.get(2)?,
-                            event_id: id.to_string(),
-                            flow: r.get::<_, Option<String>>(3)?.unwrap_or_default(),
-                            skill: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
-                            message_id: r.get(5)?,
-                        },
-                    ))
-                })?;
-                for row in rows {
+                for row in stmt.query_map(params![id], reply_from_row)? {
                     found.push(row?);
                 }
             }

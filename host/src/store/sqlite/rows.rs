@@ -8,7 +8,7 @@ use anyhow::Result;
 use rusqlite::{params, Transaction};
 
 use crate::event::{Actor, Audience, Event};
-use crate::store::{AttributeOwner, InstanceKey, Outcome, RunRecord, Turn};
+use crate::store::{AttributeOwner, InstanceKey, Message, Outcome, RunRecord, Turn};
 
 pub(super) fn actor_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Actor> {
     Ok(Actor {
@@ -18,6 +18,25 @@ pub(super) fn actor_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Actor> {
         connector_idn: r.get(3)?,
         external_id: r.get(4)?,
     })
+}
+
+/// The columns [`reply_from_row`] reads, for `SELECT ... FROM acts`.
+pub(super) const REPLY_COLUMNS: &str = "seq, actor_id, text, event_id, flow, skill, message_id";
+
+/// A reply (an `agent_message` act) and its row number, which orders
+/// replies by commit and serves as a page cursor.
+pub(super) fn reply_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Message)> {
+    Ok((
+        r.get(0)?,
+        Message {
+            actor_id: r.get(1)?,
+            text: r.get(2)?,
+            event_id: r.get(3)?,
+            flow: r.get::<_, Option<String>>(4)?.unwrap_or_default(),
+            skill: r.get::<_, Option<String>>(5)?.unwrap_or_default(),
+            message_id: r.get(6)?,
+        },
+    ))
 }
 
 pub(super) fn owner_text(owner: &AttributeOwner) -> String {
