@@ -89,6 +89,32 @@ fn run_serves_every_endpoint_of_the_http_api() {
     assert_eq!(health["flows"], flow_count);
     let (_, flows) = s.get("/v1/flows");
     assert_eq!(flows.as_array().unwrap().len(), flow_count);
+    // Or a page at a time, in key order, following the `Link` header.
+    let mut paged = Vec::new();
+    let mut next = Some("/v1/flows?limit=5".to_string());
+    while let Some(path) = next.take() {
+        let resp = s.request(reqwest::Method::GET, &path).send().unwrap();
+        next = resp.headers().get("link").map(|l| {
+            let l = l.to_str().unwrap();
+            l[l.find('<').unwrap() + 1..l.find('>').unwrap()].to_string()
+        });
+        let (status, page) = decode(resp);
+        assert_eq!(status, 200, "{path}: {page}");
+        assert!(page.as_array().unwrap().len() <= 5, "{page}");
+        paged.extend(page.as_array().unwrap().iter().map(|f| f["key"].clone()));
+    }
+    let mut keys: Vec<Value> = flows
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["key"].clone())
+        .collect();
+    keys.sort_by(|a, b| a.as_str().cmp(&b.as_str()));
+    assert_eq!(paged, keys);
+    for bad in ["limit=0", "limit=1001", "page=2"] {
+        let (status, body) = s.get(&format!("/v1/flows?{bad}"));
+        assert_eq!(status, 400, "{bad}: {body}");
+    }
 
     // An event from a user: 202 with a receipt, then its settled trace and reply.
     let (status, receipt) = s.post(

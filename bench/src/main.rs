@@ -10,6 +10,7 @@ mod hostcalls;
 mod latency;
 mod memory;
 mod peer;
+mod sustained;
 mod workload;
 
 /// The same allocator as the `skillhost` binary (host/src/main.rs), so the
@@ -78,6 +79,7 @@ fn main() -> anyhow::Result<()> {
         Box::new(|rows| hostcalls::rows(&scale, &max, rows)),
         Box::new(|rows| peer::rows(&scale, &max, rows)),
         Box::new(|rows| memory::rows(&scale, rows)),
+        Box::new(|rows| sustained::rows(&scale, rows)),
     ];
     for section in sections {
         section(&mut rows)?;

@@ -13,7 +13,7 @@ use crate::{Row, Scale};
 const CONCURRENCY: usize = 64;
 
 /// Resident set size of this process, from /proc/self/statm.
-fn rss() -> Result<u64> {
+pub fn rss() -> Result<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").context("reading /proc/self/statm")?;
     let pages: u64 = statm
         .split_whitespace()
@@ -38,7 +38,7 @@ fn trim() {
     unsafe { libmimalloc_sys::mi_collect(true) }
 }
 
-fn mib(bytes: u64) -> f64 {
+pub fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1 << 20) as f64
 }
 

@@ -36,6 +36,8 @@ pub struct HostConfig {
     /// [`crate::flows::unbound`]); `allow_unbound: true` in the project's
     /// `skillhost.yaml` allows it too. Hot reloads follow the same rule.
     pub allow_unbound: bool,
+    /// How much history to keep; the rest is pruned in the background.
+    pub retention: crate::retention::Retention,
 }
 
 impl Default for HostConfig {
@@ -46,6 +48,7 @@ impl Default for HostConfig {
             commands: crate::commands::CommandsConfig::default(),
             backlog: BacklogLimits::default(),
             allow_unbound: false,
+            retention: crate::retention::Retention::ALL,
         }
     }
 }
@@ -134,6 +137,11 @@ impl Host {
         let mut tasks = pipeline::start(&intake, &executor).await?;
         // Commands committed but never completed run again; due timers fire.
         tasks.push(commands.start()?);
+        tasks.extend(crate::retention::spawn(
+            store.clone(),
+            config.retention,
+            metrics.clone(),
+        ));
         Ok(Host {
             project,
             store,
@@ -201,6 +209,7 @@ impl Host {
             flows: flows.into_iter().map(|(f, (r, q))| (f, r, q)).collect(),
             open_events: self.tracker.open_events(),
             overload_refusals: self.intake.backpressure.refused(),
+            store: self.intake.store.health(),
         }
     }
 

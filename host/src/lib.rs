@@ -49,6 +49,7 @@ pub mod metrics;
 pub mod outbound;
 pub mod pipeline;
 pub mod reload;
+pub mod retention;
 pub mod router;
 pub mod runtime;
 pub mod sse;

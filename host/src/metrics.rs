@@ -61,6 +61,7 @@ pub struct Metrics {
     run_duration: Histogram,
     reloads_ok: AtomicU64,
     reloads_refused: AtomicU64,
+    history_pruned: AtomicU64,
     /// Model tokens, generations and latency (see [`crate::llm`]).
     pub llm: std::sync::Arc<crate::llm::metrics::LlmMetrics>,
 }
@@ -74,12 +75,19 @@ pub struct Gauges {
     pub open_events: usize,
     /// Events refused for load so far: for a busy instance, for a busy host.
     pub overload_refusals: (u64, u64),
+    /// Whether the store accepts writes, and what it holds.
+    pub store: crate::store::StoreHealth,
 }
 
 impl Metrics {
     /// All counters at zero.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Events pruned from the history (see [`crate::retention`]).
+    pub fn history_pruned(&self, events: usize) {
+        self.history_pruned.fetch_add(events as u64, Relaxed);
     }
 
     /// An event accepted from outside the host.
@@ -157,6 +165,51 @@ impl Metrics {
         let _ = writeln!(
             out,
             "skillhost_overload_refusals_total{{reason=\"host_busy\"}} {host}"
+        );
+
+        header(
+            &mut out,
+            "skillhost_history_pruned_total",
+            "counter",
+            "Finished events pruned from the history with their runs and replies (--retain, --retain-events).",
+        );
+        let _ = writeln!(
+            out,
+            "skillhost_history_pruned_total {}",
+            self.history_pruned.load(Relaxed)
+        );
+        header(
+            &mut out,
+            "skillhost_store_refusing_writes",
+            "gauge",
+            "1 while the store refuses writes (a full disk, an I/O error; /healthz says why), else 0.",
+        );
+        let _ = writeln!(
+            out,
+            "skillhost_store_refusing_writes {}",
+            u8::from(gauges.store.refusing_writes.is_some())
+        );
+        header(
+            &mut out,
+            "skillhost_store_held_writes",
+            "gauge",
+            "The pipeline's writes (run commits, routing, timer fires) held until the store accepts writes.",
+        );
+        let _ = writeln!(
+            out,
+            "skillhost_store_held_writes {}",
+            gauges.store.held_writes
+        );
+        header(
+            &mut out,
+            "skillhost_store_refused_writes_total",
+            "counter",
+            "Writes and commits the store refused for a storage fault (each held write counts once per attempt).",
+        );
+        let _ = writeln!(
+            out,
+            "skillhost_store_refused_writes_total {}",
+            gauges.store.refused_writes
         );
 
         header(
@@ -321,8 +374,16 @@ mod tests {
             flows: vec![("F\"x".into(), 1, 3)],
             open_events: 4,
             overload_refusals: (5, 6),
+            store: crate::store::StoreHealth {
+                refusing_writes: Some("database or disk is full".into()),
+                held_writes: 3,
+                refused_writes: 7,
+            },
         });
         for line in [
+            "skillhost_store_refusing_writes 1",
+            "skillhost_store_held_writes 3",
+            "skillhost_store_refused_writes_total 7",
             "skillhost_overload_refusals_total{reason=\"instance_busy\"} 5",
             "skillhost_overload_refusals_total{reason=\"host_busy\"} 6",
             "skillhost_events_total{source=\"external\"} 1",

@@ -2,7 +2,7 @@
 //! and for Prometheus.
 
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{header, StatusCode};
 use axum::response::IntoResponse;
 use axum::Json;
 use serde::Serialize;
@@ -12,7 +12,13 @@ use crate::reload::{summary, ReloadStatus};
 
 #[derive(Serialize)]
 pub(super) struct Health {
+    /// `ok`, or `degraded` while the store refuses writes (503).
     status: &'static str,
+    /// Why it is degraded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+    /// The pipeline's writes waiting for the store to accept them.
+    held_writes: usize,
     project: String,
     flows: usize,
     skills: usize,
@@ -21,18 +27,33 @@ pub(super) struct Health {
     reload: ReloadStatus,
 }
 
-pub(super) async fn healthz(State(api): State<Api>) -> Json<Health> {
+pub(super) async fn healthz(State(api): State<Api>) -> (StatusCode, Json<Health>) {
     let project = api.host.project();
     let (flows, skills, subscriptions) = summary(&project);
-    Json(Health {
-        status: "ok",
+    let store = api.host.store().health();
+    let code = if store.refusing_writes.is_some() {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else {
+        StatusCode::OK
+    };
+    let health = Health {
+        status: if store.refusing_writes.is_some() {
+            "degraded"
+        } else {
+            "ok"
+        },
+        reason: store
+            .refusing_writes
+            .map(|r| format!("the store refuses writes: {r}")),
+        held_writes: store.held_writes,
         project: project.root.display().to_string(),
         flows,
         skills,
         subscriptions,
         open_events: api.host.gauges().open_events,
         reload: api.host.reload_status(),
-    })
+    };
+    (code, Json(health))
 }
 
 pub(super) async fn metrics(State(api): State<Api>) -> impl IntoResponse {

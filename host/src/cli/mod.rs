@@ -249,6 +249,20 @@ pub struct RunArgs {
     /// Time a client has to send a request's whole body.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub body_timeout: std::time::Duration,
+    /// Prune finished events (with their runs, replies and acts) accepted
+    /// longer ago than this (e.g. `7d`, `12h`); state, timers and pending
+    /// work are never pruned. Default: keep everything (SQLite).
+    #[arg(long, value_name = "AGE", value_parser = humantime::parse_duration)]
+    pub retain: Option<std::time::Duration>,
+    /// Keep about this many of the newest events' history and prune the
+    /// rest. Default: all with SQLite; 100000 with `--store memory`.
+    #[arg(long, value_name = "N")]
+    pub retain_events: Option<u64>,
+    /// SQLite: about how many state fields, attributes and actors (each)
+    /// stay in memory; others are read from the file when needed.
+    #[arg(long, value_name = "N", default_value_t = skillhost::store::DEFAULT_CACHE_ENTRIES as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub cache_entries: u64,
 }
 
 /// Where a running host is.

@@ -9,6 +9,7 @@ use skillhost::api::{self, ApiConfig, ConnectionLimits};
 use skillhost::flows::unbound::unbound_skills;
 use skillhost::flows::{Project, SkillSelector};
 use skillhost::reload::summary;
+use skillhost::retention::Retention;
 use skillhost::store::{self, StoreSpec};
 use skillhost::{watch, Host, HostConfig};
 
@@ -24,6 +25,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
             args.listen
         )
     })?;
+    let retention = retention(&args);
     let token = args.token.filter(|t| !t.is_empty());
     if !addr.ip().is_loopback() && token.is_none() {
         bail!(
@@ -34,7 +36,12 @@ pub async fn run(args: RunArgs) -> Result<()> {
 
     let project = super::load(&args.project.project, args.project.select.as_deref())?;
     // Before the (possibly long) build, so a bad store fails fast.
-    let store = store::open(&args.store)?;
+    let store = store::open_with(
+        &args.store,
+        &store::OpenOptions {
+            cache_entries: usize::try_from(args.cache_entries).unwrap_or(usize::MAX),
+        },
+    )?;
     if !args.no_build {
         let p = project.clone();
         tokio::task::spawn_blocking(move || super::build(&p)).await??;
@@ -54,6 +61,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
             open_events: args.max_open_events,
         },
         allow_unbound: args.allow_unbound,
+        retention,
         ..HostConfig::default()
     };
     let host = Arc::new(Host::start(project, store, config).await?);
@@ -166,4 +174,17 @@ async fn shutdown_signal() {
     {
         let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// `--retain` and `--retain-events`; the in-memory store keeps a bounded
+/// history unless told otherwise.
+fn retention(args: &super::RunArgs) -> Retention {
+    let mut r = Retention {
+        max_age: args.retain,
+        max_events: args.retain_events,
+    };
+    if args.store == StoreSpec::Memory && !r.prunes() {
+        r.max_events = Some(skillhost::retention::MEMORY_DEFAULT_EVENTS);
+    }
+    r
 }

@@ -2,9 +2,10 @@
 //! tests and for runs where losing everything on exit is fine. Writes are
 //! applied at once, so their [`Pending`]s are already complete.
 
+mod history;
 mod outbox;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -29,14 +30,14 @@ struct Inner {
     attributes: HashMap<(AttributeOwner, String), String>,
     events: HashMap<String, EventRecord>,
     /// Acceptance order of events, for recovery.
-    event_order: Vec<String>,
+    event_order: VecDeque<String>,
     external_ids: HashMap<String, Receipt>,
     runs: HashMap<String, Vec<RunRecord>>,
     children: HashMap<String, Vec<String>>,
     actors: HashMap<String, Actor>,
     actors_by_external: HashMap<(String, String, String), String>,
-    acts: Vec<Turn>,
-    messages: HashMap<String, Vec<Message>>,
+    acts: VecDeque<Turn>,
+    messages: HashMap<String, history::Conversation>,
     /// Each reply's place in `messages[actor]` and in commit order, by the
     /// event whose run sent it.
     replies: HashMap<String, Vec<(usize, Message)>>,
@@ -77,7 +78,7 @@ impl Inner {
                 .or_default()
                 .push(event.id.clone());
         }
-        self.event_order.push(event.id.clone());
+        self.event_order.push_back(event.id.clone());
         self.events.insert(
             event.id.clone(),
             EventRecord {
@@ -123,7 +124,7 @@ impl Store for MemoryStore {
             .lock()
             .messages
             .get(actor_id)
-            .cloned()
+            .map(|c| c.replies.iter().cloned().collect())
             .unwrap_or_default())
     }
 
@@ -134,18 +135,12 @@ impl Store for MemoryStore {
         limit: usize,
     ) -> Result<Vec<(u64, Message)>> {
         let inner = self.lock();
-        let Some(all) = inner.messages.get(actor_id) else {
-            return Ok(Vec::new());
-        };
         // The cursor is a position in the actor's replies, from 1.
-        let start = after.map_or(0, |a| usize::try_from(a).unwrap_or(usize::MAX));
-        Ok(all
-            .iter()
-            .enumerate()
-            .skip(start)
-            .take(limit)
-            .map(|(i, m)| (i as u64 + 1, m.clone()))
-            .collect())
+        Ok(inner
+            .messages
+            .get(actor_id)
+            .map(|c| c.after(after, limit))
+            .unwrap_or_default())
     }
 
     fn replies(&self, event_ids: &[&str]) -> Result<Vec<Message>> {
@@ -248,7 +243,7 @@ impl Store for MemoryStore {
         inner.record_event(event, matched);
         // Only a user's own message is a turn of the conversation.
         if let Some(act) = super::user_turn(event) {
-            inner.acts.push(act);
+            inner.acts.push_back(act);
         }
         ready(Ok(None))
     }
@@ -292,7 +287,7 @@ impl Store for MemoryStore {
             inner.attributes.insert((owner, field), value);
         }
         for m in effects.messages {
-            inner.acts.push(super::agent_turn(&m));
+            inner.acts.push_back(super::agent_turn(&m));
             inner.replies_committed += 1;
             let order = inner.replies_committed;
             inner
@@ -304,7 +299,8 @@ impl Store for MemoryStore {
                 .messages
                 .entry(m.actor_id.clone())
                 .or_default()
-                .push(m);
+                .replies
+                .push_back(m);
         }
         for (event, matched) in &effects.events {
             inner.record_event(event, *matched);
@@ -317,6 +313,19 @@ impl Store for MemoryStore {
     fn finish_dispatch(&self, dispatch: i64, record: RunRecord) -> Pending<()> {
         self.lock().finish(dispatch, record);
         ready(Ok(()))
+    }
+
+    fn prune(
+        &self,
+        retention: &crate::retention::Retention,
+        now: std::time::SystemTime,
+        max: usize,
+    ) -> Pending<usize> {
+        ready(Ok(self.lock().prune(
+            retention.cutoff(now),
+            retention.max_events,
+            max,
+        )))
     }
 
     fn seed_attributes(&self, values: Vec<(AttributeOwner, String, String)>) -> Pending<usize> {

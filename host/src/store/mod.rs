@@ -11,7 +11,7 @@ mod sqlite;
 
 pub use memory::MemoryStore;
 pub use outbox::{Command, CommandStore, Timer, TimerChange};
-pub use sqlite::{SqliteOptions, SqliteStore};
+pub use sqlite::{SqliteOptions, SqliteStore, DEFAULT_CACHE_ENTRIES};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -376,6 +376,42 @@ pub trait Store: CommandStore + Send + Sync + 'static {
     /// project's `attributes.yaml` files); one that has a value, set at run
     /// time or seeded before, keeps it. Completes with how many were set.
     fn seed_attributes(&self, values: Vec<(AttributeOwner, String, String)>) -> Pending<usize>;
+
+    /// Deletes up to `max` of the oldest finished events past `retention`
+    /// (as of `now`) with their runs, replies and acts; see
+    /// [`crate::retention`] for what is never pruned. Completes with how
+    /// many events went. A store that keeps no history prunes nothing.
+    fn prune(
+        &self,
+        retention: &crate::retention::Retention,
+        now: std::time::SystemTime,
+        max: usize,
+    ) -> Pending<usize> {
+        let _ = (retention, now, max);
+        ready(Ok(0))
+    }
+
+    // --- health ---
+
+    /// Whether the storage accepts writes now, and how many of the
+    /// pipeline's writes wait for it. A store without storage faults
+    /// (memory) is always healthy.
+    fn health(&self) -> StoreHealth {
+        StoreHealth::default()
+    }
+}
+
+/// What [`Store::health`] reports, for `/healthz` and `/metrics`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreHealth {
+    /// Why the storage refuses writes (a full disk, an I/O error), while it
+    /// does; `None` when it accepts them.
+    pub refusing_writes: Option<String>,
+    /// Writes the pipeline owes (run commits, routing, timer fires), held
+    /// until the storage accepts them.
+    pub held_writes: usize,
+    /// Writes and commits the storage refused since start.
+    pub refused_writes: u64,
 }
 
 /// A completed [`Pending`].
@@ -406,13 +442,37 @@ impl std::str::FromStr for StoreSpec {
     }
 }
 
-/// Opens the store a spec names.
+/// Opens the store a spec names, with default options.
 pub fn open(spec: &StoreSpec) -> Result<std::sync::Arc<dyn Store>> {
+    open_with(spec, &OpenOptions::default())
+}
+
+/// Options of [`open_with`] that apply to the stores that have them.
+#[derive(Debug, Clone)]
+pub struct OpenOptions {
+    /// SQLite: about how many state fields, attributes and actors (each)
+    /// stay in memory ([`SqliteOptions::cache_entries`]).
+    pub cache_entries: usize,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            cache_entries: DEFAULT_CACHE_ENTRIES,
+        }
+    }
+}
+
+/// Opens the store a spec names.
+pub fn open_with(spec: &StoreSpec, options: &OpenOptions) -> Result<std::sync::Arc<dyn Store>> {
     match spec {
         StoreSpec::Memory => Ok(std::sync::Arc::new(MemoryStore::new())),
         StoreSpec::Sqlite(path) => Ok(std::sync::Arc::new(SqliteStore::open(
             path,
-            SqliteOptions::default(),
+            SqliteOptions {
+                cache_entries: options.cache_entries,
+                ..SqliteOptions::default()
+            },
         )?)),
     }
 }

@@ -39,6 +39,13 @@ impl Tables {
     }
 }
 
+impl Tables {
+    /// The events whose runs issued a command still in the outbox.
+    pub(super) fn outbox_events(&self) -> impl Iterator<Item = String> + '_ {
+        self.outbox.values().map(|c| c.event_id.clone())
+    }
+}
+
 impl CommandStore for MemoryStore {
     fn timer_names(&self, persona: Option<&str>) -> Result<Vec<String>> {
         Ok(self

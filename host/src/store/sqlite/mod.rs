@@ -13,11 +13,16 @@
 //!
 //! This file holds [`SqliteStore`], its options and its [`Store`] reads and
 //! writes; `schema` opens the file and migrates it, `writer` is the writer
-//! thread, `rows` converts between rows and types, `cache` is the in-memory
-//! part, and `commands` the timers and command outbox.
+//! writes, `group_commit` the writer thread's loop, `fault` what it does
+//! while the storage refuses writes (a full disk), `rows` converts between
+//! rows and types, `cache` is the in-memory part, and `outbox` the timers and
+//! command outbox.
 
 mod cache;
+mod fault;
+mod group_commit;
 mod outbox;
+mod prune;
 mod rows;
 mod schema;
 mod writer;
@@ -36,10 +41,12 @@ use super::{
     RunEffects, RunRecord, StateKey, Store, Turn,
 };
 use crate::event::{Actor, Audience, Event, Receipt};
-use cache::{load_cache, Cache};
+use cache::Cache;
+use fault::Faults;
+use group_commit::write_loop;
 use rows::{from_ms, insert_event, ms, reply_from_row, run_from_row, REPLY_COLUMNS};
 use schema::{connect, migrate};
-use writer::{write_loop, Job, Op, Output};
+use writer::{Job, Op, Output};
 
 /// Tuning of the durable store.
 #[derive(Debug, Clone)]
@@ -50,15 +57,31 @@ pub struct SqliteOptions {
     pub power_safe: bool,
     /// Most writes grouped into one transaction.
     pub max_batch: usize,
+    /// About how many state fields, attributes and actors (each) are kept
+    /// in memory; the rest are read from the file when needed.
+    pub cache_entries: usize,
 }
+
+/// The default of [`SqliteOptions::cache_entries`]: about 30 MB at most
+/// for typical values, and every instance of a busy host in memory.
+pub const DEFAULT_CACHE_ENTRIES: usize = 100_000;
 
 impl Default for SqliteOptions {
     fn default() -> Self {
         SqliteOptions {
             power_safe: true,
             max_batch: 1024,
+            cache_entries: DEFAULT_CACHE_ENTRIES,
         }
     }
+}
+
+/// An event as read, before its audience's actors are looked up.
+struct StoredEvent {
+    event: Event,
+    audience: Option<String>,
+    matched: u32,
+    routed: bool,
 }
 
 /// The durable [`Store`] in one SQLite file (see the module docs).
@@ -69,6 +92,7 @@ pub struct SqliteStore {
     writer_thread: Option<std::thread::JoinHandle<()>>,
     readers: Mutex<Vec<Connection>>,
     cache: Arc<Cache>,
+    faults: Arc<Faults>,
 }
 
 impl Drop for SqliteStore {
@@ -89,13 +113,15 @@ impl SqliteStore {
         let mut conn = connect(path, &options)
             .with_context(|| format!("opening the store {}", path.display()))?;
         migrate(&mut conn, path)?;
-        let cache = Arc::new(load_cache(&conn)?);
+        let cache = Arc::new(Cache::new(options.cache_entries));
         let (tx, rx) = mpsc::channel();
         let writer_cache = cache.clone();
+        let faults = Arc::new(Faults::default());
+        let writer_faults = faults.clone();
         let max_batch = options.max_batch.max(1);
         let writer_thread = std::thread::Builder::new()
             .name("skillhost-store".into())
-            .spawn(move || write_loop(conn, rx, writer_cache, max_batch))
+            .spawn(move || write_loop(conn, rx, writer_cache, writer_faults, max_batch))
             .context("starting the store's writer thread")?;
         let readers = (0..2)
             .map(|_| connect(path, &options))
@@ -106,6 +132,7 @@ impl SqliteStore {
             writer_thread: Some(writer_thread),
             readers: Mutex::new(readers),
             cache,
+            faults,
         })
     }
 
@@ -146,31 +173,49 @@ impl SqliteStore {
         result.with_context(|| format!("reading the store {}", self.path.display()))
     }
 
-    fn actor_from_cache(&self, id: &str) -> Option<Actor> {
-        self.cache.actors.read().get(id).cloned()
+    /// An actor, from the cache or the file.
+    fn load_actor(&self, id: &str) -> Result<Option<Actor>> {
+        self.cache.actors.get_or_load(&id.to_string(), || {
+            self.read(|c| {
+                c.prepare_cached(
+                    "SELECT id, persona_id, integration_idn, connector_idn, external_id \
+                     FROM actors WHERE id = ?1",
+                )?
+                .query_row(params![id], rows::actor_from_row)
+                .optional()
+            })
+        })
     }
 
-    fn row_to_event(&self, row: &rusqlite::Row<'_>) -> rusqlite::Result<(Event, u32, bool)> {
+    /// Entries in the in-memory caches: state, attributes, actors.
+    pub fn cache_sizes(&self) -> (usize, usize, usize) {
+        self.cache.sizes()
+    }
+
+    /// The actors of a stored audience (ids, as JSON); unknown ones are left out.
+    fn audience(&self, ids: Option<String>) -> Result<Audience> {
+        let Some(ids) = ids else {
+            return Ok(Audience::Global);
+        };
+        let ids: Vec<String> = serde_json::from_str(&ids).unwrap_or_default();
+        let mut actors = Vec::with_capacity(ids.len());
+        for id in &ids {
+            actors.extend(self.load_actor(id)?);
+        }
+        Ok(Audience::Actors(actors))
+    }
+
+    /// An event row, with its audience's actor ids still to resolve
+    /// ([`Self::audience`], outside the read: it may read too).
+    fn row_to_event(row: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
         let arguments: String = row.get("arguments")?;
         let audience: Option<String> = row.get("audience")?;
-        let audience = match audience {
-            None => Audience::Global,
-            Some(ids) => {
-                let ids: Vec<String> = serde_json::from_str(&ids).unwrap_or_default();
-                Audience::Actors(
-                    ids.iter()
-                        .filter_map(|id| self.actor_from_cache(id))
-                        .collect(),
-                )
-            }
-        };
         let event = Event {
             id: row.get("id")?,
             idn: row.get("idn")?,
             arguments: serde_json::from_str(&arguments).unwrap_or_default(),
             integration_idn: row.get("integration_idn")?,
             connector_idn: row.get("connector_idn")?,
-            audience,
             external_event_id: row.get("external_event_id")?,
             command_act_id: row.get("command_act_id")?,
             uninterruptible: row.get("uninterruptible")?,
@@ -178,27 +223,66 @@ impl SqliteStore {
             parent: row.get("parent")?,
             depth: row.get("depth")?,
             agent_idn: row.get("agent_idn")?,
+            audience: Audience::Global,
         };
-        Ok((event, row.get("matched")?, row.get("routed")?))
+        Ok(StoredEvent {
+            event,
+            audience,
+            matched: row.get("matched")?,
+            routed: row.get("routed")?,
+        })
+    }
+
+    fn resolve(&self, stored: StoredEvent) -> Result<EventRecord> {
+        let mut event = stored.event;
+        event.audience = self.audience(stored.audience)?;
+        Ok(EventRecord {
+            event,
+            matched: stored.matched,
+            routed: stored.routed,
+        })
     }
 }
 
 impl Store for SqliteStore {
     fn state(&self, key: &StateKey) -> Result<Option<String>> {
-        Ok(self.cache.state.read().get(key).cloned())
+        let value = self.cache.state.get_or_load(key, || {
+            let value = self.read(|c| {
+                c.prepare_cached(
+                    "SELECT value FROM state \
+                     WHERE flow = ?1 AND persona = ?2 AND agent_scope = ?3 AND field = ?4",
+                )?
+                .query_row(
+                    params![
+                        key.flow,
+                        key.persona.as_deref().unwrap_or(""),
+                        key.scope == crate::flows::Scope::Agent,
+                        key.field
+                    ],
+                    |r| r.get(0),
+                )
+                .optional()
+            })?;
+            Ok(Some(value))
+        })?;
+        Ok(value.flatten())
     }
 
     fn attribute(&self, owner: &AttributeOwner, field: &str) -> Result<Option<String>> {
-        Ok(self
-            .cache
-            .attributes
-            .read()
-            .get(&(owner.clone(), field.to_string()))
-            .cloned())
+        let key = (owner.clone(), field.to_string());
+        let value = self.cache.attributes.get_or_load(&key, || {
+            let value = self.read(|c| {
+                c.prepare_cached("SELECT value FROM attributes WHERE owner = ?1 AND field = ?2")?
+                    .query_row(params![rows::owner_text(owner), field], |r| r.get(0))
+                    .optional()
+            })?;
+            Ok(Some(value))
+        })?;
+        Ok(value.flatten())
     }
 
     fn actor(&self, actor_id: &str) -> Result<Option<Actor>> {
-        Ok(self.actor_from_cache(actor_id))
+        self.load_actor(actor_id)
     }
 
     fn find_external_event(&self, external_event_id: &str) -> Result<Option<Receipt>> {
@@ -281,21 +365,15 @@ impl Store for SqliteStore {
     }
 
     fn event(&self, event_id: &str) -> Result<Option<EventRecord>> {
-        self.read(|c| {
+        let found = self.read(|c| {
             c.query_row(
                 "SELECT * FROM events WHERE id = ?1",
                 params![event_id],
-                |r| self.row_to_event(r),
+                Self::row_to_event,
             )
             .optional()
-        })
-        .map(|found| {
-            found.map(|(event, matched, routed)| EventRecord {
-                event,
-                matched,
-                routed,
-            })
-        })
+        })?;
+        found.map(|e| self.resolve(e)).transpose()
     }
 
     fn runs(&self, event_id: &str) -> Result<Vec<RunRecord>> {
@@ -317,11 +395,15 @@ impl Store for SqliteStore {
     }
 
     fn unrouted_events(&self) -> Result<Vec<Event>> {
-        self.read(|c| {
+        let stored = self.read(|c| {
             let mut stmt = c.prepare("SELECT * FROM events WHERE routed = 0 ORDER BY seq")?;
-            let rows = stmt.query_map([], |r| self.row_to_event(r).map(|(e, _, _)| e))?;
-            rows.collect()
-        })
+            let rows = stmt.query_map([], Self::row_to_event)?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+        })?;
+        stored
+            .into_iter()
+            .map(|e| self.resolve(e).map(|r| r.event))
+            .collect()
     }
 
     fn queued_dispatches(&self) -> Result<Vec<QueuedDispatch>> {
@@ -352,9 +434,10 @@ impl Store for SqliteStore {
             connector.to_string(),
             external_id.to_string(),
         );
-        let known = self.cache.actors_by_external.read().get(&key).cloned();
-        if let Some(actor) = known.and_then(|id| self.actor_from_cache(&id)) {
-            return super::ready(Ok(actor));
+        if let Some(id) = self.cache.actors_by_external.get(&key) {
+            if let Ok(Some(actor)) = self.load_actor(&id) {
+                return super::ready(Ok(actor));
+            }
         }
         self.write(
             Op::ActorFor {
@@ -430,6 +513,30 @@ impl Store for SqliteStore {
             },
             unit,
         )
+    }
+
+    fn prune(
+        &self,
+        retention: &crate::retention::Retention,
+        now: std::time::SystemTime,
+        max: usize,
+    ) -> Pending<usize> {
+        let bounds = prune::PruneBounds {
+            before_ms: retention.cutoff(now).map(ms),
+            keep_events: retention.max_events,
+            max,
+        };
+        if bounds.before_ms.is_none() && bounds.keep_events.is_none() {
+            return super::ready(Ok(0));
+        }
+        self.write(Op::Prune(bounds), |o| match o {
+            Output::Count(n) => Some(n),
+            _ => None,
+        })
+    }
+
+    fn health(&self) -> super::StoreHealth {
+        self.faults.health()
     }
 
     fn seed_attributes(&self, values: Vec<(AttributeOwner, String, String)>) -> Pending<usize> {

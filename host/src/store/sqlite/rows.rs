@@ -47,14 +47,6 @@ pub(super) fn owner_text(owner: &AttributeOwner) -> String {
     }
 }
 
-pub(super) fn owner_from_text(s: &str) -> AttributeOwner {
-    match s.strip_prefix("persona:") {
-        Some(p) => AttributeOwner::Persona(p.to_string()),
-        None if s == "customer" => AttributeOwner::Customer,
-        None => AttributeOwner::Project,
-    }
-}
-
 pub(super) fn ms(t: SystemTime) -> i64 {
     t.duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)

@@ -115,6 +115,17 @@ ALTER TABLE acts ADD COLUMN message_id TEXT;
     // An event may be routed to one agent's flows only: recovery after a
     // restart must route it the same way.
     "ALTER TABLE events ADD COLUMN agent_idn TEXT;",
+    // Pruning history (retention) finds an event's queue entries, commands
+    // and acts by its id; the acts index now covers user messages too. And
+    // the table the writer probes a full disk with.
+    r#"
+CREATE INDEX queue_event ON queue(event_id);
+CREATE INDEX outbox_event ON outbox(event_id);
+DROP INDEX acts_event;
+CREATE INDEX acts_event ON acts(event_id, seq);
+-- While the storage refuses writes, the writer probes it with one row here.
+CREATE TABLE write_probe (id INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, pad BLOB);
+"#,
 ];
 
 pub(super) fn connect(path: &Path, options: &SqliteOptions) -> Result<Connection> {

@@ -1,16 +1,16 @@
-//! The writer thread: the writes it is asked for ([`Op`]), group commit of
-//! whatever is waiting into one transaction, and how each write is applied
-//! in its own savepoint.
+//! The writes the writer thread is asked for ([`Op`]) and how each is
+//! applied inside a transaction (the loop around them is in
+//! `group_commit.rs`).
 
-use std::sync::{mpsc, Arc};
 use std::time::SystemTime;
 
-use anyhow::{anyhow, bail, Result};
-use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use anyhow::{bail, Result};
+use rusqlite::{params, OptionalExtension, Transaction};
 use tokio::sync::oneshot;
 
-use super::cache::{Cache, CacheChange};
+use super::cache::CacheChange;
 use super::outbox;
+use super::prune::{prune, PruneBounds};
 use super::rows::{actor_from_row, insert_act, insert_event, insert_run, ms, owner_text};
 use crate::event::{new_id, Actor, Event, Receipt};
 use crate::flows::Scope;
@@ -62,6 +62,8 @@ pub(super) enum Op {
     SeedAttributes {
         values: Vec<(AttributeOwner, String, String)>,
     },
+    /// One batch of history past the retention bounds.
+    Prune(PruneBounds),
 }
 
 /// What a write produced, for its caller.
@@ -76,73 +78,30 @@ pub(super) enum Output {
     Count(usize),
 }
 
+impl Op {
+    /// Whether the write comes from outside the pipeline (a submission, a
+    /// new actor, start-up seeding): while the storage refuses writes, such
+    /// a write fails at once so its client can retry, where the pipeline's
+    /// own writes are held and retried (see `fault.rs`).
+    pub(super) fn comes_from_outside(&self) -> bool {
+        matches!(
+            self,
+            Op::ActorFor { .. }
+                | Op::Link { .. }
+                | Op::Accept { .. }
+                | Op::SeedAttributes { .. }
+                // Pruning tries again later by itself.
+                | Op::Prune(_)
+        )
+    }
+}
+
 pub(super) struct Job {
     pub(super) op: Op,
     pub(super) reply: oneshot::Sender<Result<Output>>,
 }
 
-/// The writer thread: take what is waiting, apply it in one transaction,
-/// commit, update the caches, then answer every caller.
-pub(super) fn write_loop(
-    mut conn: Connection,
-    jobs: mpsc::Receiver<Job>,
-    cache: Arc<Cache>,
-    max_batch: usize,
-) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < max_batch {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let mut results = Vec::with_capacity(batch.len());
-        let committed = (|| -> Result<()> {
-            let tx = conn.transaction()?;
-            for job in &batch {
-                results.push(apply_in_savepoint(&tx, &job.op));
-            }
-            tx.commit()?;
-            Ok(())
-        })();
-        match committed {
-            Ok(()) => {
-                for (job, result) in batch.into_iter().zip(results) {
-                    let reply = result.map(|(output, changes)| {
-                        for c in changes {
-                            cache.apply(c);
-                        }
-                        output
-                    });
-                    let _ = job.reply.send(reply);
-                }
-            }
-            Err(e) => {
-                tracing::error!("store commit failed: {e:#}");
-                for job in batch {
-                    let _ = job.reply.send(Err(anyhow!("store commit failed: {e:#}")));
-                }
-            }
-        }
-    }
-}
-
-fn apply_in_savepoint(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheChange>)> {
-    tx.execute_batch("SAVEPOINT op")?;
-    match apply(tx, op) {
-        Ok(done) => {
-            tx.execute_batch("RELEASE op")?;
-            Ok(done)
-        }
-        Err(e) => {
-            tx.execute_batch("ROLLBACK TO op; RELEASE op")?;
-            Err(e)
-        }
-    }
-}
-
-fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheChange>)> {
+pub(super) fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheChange>)> {
     match op {
         Op::ActorFor {
             integration,
@@ -331,6 +290,7 @@ fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheChange>)> {
         Op::CompleteCommand { act_id, events } => {
             Ok((Output::Done(outbox::complete(tx, act_id, events)?), vec![]))
         }
+        Op::Prune(bounds) => Ok((Output::Count(prune(tx, bounds)?), vec![])),
         Op::SeedAttributes { values } => {
             let mut stmt = tx.prepare_cached(
                 "INSERT INTO attributes (owner, field, value) VALUES (?1, ?2, ?3) \
