@@ -1,4 +1,4 @@
-//! Row 9: sustained load, a new user per event, with resident memory
+//! Row 12: sustained load, a new user per event, with resident memory
 //! sampled over time: with history bounded (`--retain-events`) and the
 //! SQLite store's caches bounded, memory must level off, not grow with
 //! every event and user ever seen.
@@ -57,7 +57,7 @@ pub fn rows(scale: &Scale, rows: &mut Vec<Row>) -> Result<()> {
         let (first, last) = (quarter(1), quarter(4));
         rows.push(Row {
             name: format!(
-                "9. sustained load for {}s, a new user per event ({CLIENTS} clients), {label} store, history kept: newest {KEEP_EVENTS} events{}",
+                "12. sustained load for {}s, a new user per event ({CLIENTS} clients), {label} store, history kept: newest {KEEP_EVENTS} events{}",
                 length.as_secs(),
                 if label == "in-memory" { "" } else { ", caches 20000 entries" }
             ),
