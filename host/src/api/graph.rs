@@ -7,7 +7,7 @@
 //! What a skill sends is only known once it has run, so the edges from
 //! skills to events grow as traffic flows; each settled tree is read once.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use axum::extract::State;
@@ -129,21 +129,11 @@ pub(super) async fn graph(State(api): State<Api>) -> Result<Json<GraphView>, Api
     let seen = api.graph.seen.lock();
 
     let mut events: BTreeMap<String, EventNode> = BTreeMap::new();
-    let mut node = |idn: &str| -> &mut EventNode {
-        events.entry(idn.to_string()).or_insert_with(|| EventNode {
-            idn: idn.to_string(),
-            declared: false,
-            external: lint::EXTERNAL_EVENTS.contains(&idn),
-            subscriptions: 0,
-            seen: 0,
-            unmatched: 0,
-        })
-    };
     let mut skills = Vec::new();
     let mut subscriptions = Vec::new();
     for flow in &project.flows {
         for declared in &flow.event_schemas {
-            node(&declared.schema.idn).declared = true;
+            node(&mut events, &declared.schema.idn).declared = true;
         }
         for skill in &flow.skills {
             skills.push(SkillNode {
@@ -152,7 +142,7 @@ pub(super) async fn graph(State(api): State<Api>) -> Result<Json<GraphView>, Api
             });
         }
         for s in &flow.subscriptions {
-            node(&s.idn).subscriptions += 1;
+            node(&mut events, &s.idn).subscriptions += 1;
             subscriptions.push(SubscriptionEdge {
                 event: s.idn.clone(),
                 flow: flow.key().to_string(),
@@ -167,7 +157,7 @@ pub(super) async fn graph(State(api): State<Api>) -> Result<Json<GraphView>, Api
         }
     }
     for (idn, (times, unmatched)) in &seen.events {
-        let n = node(idn);
+        let n = node(&mut events, idn);
         n.seen = *times;
         n.unmatched = *unmatched;
     }
@@ -189,6 +179,18 @@ pub(super) async fn graph(State(api): State<Api>) -> Result<Json<GraphView>, Api
         warnings: warnings.as_ref().clone(),
         trees_read,
     }))
+}
+
+/// The node of an event, added if new.
+fn node<'a>(events: &'a mut BTreeMap<String, EventNode>, idn: &str) -> &'a mut EventNode {
+    events.entry(idn.to_string()).or_insert_with(|| EventNode {
+        idn: idn.to_string(),
+        declared: false,
+        external: lint::EXTERNAL_EVENTS.contains(&idn),
+        subscriptions: 0,
+        seen: 0,
+        unmatched: 0,
+    })
 }
 
 /// Reads the trees of remembered events that have settled since the last
