@@ -92,7 +92,10 @@ fn a_conversation_holds_the_users_messages_and_the_replies_in_order() {
     assert_eq!(last["turns"][0]["kind"], "agent_message");
     let (status, body) = s.get("/v1/actors/nobody/conversation");
     assert_eq!(status, 404, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("no actor `nobody`"));
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("no actor `nobody`"));
     let (status, _) = s.get(&format!("/v1/actors/{actor}/conversation?limit=0"));
     assert_eq!(status, 400);
 }
@@ -107,7 +110,9 @@ fn state_shows_values_and_defaults_and_instances_show_what_runs() {
     assert_eq!(status, 200, "{state}");
     assert_eq!(state["state"]["booking_status"], "confirmed");
     assert_eq!(state["defaults"]["booking_status"], "none");
-    let (_, desk) = s.get(&format!("/v1/flows/BookingDeskFlow/instances/{persona}/state"));
+    let (_, desk) = s.get(&format!(
+        "/v1/flows/BookingDeskFlow/instances/{persona}/state"
+    ));
     assert_eq!(desk["defaults"]["bookings"], "0");
     assert_eq!(desk["state"]["bookings"], "1");
     assert_eq!(desk["scopes"]["bookings"], "agent");
@@ -173,7 +178,11 @@ fn the_graph_chains_flows_through_the_events_skills_were_seen_to_send() {
         .iter()
         .map(|e| {
             (
-                format!("{}/{}", e["flow"].as_str().unwrap(), e["skill"].as_str().unwrap()),
+                format!(
+                    "{}/{}",
+                    e["flow"].as_str().unwrap(),
+                    e["skill"].as_str().unwrap()
+                ),
                 e["event"].as_str().unwrap().to_string(),
                 e["count"].as_u64().unwrap(),
             )
@@ -182,13 +191,25 @@ fn the_graph_chains_flows_through_the_events_skills_were_seen_to_send() {
     assert_eq!(
         sends,
         [
-            ("BookingDeskFlow/DeskSkill".into(), "booking_confirmed".into(), 1),
-            ("BookingFlow/BookingSkill".into(), "booking_requested".into(), 1),
+            (
+                "BookingDeskFlow/DeskSkill".into(),
+                "booking_confirmed".into(),
+                1
+            ),
+            (
+                "BookingFlow/BookingSkill".into(),
+                "booking_requested".into(),
+                1
+            ),
         ]
     );
     let stray = event_node(&after, "nobody_listens");
     assert_eq!(
-        (&stray["subscriptions"], &stray["unmatched"], &stray["declared"]),
+        (
+            &stray["subscriptions"],
+            &stray["unmatched"],
+            &stray["declared"]
+        ),
         (&json!(0), &json!(1), &json!(false))
     );
     // Read once: asking again counts nothing twice.
@@ -268,8 +289,14 @@ fn the_console_is_built_in_and_opened_with_the_token() {
     assert_eq!(get("/healthz", Some(cookie)).status().as_u16(), 401);
     let other = get("/ui/nothing.js", Some(cookie));
     assert_eq!(other.status().as_u16(), 404);
-    assert!(other.text().unwrap().contains("no console file `nothing.js`"));
+    assert!(other
+        .text()
+        .unwrap()
+        .contains("no console file `nothing.js`"));
     // The bearer header opens it too, as for every other path.
-    let css = s.request(reqwest::Method::GET, "/ui/style.css").send().unwrap();
+    let css = s
+        .request(reqwest::Method::GET, "/ui/style.css")
+        .send()
+        .unwrap();
     assert_eq!(css.status().as_u16(), 200);
 }

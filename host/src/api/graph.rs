@@ -236,10 +236,7 @@ async fn warnings(api: &Api, project: &Arc<Project>) -> Arc<Vec<String>> {
     let paths = api.host.component_paths();
     let for_scan = project.clone();
     let computed = tokio::task::spawn_blocking(move || {
-        let components: Vec<Vec<u8>> = paths
-            .iter()
-            .filter_map(|p| std::fs::read(p).ok())
-            .collect();
+        let components: Vec<Vec<u8>> = paths.iter().filter_map(|p| std::fs::read(p).ok()).collect();
         lint::event_warnings(&for_scan, &components)
             .iter()
             .map(ToString::to_string)

@@ -200,7 +200,14 @@ mod tests {
         }
         let (newest, next) = r.page(None, 3);
         let ids: Vec<_> = newest.iter().map(|e| e.event_id.as_str()).collect();
-        assert_eq!(ids, [format!("e{}", KEPT + 2), format!("e{}", KEPT + 3), format!("e{}", KEPT + 4)]);
+        assert_eq!(
+            ids,
+            [
+                format!("e{}", KEPT + 2),
+                format!("e{}", KEPT + 3),
+                format!("e{}", KEPT + 4)
+            ]
+        );
         assert_eq!(next, (KEPT + 5) as u64);
         // Nothing newer: the same cursor back.
         assert_eq!(r.page(Some(next), 10), (vec![], next));
