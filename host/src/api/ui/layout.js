@@ -63,8 +63,7 @@ export function layered(nodes, edges, { colGap = 90, rowGap = 14 } = {}) {
     }
   }
 
-  // Coordinates: columns as wide as their widest node; the first column
-  // stacked, each later node level with its predecessors where room allows.
+  // Coordinates: columns as wide as their widest node, rows stacked.
   const size = new Map(nodes.map((n) => [n.id, n]));
   const pos = new Map();
   let x = 0;
@@ -75,14 +74,18 @@ export function layered(nodes, edges, { colGap = 90, rowGap = 14 } = {}) {
     let y = 0;
     for (const id of col) {
       const n = size.get(id);
-      const preds = forward.filter((e) => e.to === id && pos.has(e.from)).map((e) => pos.get(e.from).y);
-      const wanted = preds.length ? preds.reduce((a, b) => a + b, 0) / preds.length : y;
-      const top = Math.max(y, wanted);
-      pos.set(id, { x: x + (w - n.w) / 2, y: top, w: n.w, h: n.h, layer: layer.get(id) });
-      y = top + n.h + rowGap;
+      pos.set(id, { x: x + (w - n.w) / 2, y, w: n.w, h: n.h, layer: layer.get(id) });
+      y += n.h + rowGap;
     }
     height = Math.max(height, y);
     x += w + colGap;
+  }
+  // Shorter columns are centred on the tallest.
+  for (const col of columns) {
+    if (!col) continue;
+    const last = pos.get(col[col.length - 1]);
+    const shift = (height - (last.y + last.h + rowGap)) / 2;
+    for (const id of col) pos.get(id).y += shift;
   }
   return { pos, back, width: Math.max(0, x - colGap), height };
 }
