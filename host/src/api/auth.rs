@@ -9,6 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 
+use super::ui::{self, ConsoleCredentials};
 use super::{Api, ApiError};
 
 pub(super) async fn authorize(State(api): State<Api>, req: Request, next: Next) -> Response {
@@ -30,20 +31,37 @@ pub(super) async fn authorize(State(api): State<Api>, req: Request, next: Next) 
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(bearer_credentials);
-    match given {
-        Some(g) if same_secret(g, token) => next.run(req).await,
-        _ => {
-            let message = if given.is_some() {
-                "the bearer token is wrong"
-            } else {
-                "this host requires `Authorization: Bearer <token>`"
-            };
-            let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
-            resp.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            resp
+    if let Some(g) = given {
+        if same_secret(g, token) {
+            return next.run(req).await;
         }
     }
+    if ui::is_console(req.uri().path()) {
+        // A browser's navigation carries no header: the console takes the
+        // token as `?token=` once, then from its cookie (see `ui.rs`).
+        let wrong = match ui::console_credentials(&req) {
+            ConsoleCredentials::Query(t) if same_secret(&t, token) => {
+                return ui::remember_token(&req, &t);
+            }
+            ConsoleCredentials::Cookie(t) if same_secret(&t, token) => {
+                return next.run(req).await;
+            }
+            ConsoleCredentials::None => given.is_some(),
+            ConsoleCredentials::Query(_) | ConsoleCredentials::Cookie(_) => true,
+        };
+        if let Some(form) = ui::ask_for_token(&req, wrong) {
+            return form;
+        }
+    }
+    let message = if given.is_some() {
+        "the bearer token is wrong"
+    } else {
+        "this host requires `Authorization: Bearer <token>`"
+    };
+    let mut resp = ApiError::new(StatusCode::UNAUTHORIZED, message).into_response();
+    resp.headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    resp
 }
 
 /// The credentials of `Bearer <token>`; the scheme name is case-insensitive

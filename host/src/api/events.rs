@@ -57,6 +57,7 @@ pub(super) async fn submit_event(
     let span = tracing::info_span!("submit", idn = %s.idn);
     let receipt = tracing::Instrument::instrument(api.host.submit(s), span).await?;
     tracing::info!(event = %receipt.event_id, matched = receipt.matched, "event accepted");
+    api.recent.push(&receipt.event_id, receipt.matched);
     Ok((
         StatusCode::ACCEPTED,
         Json(ReceiptView {

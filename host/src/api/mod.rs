@@ -10,15 +10,20 @@
 
 mod actors;
 mod auth;
+mod conversation;
 mod errors;
 mod events;
 mod extract;
 mod flows;
+mod graph;
 mod health;
+mod instances;
 mod openapi;
+mod recent;
 mod serve;
 mod state;
 mod stream;
+mod ui;
 pub mod views;
 
 use std::sync::Arc;
@@ -38,15 +43,23 @@ pub use serve::{default_max_connections, serve, ConnectionLimits};
 /// test checks that the router and `openapi.json` both have exactly these.
 pub const ROUTES: &[(&str, &str)] = &[
     ("POST", "/v1/events"),
+    ("GET", "/v1/events"),
     ("GET", "/v1/events/{id}"),
     ("GET", "/v1/actors/{id}/messages"),
     ("GET", "/v1/actors/{id}/messages/stream"),
+    ("GET", "/v1/actors/{id}/conversation"),
     ("GET", "/v1/flows"),
     ("GET", "/v1/flows/{flow}/instances/{persona}/state"),
+    ("GET", "/v1/instances"),
+    ("GET", "/v1/graph"),
     ("GET", "/v1/openapi.json"),
     ("GET", "/healthz"),
     ("GET", "/metrics"),
 ];
+
+/// The console's pages (`/ui`, see `ui.rs`): not part of the JSON API, so
+/// not in `openapi.json`; the same token opens them.
+pub const CONSOLE_ROUTES: &[(&str, &str)] = &[("GET", "/ui"), ("GET", "/ui/{file}")];
 
 /// The longest `?wait=` a client may ask for.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
@@ -79,6 +92,10 @@ impl Default for ApiConfig {
 #[derive(Clone)]
 struct Api {
     host: Arc<Host>,
+    /// The events accepted here lately, for `GET /v1/events`.
+    recent: Arc<recent::RecentEvents>,
+    /// What `GET /v1/graph` keeps between calls.
+    graph: Arc<graph::GraphCache>,
     token: Option<Arc<str>>,
     allowed_hosts: Arc<[String]>,
     body_timeout: Duration,
@@ -88,21 +105,34 @@ struct Api {
 pub fn router(host: Arc<Host>, config: ApiConfig) -> Router {
     let api = Api {
         host,
+        recent: Arc::default(),
+        graph: Arc::default(),
         token: config.token.map(Into::into),
         allowed_hosts: config.allowed_hosts.into(),
         body_timeout: config.body_timeout,
     };
     Router::new()
-        .route("/v1/events", post(events::submit_event))
+        .route(
+            "/v1/events",
+            post(events::submit_event).get(recent::list_events),
+        )
         .route("/v1/events/{id}", get(events::get_event))
         .route("/v1/actors/{id}/messages", get(actors::actor_messages))
         .route("/v1/actors/{id}/messages/stream", get(stream::actor_stream))
+        .route(
+            "/v1/actors/{id}/conversation",
+            get(conversation::conversation),
+        )
         .route("/v1/flows", get(flows::list_flows))
         .route(
             "/v1/flows/{flow}/instances/{persona}/state",
             get(state::instance_state),
         )
+        .route("/v1/instances", get(instances::busy_instances))
+        .route("/v1/graph", get(graph::graph))
         .route("/v1/openapi.json", get(openapi::openapi))
+        .route("/ui", get(ui::index))
+        .route("/ui/{file}", get(ui::asset))
         .route("/healthz", get(health::healthz))
         .route("/metrics", get(health::metrics))
         .fallback(errors::no_route)

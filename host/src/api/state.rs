@@ -20,6 +20,8 @@ pub(super) struct StateResponse {
     state: BTreeMap<String, String>,
     /// Each field's scope: `user` or `agent`.
     scopes: BTreeMap<String, &'static str>,
+    /// Each field's declared default (`null`: none, reads as "").
+    defaults: BTreeMap<String, Option<String>>,
 }
 
 pub(super) async fn instance_state(
@@ -41,12 +43,14 @@ pub(super) async fn instance_state(
     let persona = (persona != "global").then_some(persona);
     let mut state = BTreeMap::new();
     let mut scopes = BTreeMap::new();
+    let mut defaults = BTreeMap::new();
     for field in &f.state_fields {
         let value = api
             .host
             .state(&flow, persona.as_deref(), &field.idn)
             .map_err(ApiError::internal)?;
         state.insert(field.idn.clone(), value);
+        defaults.insert(field.idn.clone(), field.default_value.clone());
         scopes.insert(
             field.idn.clone(),
             match field.scope {
@@ -60,5 +64,6 @@ pub(super) async fn instance_state(
         persona,
         state,
         scopes,
+        defaults,
     }))
 }
