@@ -19,11 +19,14 @@ use super::{Api, ApiError};
 use crate::flows::{lint, Project, SkillSelector};
 use crate::store::Trace;
 
+/// `check`'s warnings, and the project version they were worked out for.
+type Warnings = (Arc<Project>, Arc<Vec<String>>);
+
 /// What the graph endpoint remembers between calls.
 #[derive(Default)]
 pub(super) struct GraphCache {
     /// `check`'s warnings for a project version (they read every component).
-    warnings: Mutex<Option<(Arc<Project>, Arc<Vec<String>>)>>,
+    warnings: Mutex<Option<Warnings>>,
     seen: Mutex<Seen>,
 }
 
