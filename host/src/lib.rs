@@ -24,6 +24,8 @@
 //! provider, budgets, usage in the run record) and [`live`] publishes
 //! streamed replies ahead of the commit at hop 7 ([`sse`] parses the
 //! streams); [`pipeline::recover`] resumes unfinished work at start;
+//! [`retention`] prunes finished history in the background (the SQLite
+//! store holds its writes through a full disk: `store/sqlite/fault.rs`);
 //! [`api`] is the HTTP face (`api/serve.rs`: connection limits and deadlines;
 //! `api/ui.rs` and `api/ui/`: the browser console at `/ui`, over the same API) and [`metrics`] its counters; the `skillhost`
 //! binary (`cli/`) is a thin layer over [`Host`].
