@@ -43,13 +43,7 @@ pub(super) async fn actor_messages(
     ApiPath(id): ApiPath<String>,
     ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<MessagesResponse>, ApiError> {
-    let limit = page.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::new(
-            axum::http::StatusCode::BAD_REQUEST,
-            format!("`limit` must be from 1 to {MAX_PAGE}, not {limit}"),
-        ));
-    }
+    let limit = super::extract::page_limit(page.limit, DEFAULT_PAGE, MAX_PAGE)?;
     let after = match page.after.as_deref() {
         None | Some("") => None,
         Some(cursor) => Some(cursor.parse::<u64>().map_err(|_| {

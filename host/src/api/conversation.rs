@@ -3,7 +3,6 @@
 //! skill's `memory` reads).
 
 use axum::extract::State;
-use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
@@ -46,13 +45,7 @@ pub(super) async fn conversation(
     ApiPath(id): ApiPath<String>,
     ApiQuery(q): ApiQuery<TurnsQuery>,
 ) -> Result<Json<ConversationResponse>, ApiError> {
-    let limit = q.limit.unwrap_or(DEFAULT_TURNS);
-    if !(1..=MAX_TURNS).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("`limit` must be from 1 to {MAX_TURNS}, not {limit}"),
-        ));
-    }
+    let limit = super::extract::page_limit(q.limit, DEFAULT_TURNS, MAX_TURNS)?;
     let actor = known_actor(&api, &id)?;
     let turns = api
         .host

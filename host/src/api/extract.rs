@@ -98,3 +98,21 @@ where
         ))
     }
 }
+
+/// A list endpoint's `limit`: `default` when absent, else from 1 to `max`
+/// (400 naming the range otherwise).
+pub(super) fn page_limit(
+    limit: Option<usize>,
+    default: usize,
+    max: usize,
+) -> Result<usize, super::ApiError> {
+    let limit = limit.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(super::ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            format!("`limit` must be from 1 to {max}, not {limit}"),
+        ))
+    }
+}

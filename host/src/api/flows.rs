@@ -2,7 +2,7 @@
 //! fields; all of them, or a page at a time (`?limit=&after=`).
 
 use axum::extract::State;
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
@@ -54,13 +54,7 @@ pub(super) async fn list_flows(
     let mut flows: Vec<&crate::flows::Flow> = project.flows.iter().map(|f| &**f).collect();
     let mut headers = HeaderMap::new();
     if page.limit.is_some() || page.after.is_some() {
-        let limit = page.limit.unwrap_or(MAX_PAGE);
-        if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                format!("`limit` must be from 1 to {MAX_PAGE}, not {limit}"),
-            ));
-        }
+        let limit = super::extract::page_limit(page.limit, MAX_PAGE, MAX_PAGE)?;
         flows.sort_by(|a, b| a.key().cmp(b.key()));
         if let Some(after) = &page.after {
             flows.retain(|f| f.key() > after.as_str());

@@ -130,13 +130,7 @@ pub(super) async fn list_events(
     State(api): State<Api>,
     ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Json<EventList>, ApiError> {
-    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=KEPT).contains(&limit) {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("`limit` must be from 1 to {KEPT}, not {limit}"),
-        ));
-    }
+    let limit = super::extract::page_limit(q.limit, DEFAULT_PAGE, KEPT)?;
     let after = match q.after.as_deref() {
         None | Some("") => None,
         Some(cursor) => Some(cursor.parse::<u64>().map_err(|_| {
