@@ -68,6 +68,23 @@ pub fn rows(scale: &Scale, rows: &mut Vec<Row>) -> Result<Throughput> {
         });
     }
 
+    let (host_scaling, floor_scaling) = (host[1] / host[0], floor[1] / floor[0]);
+    rows.push(Row {
+        name: "9. scaling, 1 → 2 workers: 2-worker / 1-worker throughput of row 1 and of the floor (row 6)".into(),
+        value: format!(
+            "host {host_scaling:.2}x ({:.0} → {:.0} events/s)",
+            host[0], host[1]
+        ),
+        reference: format!(
+            "bare wasmtime {floor_scaling:.2}x ({:.0} → {:.0}/s)",
+            floor[0], floor[1]
+        ),
+        ratio: format!(
+            "host/floor scaling {:.2} (target host ≥ 1.7x)",
+            host_scaling / floor_scaling
+        ),
+    });
+
     for (label, power_safe) in [("FULL", true), ("NORMAL", false)] {
         let rt = runtime(2);
         let durable = rt.block_on(async {
@@ -94,6 +111,15 @@ pub fn rows(scale: &Scale, rows: &mut Vec<Row>) -> Result<Throughput> {
             value: format!("{durable:.0} events/s"),
             reference: format!("in-memory {:.0}/s", host[1]),
             ratio: format!("{:.2}x", durable / host[1]),
+        });
+        let bare = crate::sqlite_floor::events_per_second(dir.path(), power_safe, events)?;
+        rows.push(Row {
+            name: format!(
+                "2. reference: bare SQLite synchronous={label}, the store's writes for each event (insert event; mark routed, insert queue entry; delete it, insert run) in the store's schema, 64 writes per transaction, 1 thread"
+            ),
+            value: format!("{bare:.0} events/s"),
+            reference: format!("skillhost on SQLite {label} {durable:.0}/s (row 2)"),
+            ratio: format!("store/bare SQLite {:.2}x", durable / bare),
         });
     }
     rows.push(Row {

@@ -4,12 +4,14 @@
 //! Run it with `cargo run --release --manifest-path bench/Cargo.toml`
 //! (`-- --quick` for a short smoke run).
 
+mod big;
 mod dispatch;
 mod floor;
 mod hostcalls;
 mod latency;
 mod memory;
 mod peer;
+mod sqlite_floor;
 mod sustained;
 mod workload;
 
@@ -79,6 +81,7 @@ fn main() -> anyhow::Result<()> {
         Box::new(|rows| hostcalls::rows(&scale, &max, rows)),
         Box::new(|rows| peer::rows(&scale, &max, rows)),
         Box::new(|rows| memory::rows(&scale, rows)),
+        Box::new(|rows| big::rows(&scale, rows)),
         Box::new(|rows| sustained::rows(&scale, rows)),
     ];
     for section in sections {

@@ -32,7 +32,7 @@ const SC_PAGESIZE: i32 = 30;
 
 /// Hands freed heap back to the system (the allocator keeps it otherwise),
 /// so the baseline is not lowered or raised by what earlier rows freed.
-fn trim() {
+pub fn trim() {
     // SAFETY: mi_collect only returns free memory; mimalloc is this
     // program's global allocator (main.rs).
     unsafe { libmimalloc_sys::mi_collect(true) }

@@ -75,6 +75,11 @@ pub async fn prepare(
             }
         }
     }
+    // As many compilations at once as there are cores: a project of a
+    // thousand components would otherwise start a thousand blocking
+    // threads, each holding a compiler's memory, all fighting for the cores.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let slots = Arc::new(tokio::sync::Semaphore::new(cores));
     let mut tasks = Vec::new();
     for (path, (stacks, at)) in files {
         let bytes = match std::fs::read(&path) {
@@ -98,26 +103,31 @@ pub async fn prepare(
             .filter(|s| !in_use(&path, fingerprint, *s))
             .collect();
         let runtime = runtime.clone();
-        tasks.push(tokio::task::spawn_blocking(move || {
-            let prepared = stale
-                .into_iter()
-                .map(|stack| runtime.prepare(&path, stack, &bytes))
-                .collect::<anyhow::Result<Vec<_>>>()
-                .map_err(|e| anyhow::anyhow!("{at}: {e:#}"))?;
-            Ok::<_, anyhow::Error>(PreparedComponent {
-                path,
-                fingerprint,
-                bytes,
-                prepared,
+        let slots = slots.clone();
+        tasks.push(tokio::spawn(async move {
+            let _slot = slots.acquire_owned().await;
+            tokio::task::spawn_blocking(move || {
+                let prepared = stale
+                    .into_iter()
+                    .map(|stack| runtime.prepare(&path, stack, &bytes))
+                    .collect::<anyhow::Result<Vec<_>>>()
+                    .map_err(|e| anyhow::anyhow!("{at}: {e:#}"))?;
+                Ok::<_, anyhow::Error>(PreparedComponent {
+                    path,
+                    fingerprint,
+                    bytes,
+                    prepared,
+                })
             })
+            .await
         }));
     }
     let mut components = Vec::new();
     for task in tasks {
         match task.await {
-            Ok(Ok(c)) => components.push(c),
-            Ok(Err(e)) => problems.push(format!("{e:#}")),
-            Err(e) => problems.push(format!("compiling a component: {e}")),
+            Ok(Ok(Ok(c))) => components.push(c),
+            Ok(Ok(Err(e))) => problems.push(format!("{e:#}")),
+            Ok(Err(e)) | Err(e) => problems.push(format!("compiling a component: {e}")),
         }
     }
     if problems.is_empty() {

@@ -12,18 +12,17 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use parking_lot::{Mutex, MutexGuard};
 use tokio::sync::broadcast;
 
 use crate::backpressure::QueueDepths;
 use crate::event::{new_id, Audience, Event, SYSTEM};
 use crate::flows::{InterruptMode, Scope, Skill};
-use crate::hash::HashMap;
 use crate::intake::Intake;
 use crate::live::{LiveReplies, LiveStatus};
 use crate::metrics::Metrics;
 use crate::router::Route;
 use crate::runtime::{RunControl, RunEnv, RunResult, Runtime, SkillRun};
+use crate::shard::ShardedMap;
 use crate::store::{InstanceKey, Message, Outcome, RunEffects, RunRecord};
 use crate::versions::{Conflict, SharedKey, Versions};
 
@@ -112,7 +111,9 @@ const MAX_ATTEMPTS: u32 = 16;
 /// interrupt modes (see the module docs).
 pub struct Executor {
     deps: ExecutorDeps,
-    slots: Mutex<HashMap<InstanceKey, Slot>>,
+    /// By instance, in parts locked apart: runs on different instances do
+    /// not wait for each other's lock.
+    slots: ShardedMap<InstanceKey, Slot>,
 }
 
 impl Executor {
@@ -120,20 +121,16 @@ impl Executor {
     pub fn new(deps: ExecutorDeps) -> Arc<Self> {
         Arc::new(Executor {
             deps,
-            slots: Mutex::new(HashMap::default()),
+            slots: ShardedMap::default(),
         })
-    }
-
-    fn slots(&self) -> MutexGuard<'_, HashMap<InstanceKey, Slot>> {
-        self.slots.lock()
     }
 
     /// Applies a dispatch's interrupt mode to its instance. The event's
     /// tracker entry must already count this dispatch; it is marked done when
     /// the dispatch ends.
     pub fn dispatch(self: &Arc<Self>, d: Dispatch) {
-        let mut slots = self.slots();
-        let slot = slots.entry(d.route.instance.clone()).or_default();
+        let mut slots = self.slots.lock(&d.route.instance);
+        let slot = slot_of(&mut slots, &d.route.instance);
         if slot.running.is_none() && slot.queue.is_empty() {
             self.start(slot, d);
             return;
@@ -179,8 +176,8 @@ impl Executor {
     /// Re-admits a queue entry found in the store after a restart: it was
     /// admitted before, so it simply queues.
     pub fn readmit(self: &Arc<Self>, d: Dispatch) {
-        let mut slots = self.slots();
-        let slot = slots.entry(d.route.instance.clone()).or_default();
+        let mut slots = self.slots.lock(&d.route.instance);
+        let slot = slot_of(&mut slots, &d.route.instance);
         if slot.running.is_none() && slot.queue.is_empty() {
             self.start(slot, d);
         } else {
@@ -338,7 +335,12 @@ impl Executor {
             )
             .collect();
         let store = &intake.store;
-        let pending =
+        let pending = if shared_reads.is_empty() && shared_writes.is_empty() {
+            // Nothing shared read or written: nothing to conflict with, so
+            // no need to take the versions' lock, which every commit of
+            // every worker would otherwise queue on.
+            store.commit_run(d.id, record.clone(), effects)
+        } else {
             match self
                 .deps
                 .versions
@@ -350,7 +352,8 @@ impl Executor {
                     self.deps.commands.abandon(issued);
                     return Err(conflict);
                 }
-            };
+            }
+        };
         // Open the children before the commit can let anything settle.
         let opened = intake.open(Some(&d.event.id), sent);
         if let Err(e) = pending.await {
@@ -455,7 +458,7 @@ impl Executor {
 
     /// The instance is free: start its next queued dispatch, if any.
     fn finished(self: &Arc<Self>, instance: &InstanceKey) {
-        let mut slots = self.slots();
+        let mut slots = self.slots.lock(instance);
         let Some(slot) = slots.get_mut(instance) else {
             return;
         };
@@ -482,16 +485,30 @@ impl Executor {
     /// Flow instances that are running or have queued work, with their depth.
     /// (The backpressure check reads one instance's: [`QueueDepths`].)
     pub fn busy_instances(&self) -> Vec<(InstanceKey, usize)> {
-        self.slots()
-            .iter()
-            .map(|(k, s)| (k.clone(), s.queue.len() + usize::from(s.running.is_some())))
-            .collect()
+        let mut busy = Vec::new();
+        self.slots.for_each(|k, s| {
+            busy.push((k.clone(), s.queue.len() + usize::from(s.running.is_some())));
+        });
+        busy
     }
+}
+
+/// The instance's slot, made if it has none; the key is cloned only then
+/// (`entry` would clone it for every dispatch).
+fn slot_of<'a>(
+    slots: &'a mut crate::hash::HashMap<InstanceKey, Slot>,
+    instance: &InstanceKey,
+) -> &'a mut Slot {
+    if !slots.contains_key(instance) {
+        slots.insert(instance.clone(), Slot::default());
+    }
+    slots.get_mut(instance).expect("inserted above")
 }
 
 impl QueueDepths for Executor {
     fn depth(&self, instance: &InstanceKey) -> usize {
-        self.slots()
+        self.slots
+            .lock(instance)
             .get(instance)
             .map_or(0, |s| s.queue.len() + usize::from(s.running.is_some()))
     }

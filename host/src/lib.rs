@@ -55,6 +55,7 @@ pub mod reload;
 pub mod retention;
 pub mod router;
 pub mod runtime;
+pub mod shard;
 pub mod sse;
 pub mod store;
 pub mod tracker;

@@ -38,6 +38,7 @@ pub async fn run(args: CheckArgs) -> Result<()> {
     }
     let runtime = Arc::new(Runtime::new(RuntimeConfig {
         max_concurrent_runs: 1,
+        compilation_cache: args.cache.directory()?,
         ..Default::default()
     })?);
     let components: Vec<Vec<u8>> = match prepare(&runtime, &project, |_, _, _| false).await {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use skillhost::compile::{self, Output, Progress};
 use skillhost::flows::{load_project_with, Project};
@@ -182,10 +182,36 @@ pub struct ProjectArgs {
     pub select: Option<String>,
 }
 
+/// Where compiled components are kept between starts.
+#[derive(Args, Clone)]
+pub struct CacheArgs {
+    /// The directory of the compilation cache, shared by `run` and `check`
+    /// (default: `$XDG_CACHE_HOME/skillhost/compiled`, else
+    /// `~/.cache/skillhost/compiled`); `off` compiles every component at
+    /// every start.
+    #[arg(long, env = "SKILLHOST_COMPILATION_CACHE", value_name = "DIR|off")]
+    pub compilation_cache: Option<PathBuf>,
+}
+
+impl CacheArgs {
+    /// The cache directory to use, absolute; `None` for `off`.
+    pub fn directory(&self) -> Result<Option<PathBuf>> {
+        match &self.compilation_cache {
+            None => Ok(skillhost::runtime::default_compilation_cache()),
+            Some(dir) if dir.as_os_str() == "off" => Ok(None),
+            Some(dir) => Ok(Some(std::path::absolute(dir).with_context(|| {
+                format!("--compilation-cache {}: not a usable path", dir.display())
+            })?)),
+        }
+    }
+}
+
 #[derive(Args)]
 pub struct CheckArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Print which component each skill got, and from where.
     #[arg(long)]
     pub bindings: bool,
@@ -198,6 +224,8 @@ pub struct CheckArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub project: ProjectArgs,
+    #[command(flatten)]
+    pub cache: CacheArgs,
     /// Serve even when subscriptions target skills with no component: a
     /// dispatch to one fails (`skill ... has no component`). Also
     /// `allow_unbound: true` in skillhost.yaml.

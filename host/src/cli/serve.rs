@@ -52,6 +52,10 @@ pub async fn run(args: RunArgs) -> Result<()> {
     let bound = listener.local_addr()?;
     let loaded = describe(&project);
     let config = HostConfig {
+        runtime: skillhost::runtime::RuntimeConfig {
+            compilation_cache: args.cache.directory()?,
+            ..Default::default()
+        },
         commands: skillhost::commands::CommandsConfig {
             http_body_cap: args.http_body_cap,
             ..Default::default()

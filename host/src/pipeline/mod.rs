@@ -20,7 +20,6 @@ pub mod route;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::executor::Executor;
@@ -36,17 +35,13 @@ pub(crate) async fn start(
         .take_consumer()
         .context("the event bus has no consumer")?;
     recover::recover(intake, executor).await?;
-    let (admit_tx, admit_rx) = mpsc::unbounded_channel();
+    let (admitter, admission) = admit::Admitter::new(executor.clone(), intake.tracker.clone());
     let router = tokio::spawn(route::route_events(
         consumer,
         intake.store.clone(),
-        admit_tx,
+        admitter,
         intake.metrics.clone(),
     ));
-    let admission = tokio::spawn(admit::dispatch_admissions(
-        admit_rx,
-        executor.clone(),
-        intake.tracker.clone(),
-    ));
+    let admission = tokio::spawn(admit::dispatch_admissions(admission));
     Ok(vec![router, admission])
 }

@@ -25,7 +25,7 @@ pub(crate) struct Admission {
 pub(crate) async fn route_events(
     mut events: mpsc::UnboundedReceiver<Accepted>,
     store: Arc<dyn Store>,
-    admissions: mpsc::UnboundedSender<Admission>,
+    admitter: super::admit::Admitter,
     metrics: Arc<Metrics>,
 ) {
     while let Some(Accepted { event, routes }) = events.recv().await {
@@ -57,14 +57,11 @@ pub(crate) async fn route_events(
             }
         }
         let pending = store.route_event(&event.id, new, refused);
-        if admissions
-            .send(Admission {
-                event,
-                admitted,
-                pending,
-            })
-            .is_err()
-        {
+        if !admitter.admit(Admission {
+            event,
+            admitted,
+            pending,
+        }) {
             return;
         }
     }

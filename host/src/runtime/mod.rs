@@ -77,8 +77,10 @@ pub struct RuntimeConfig {
     pub stack_ceiling: usize,
     /// How often the epoch advances: the granularity of interrupts and deadlines.
     pub epoch_tick: Duration,
-    /// Keep compiled components in wasmtime's on-disk cache.
-    pub compilation_cache: bool,
+    /// The directory of wasmtime's on-disk cache of compiled components
+    /// (see [`default_compilation_cache`]); `None` compiles every component
+    /// at every start.
+    pub compilation_cache: Option<PathBuf>,
 }
 
 impl Default for RuntimeConfig {
@@ -90,9 +92,24 @@ impl Default for RuntimeConfig {
             memory_ceiling: 256 << 20,
             stack_ceiling: 8 << 20,
             epoch_tick: Duration::from_millis(1),
-            compilation_cache: true,
+            compilation_cache: default_compilation_cache(),
         }
     }
+}
+
+/// Where compiled components are kept between starts unless told otherwise:
+/// `$XDG_CACHE_HOME/skillhost/compiled`, else `~/.cache/skillhost/compiled`
+/// (`None` if neither variable is set). `skillhost run` and `skillhost check`
+/// use the same one, so a checked project starts without compiling; entries
+/// are keyed by the component's bytes and the engine's settings and
+/// wasmtime version, so a stale entry is never used.
+pub fn default_compilation_cache() -> Option<PathBuf> {
+    let base = match std::env::var_os("XDG_CACHE_HOME").filter(|v| !v.is_empty()) {
+        Some(dir) => PathBuf::from(dir),
+        None => PathBuf::from(std::env::var_os("HOME").filter(|v| !v.is_empty())?).join(".cache"),
+    };
+    base.is_absolute()
+        .then(|| base.join("skillhost").join("compiled"))
 }
 
 /// Lets the executor stop a run from outside.
@@ -272,10 +289,18 @@ impl Runtime {
             .async_stack_size(stack + (1 << 20))
             .memory_reservation(config.memory_ceiling as u64)
             .memory_guard_size(64 << 10);
-        if config.compilation_cache {
+        if let Some(dir) = &config.compilation_cache {
             // The cache only speeds up start-up; run without it if it is unavailable.
-            if let Ok(cache) = wasmtime::Cache::new(wasmtime::CacheConfig::new()) {
-                wasm.cache(Some(cache));
+            let mut cache = wasmtime::CacheConfig::new();
+            cache.with_directory(dir);
+            match wasmtime::Cache::new(cache) {
+                Ok(cache) => {
+                    wasm.cache(Some(cache));
+                }
+                Err(e) => tracing::warn!(
+                    dir = %dir.display(),
+                    "compiling without the compilation cache: {e:#}"
+                ),
             }
         }
         let engine = Engine::new(&wasm).map_err(|e| anyhow!("creating the wasm engine: {e}"))?;

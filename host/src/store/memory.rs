@@ -35,7 +35,9 @@ struct Inner {
     runs: HashMap<String, Vec<RunRecord>>,
     children: HashMap<String, Vec<String>>,
     actors: HashMap<String, Actor>,
-    actors_by_external: HashMap<(String, String, String), String>,
+    /// Actor ids by the user's external id (then told apart by channel):
+    /// looked up on every submission, without building an owned key.
+    actors_by_external: HashMap<String, Vec<String>>,
     acts: VecDeque<Turn>,
     messages: HashMap<String, history::Conversation>,
     /// Each reply's place in `messages[actor]` and in commit order, by the
@@ -202,13 +204,15 @@ impl Store for MemoryStore {
 
     fn actor_for(&self, integration: &str, connector: &str, external_id: &str) -> Pending<Actor> {
         let mut inner = self.lock();
-        let key = (
-            integration.to_string(),
-            connector.to_string(),
-            external_id.to_string(),
-        );
-        if let Some(id) = inner.actors_by_external.get(&key) {
-            return ready(Ok(inner.actors[id].clone()));
+        let inner = &mut *inner;
+        if let Some(ids) = inner.actors_by_external.get(external_id) {
+            let found = ids
+                .iter()
+                .map(|id| &inner.actors[id])
+                .find(|a| a.integration_idn == integration && a.connector_idn == connector);
+            if let Some(actor) = found {
+                return ready(Ok(actor.clone()));
+            }
         }
         let actor = Actor {
             id: new_id(),
@@ -217,7 +221,11 @@ impl Store for MemoryStore {
             connector_idn: connector.into(),
             external_id: external_id.into(),
         };
-        inner.actors_by_external.insert(key, actor.id.clone());
+        inner
+            .actors_by_external
+            .entry(external_id.to_string())
+            .or_default()
+            .push(actor.id.clone());
         inner.actors.insert(actor.id.clone(), actor.clone());
         ready(Ok(actor))
     }

@@ -39,6 +39,9 @@ pub(super) fn write_loop(
     faults: Arc<Faults>,
     max_batch: usize,
 ) {
+    // Room for every statement the writes use, savepoints included, so none
+    // is evicted and parsed again.
+    conn.set_prepared_statement_cache_capacity(64);
     let mut held: VecDeque<Job> = VecDeque::new();
     let mut pause = FIRST_RETRY;
     loop {
@@ -225,12 +228,18 @@ fn refuse(job: Job, e: &anyhow::Error, faults: &Faults, held: &mut VecDeque<Job>
     }
 }
 
+fn run_cached(tx: &Transaction<'_>, sql: &str) -> rusqlite::Result<()> {
+    tx.prepare_cached(sql)?.execute([]).map(|_| ())
+}
+
 fn apply_in_savepoint(tx: &Transaction<'_>, job: &Job) -> Applied {
-    if let Err(e) = tx.execute_batch("SAVEPOINT op") {
+    // Prepared once, not parsed again for each of the three writes of every
+    // event: the writer thread is the one serial stage of a durable store.
+    if let Err(e) = run_cached(tx, "SAVEPOINT op") {
         return Applied::Broken(e.into());
     }
     match apply(tx, &job.op) {
-        Ok((output, changes)) => match tx.execute_batch("RELEASE op") {
+        Ok((output, changes)) => match run_cached(tx, "RELEASE op") {
             Ok(()) => Applied::Done(output, changes),
             Err(e) => Applied::Broken(e.into()),
         },
