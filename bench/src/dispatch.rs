@@ -150,12 +150,12 @@ pub fn profile(workload: &str, events: usize) -> Result<()> {
         "host" => {
             let dir = project(&tick_flow("noop", &[]))?;
             rt.block_on(async {
-                let h = start(
-                    dir.path(),
-                    Arc::new(MemoryStore::new()),
-                    crate::workload::config(),
-                )
-                .await?;
+                // No pool slots for model calls: valgrind cannot reserve the
+                // address space of the default pool (each slot reserves its
+                // memory ceiling), and this workload makes none.
+                let mut config = crate::workload::config();
+                config.runtime.max_concurrent_calls = 0;
+                let h = start(dir.path(), Arc::new(MemoryStore::new()), config).await?;
                 drive(&h, events, CLIENTS, CLIENTS).await
             })?
         }
