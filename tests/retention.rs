@@ -1,4 +1,4 @@
-//! Retention and bounded memory, on the in-memory store and on SQLite,
+//! Retention and bounded memory, on the in-memory store, SQLite and PostgreSQL,
 //! through the real host and real components (the `probe` guest): history
 //! past the bounds goes, state and pending work stay; the SQLite store's
 //! caches hold the working set, not every user ever seen.
@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use skillhost::flows::load_project;
 use skillhost::retention::Retention;
-use skillhost::store::{MemoryStore, SqliteOptions, SqliteStore, Store};
+use skillhost::store::{MemoryStore, PostgresStore, SqliteOptions, SqliteStore, Store};
 use skillhost::{Host, HostConfig};
 use skillhost_tests::*;
 
@@ -128,13 +128,39 @@ async fn sqlite_store_prunes_finished_history_only() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_store_prunes_finished_history_only() {
+    let Some(url) = skillhost_tests::postgres::fresh_database("postgres_store_prunes_finished_history_only") else {
+        return;
+    };
+    let dir = write_project(&[FLOW]);
+    let store = PostgresStore::open(&url, &Default::default()).unwrap();
+    prunes_finished_history_only(Arc::new(store), dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn history_older_than_the_age_bound_is_pruned() {
     let dir = write_project(&[FLOW]);
     let store = SqliteStore::open(&dir.path().join("s.db"), SqliteOptions::default()).unwrap();
+    pruned_by_age(Arc::new(store), dir.path()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_history_older_than_the_age_bound_is_pruned() {
+    let Some(url) = skillhost_tests::postgres::fresh_database("postgres_history_older_than_the_age_bound_is_pruned")
+    else {
+        return;
+    };
+    let dir = write_project(&[FLOW]);
+    let store = PostgresStore::open(&url, &Default::default()).unwrap();
+    pruned_by_age(Arc::new(store), dir.path()).await;
+}
+
+/// An event older than a 3 s age bound goes; a new one stays.
+async fn pruned_by_age(store: Arc<dyn Store>, dir: &Path) {
     let age = Duration::from_secs(3);
     let host = host_on(
-        dir.path(),
-        Arc::new(store),
+        dir,
+        store,
         Retention {
             max_age: Some(age),
             max_events: None,

@@ -1,5 +1,6 @@
-//! One suite, run against both stores: the in-memory store and SQLite on a
-//! real file. Each test exercises the `Store` contract directly.
+//! One suite, run against every store: the in-memory store, SQLite on a
+//! real file, and PostgreSQL (a fresh database per test; see
+//! `support/postgres.rs`). Each test exercises the `Store` contract directly.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -7,8 +8,9 @@ use std::time::{Duration, SystemTime};
 use skillhost::event::{new_id, Actor, Audience, Event};
 use skillhost::flows::Scope;
 use skillhost::store::{
-    AttributeOwner, Command, InstanceKey, MemoryStore, Message, NewDispatch, Outcome, RunEffects,
-    RunRecord, SkillCall, SqliteOptions, SqliteStore, StateKey, Store, Timer, TimerChange,
+    AttributeOwner, Command, InstanceKey, MemoryStore, Message, NewDispatch, Outcome,
+    PostgresStore, RunEffects, RunRecord, SkillCall, SqliteOptions, SqliteStore, StateKey, Store,
+    Timer, TimerChange,
 };
 
 fn event(idn: &str, actor: Option<&Actor>, parent: Option<&str>) -> Event {
@@ -503,6 +505,18 @@ macro_rules! suite {
                 async fn $name() {
                     let dir = tempfile::tempdir().unwrap();
                     let store = super::SqliteStore::open(&dir.path().join("s.db"), super::SqliteOptions::default()).unwrap();
+                    super::$name(std::sync::Arc::new(store)).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let Some(url) = skillhost_tests::postgres::fresh_database(stringify!($name)) else {
+                        return;
+                    };
+                    let store = super::PostgresStore::open(&url, &Default::default()).unwrap();
                     super::$name(std::sync::Arc::new(store)).await;
                 }
             )*

@@ -26,6 +26,9 @@
 //! streams); [`pipeline::recover`] resumes unfinished work at start;
 //! [`retention`] prunes finished history in the background (the SQLite
 //! store holds its writes through a full disk: `store/sqlite/fault.rs`);
+//! [`store`] has three implementations of one trait (memory, SQLite in
+//! `store/sqlite/`, PostgreSQL in `store/postgres/`, whose partition leases
+//! and fencing [`cluster`] describes);
 //! [`api`] is the HTTP face (`api/serve.rs`: connection limits and deadlines;
 //! `api/ui.rs` and `api/ui/`: the browser console at `/ui`, over the same API) and [`metrics`] its counters; the `skillhost`
 //! binary (`cli/`) is a thin layer over [`Host`].
@@ -36,6 +39,7 @@ pub mod allowed_host;
 pub mod api;
 pub mod backpressure;
 pub mod bus;
+pub mod cluster;
 pub mod commands;
 pub mod compile;
 pub mod components;

@@ -9,6 +9,7 @@
 pub mod fuzz;
 pub mod llm_server;
 pub mod newo;
+pub mod postgres;
 pub mod server;
 
 use std::future::Future;

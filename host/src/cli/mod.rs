@@ -234,9 +234,21 @@ pub struct RunArgs {
     /// Address to serve the HTTP API on; port 0 picks a free port.
     #[arg(long, default_value = DEFAULT_LISTEN)]
     pub listen: String,
-    /// Where to keep events, state and replies: `sqlite:PATH` or `memory`.
+    /// Where to keep events, state and replies: `sqlite:PATH`, `memory`,
+    /// or `postgres://USER:PASSWORD@HOST:PORT/DATABASE` (shared by several
+    /// hosts; see README "Running several hosts").
     #[arg(long, default_value = "sqlite:./skillhost.db")]
     pub store: StoreSpec,
+    /// PostgreSQL store: how many partitions flow instances are spread
+    /// over. Stored at the database's first start (default 16); a
+    /// different value later is refused.
+    #[arg(long, value_name = "N")]
+    pub partitions: Option<u32>,
+    /// PostgreSQL store: how long a host's partition leases last unless
+    /// renewed (every third of it); about the time a dead host's
+    /// partitions take to move.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub lease: std::time::Duration,
     /// Require `Authorization: Bearer TOKEN` on every request (required off loopback).
     #[arg(long, env = "SKILLHOST_TOKEN", hide_env_values = true)]
     pub token: Option<String>,

@@ -40,6 +40,12 @@ pub async fn run(args: RunArgs) -> Result<()> {
         &args.store,
         &store::OpenOptions {
             cache_entries: usize::try_from(args.cache_entries).unwrap_or(usize::MAX),
+            cluster: skillhost::cluster::ClusterOptions {
+                partitions: args.partitions,
+                lease: args.lease,
+                host_id: None,
+                sole: true,
+            },
         },
     )?;
     if !args.no_build {
@@ -95,10 +101,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         "skillhost {} serving {} (store: {})",
         env!("CARGO_PKG_VERSION"),
         args.project.project.display(),
-        match &args.store {
-            StoreSpec::Memory => "memory".to_string(),
-            StoreSpec::Sqlite(p) => format!("sqlite:{}", p.display()),
-        }
+        args.store.describe()
     );
     print!("{loaded}");
     if !args.no_watch {

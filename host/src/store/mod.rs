@@ -5,12 +5,15 @@
 //! interchangeable. A run's effects arrive as one [`RunEffects`] and must be
 //! applied all together or not at all.
 
+mod faults;
 mod memory;
 mod outbox;
+mod postgres;
 mod sqlite;
 
 pub use memory::MemoryStore;
 pub use outbox::{Command, CommandStore, Timer, TimerChange};
+pub use postgres::{Leases, PostgresStore};
 pub use sqlite::{SqliteOptions, SqliteStore, DEFAULT_CACHE_ENTRIES};
 
 use std::future::Future;
@@ -426,6 +429,8 @@ pub enum StoreSpec {
     Memory,
     /// `sqlite:PATH`: durable, in one SQLite file.
     Sqlite(std::path::PathBuf),
+    /// `postgres://...`: durable and shared by several hosts.
+    Postgres(String),
 }
 
 impl std::str::FromStr for StoreSpec {
@@ -434,10 +439,24 @@ impl std::str::FromStr for StoreSpec {
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         match s.split_once(':') {
             _ if s == "memory" => Ok(StoreSpec::Memory),
+            Some(("postgres" | "postgresql", rest)) if rest.starts_with("//") => {
+                Ok(StoreSpec::Postgres(s.to_string()))
+            }
             Some(("sqlite", path)) if !path.is_empty() => Ok(StoreSpec::Sqlite(path.into())),
             _ => Err(format!(
-                "unknown store `{s}`: expected `memory` or `sqlite:PATH`"
+                "unknown store `{s}`: expected `memory`, `sqlite:PATH` or `postgres://USER:PASSWORD@HOST:PORT/DATABASE`"
             )),
+        }
+    }
+}
+
+impl StoreSpec {
+    /// The spec as shown to users: a PostgreSQL URL without its password.
+    pub fn describe(&self) -> String {
+        match self {
+            StoreSpec::Memory => "memory".to_string(),
+            StoreSpec::Sqlite(p) => format!("sqlite:{}", p.display()),
+            StoreSpec::Postgres(url) => postgres::redact(url),
         }
     }
 }
@@ -453,12 +472,15 @@ pub struct OpenOptions {
     /// SQLite: about how many state fields, attributes and actors (each)
     /// stay in memory ([`SqliteOptions::cache_entries`]).
     pub cache_entries: usize,
+    /// PostgreSQL: the partitions and lease this host joins the cluster with.
+    pub cluster: crate::cluster::ClusterOptions,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
         OpenOptions {
             cache_entries: DEFAULT_CACHE_ENTRIES,
+            cluster: crate::cluster::ClusterOptions::default(),
         }
     }
 }
@@ -466,6 +488,7 @@ impl Default for OpenOptions {
 /// Opens the store a spec names.
 pub fn open_with(spec: &StoreSpec, options: &OpenOptions) -> Result<std::sync::Arc<dyn Store>> {
     match spec {
+        StoreSpec::Postgres(url) => Ok(std::sync::Arc::new(PostgresStore::open(url, &options.cluster)?)),
         StoreSpec::Memory => Ok(std::sync::Arc::new(MemoryStore::new())),
         StoreSpec::Sqlite(path) => Ok(std::sync::Arc::new(SqliteStore::open(
             path,

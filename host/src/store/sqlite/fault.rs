@@ -7,12 +7,9 @@
 //! command results) and retries them in order; writes from outside (new
 //! submissions, new actors) fail at once, so clients get a `503` and retry.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
-
-use parking_lot::Mutex;
 use rusqlite::ErrorCode;
 
-use crate::store::StoreHealth;
+pub(super) use crate::store::faults::Faults;
 
 /// Whether an error is the storage refusing writes for now, as opposed to
 /// a write that is wrong (a constraint, an unknown id) and fails for good.
@@ -33,50 +30,4 @@ pub(super) fn is_transient(e: &anyhow::Error) -> bool {
                 )
             })
     })
-}
-
-/// What the writer reports about itself, read by `/healthz` and `/metrics`.
-#[derive(Default)]
-pub(super) struct Faults {
-    /// The last storage error while writes are refused; `None` when healthy.
-    reason: Mutex<Option<String>>,
-    /// Writes waiting for the storage to accept them.
-    held: AtomicUsize,
-    /// Transactions and writes the storage refused, since start.
-    refused: AtomicU64,
-}
-
-impl Faults {
-    /// The storage refused a write with `e`.
-    pub(super) fn refused(&self, e: &anyhow::Error) {
-        self.refused.fetch_add(1, Relaxed);
-        let mut reason = self.reason.lock();
-        if reason.is_none() {
-            tracing::error!("the store refuses writes, holding the pipeline's writes until it accepts them: {e:#}");
-        }
-        *reason = Some(format!("{e:#}"));
-    }
-
-    /// A batch went through with nothing refused.
-    pub(super) fn recovered(&self) {
-        if self.reason.lock().take().is_some() {
-            tracing::info!("the store accepts writes again");
-        }
-    }
-
-    pub(super) fn is_refusing(&self) -> bool {
-        self.reason.lock().is_some()
-    }
-
-    pub(super) fn set_held(&self, n: usize) {
-        self.held.store(n, Relaxed);
-    }
-
-    pub(super) fn health(&self) -> StoreHealth {
-        StoreHealth {
-            refusing_writes: self.reason.lock().clone(),
-            held_writes: self.held.load(Relaxed),
-            refused_writes: self.refused.load(Relaxed),
-        }
-    }
 }

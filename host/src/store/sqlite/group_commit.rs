@@ -107,7 +107,7 @@ fn wait_to_retry(
     loop {
         match jobs.recv_timeout(retry_at.saturating_duration_since(Instant::now())) {
             Ok(job) if job.op.comes_from_outside() => {
-                let _ = job.reply.send(Err(refusing(faults)));
+                let _ = job.reply.send(Err(faults.refusing_error()));
             }
             Ok(job) => held.push_back(job),
             Err(mpsc::RecvTimeoutError::Timeout) => return true,
@@ -133,14 +133,6 @@ fn probe(conn: &mut Connection) -> Result<()> {
     )?;
     tx.commit()?;
     Ok(())
-}
-
-fn refusing(faults: &Faults) -> anyhow::Error {
-    let reason = faults
-        .health()
-        .refusing_writes
-        .unwrap_or_else(|| "unknown".into());
-    anyhow!("the store refuses writes for now ({reason}); retry later")
 }
 
 /// Applies and commits one batch, answering every write that is settled and
@@ -222,7 +214,7 @@ fn run_batch(
 fn refuse(job: Job, e: &anyhow::Error, faults: &Faults, held: &mut VecDeque<Job>) {
     faults.refused(e);
     if job.op.comes_from_outside() {
-        let _ = job.reply.send(Err(refusing(faults)));
+        let _ = job.reply.send(Err(faults.refusing_error()));
     } else {
         held.push_back(job);
     }

@@ -1,0 +1,107 @@
+//! Several hosts as one (PostgreSQL store): which partition a flow instance
+//! lives in, and the options of the partition leases.
+//!
+//! A persona's instances, timers and attributes live in one partition, the
+//! FNV-1a 64 hash of its id modulo the partition count: spelled out here,
+//! not std's `DefaultHasher`, whose output may change between Rust releases
+//! while the partition of stored rows must not. Global instances share
+//! partition 0. Each partition is owned by one host at a time through a
+//! lease (`store/postgres/leases.rs`).
+
+use std::time::Duration;
+
+/// The partition count a new database gets when `--partitions` is not given.
+pub const DEFAULT_PARTITIONS: u32 = 16;
+
+/// The lease length when `--lease` is not given.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
+
+/// A partition write refused because this host no longer owns the
+/// partition (its lease expired or was taken over): the write recorded
+/// nothing, and the partition's new owner runs the work again.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("partition {partition} is owned by another host now: the write was refused (fenced) and recorded nothing")]
+pub struct Fenced {
+    /// The partition whose lease was lost.
+    pub partition: u32,
+}
+
+/// FNV-1a, 64 bits: stable across platforms and releases.
+pub fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    hash
+}
+
+/// The partition of a persona's instances (`None`: the global instances).
+pub fn partition_of(persona: Option<&str>, partitions: u32) -> u32 {
+    match persona {
+        None => 0,
+        Some(id) => (fnv1a64(id.as_bytes()) % u64::from(partitions.max(1))) as u32,
+    }
+}
+
+/// How a host takes part in a cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// The partition count: stored at the database's first start; a
+    /// different value later is refused. `None`: the stored one, or
+    /// [`DEFAULT_PARTITIONS`] for a new database.
+    pub partitions: Option<u32>,
+    /// How long a lease lasts unless renewed; renewed every third of it.
+    pub lease: Duration,
+    /// This host's id in the `partitions` table; a fresh one if `None`.
+    pub host_id: Option<String>,
+    /// Run as the database's only host: wait (up to two leases) until no
+    /// other host is alive and this one owns every partition, else refuse
+    /// to start. The host does not yet route events to other hosts'
+    /// partitions (README "Running several hosts"), so `skillhost run`
+    /// starts this way; `false` joins beside others for a fair share.
+    pub sole: bool,
+}
+
+impl Default for ClusterOptions {
+    fn default() -> Self {
+        ClusterOptions {
+            partitions: None,
+            lease: DEFAULT_LEASE,
+            host_id: None,
+            sole: true,
+        }
+    }
+}
+
+/// The share of `partitions` a host takes when `hosts` are alive: rounded up,
+/// so every partition has an owner.
+pub fn fair_share(partitions: u32, hosts: u32) -> u32 {
+    partitions.div_ceil(hosts.max(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fnv1a64_matches_the_published_test_vectors() {
+        assert_eq!(fnv1a64(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a64(b"a"), 0xaf63_dc4c_8601_ec8c);
+        assert_eq!(fnv1a64(b"foobar"), 0x8594_4171_f739_67e8);
+    }
+
+    #[test]
+    fn global_instances_share_partition_zero_and_personas_spread() {
+        assert_eq!(partition_of(None, 16), 0);
+        let mut seen = std::collections::HashSet::new();
+        for i in 0..200 {
+            let p = partition_of(Some(&format!("persona-{i}")), 16);
+            assert!(p < 16);
+            seen.insert(p);
+        }
+        assert_eq!(seen.len(), 16, "200 personas reach every partition");
+        assert_eq!(fair_share(16, 3), 6);
+        assert_eq!(fair_share(16, 0), 16);
+    }
+}
