@@ -129,7 +129,9 @@ async fn sqlite_store_prunes_finished_history_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_store_prunes_finished_history_only() {
-    let Some(url) = skillhost_tests::postgres::fresh_database("postgres_store_prunes_finished_history_only") else {
+    let Some(url) =
+        skillhost_tests::postgres::fresh_database("postgres_store_prunes_finished_history_only")
+    else {
         return;
     };
     let dir = write_project(&[FLOW]);
@@ -146,8 +148,9 @@ async fn history_older_than_the_age_bound_is_pruned() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_history_older_than_the_age_bound_is_pruned() {
-    let Some(url) = skillhost_tests::postgres::fresh_database("postgres_history_older_than_the_age_bound_is_pruned")
-    else {
+    let Some(url) = skillhost_tests::postgres::fresh_database(
+        "postgres_history_older_than_the_age_bound_is_pruned",
+    ) else {
         return;
     };
     let dir = write_project(&[FLOW]);

@@ -66,7 +66,10 @@ async fn a_run_that_ends_while_postgres_is_away_commits_once_it_is_back() {
     )
     .await;
     let refused = host.submit(go("bob", "reply:x")).await;
-    assert!(refused.is_err(), "a submission was accepted while PostgreSQL was away");
+    assert!(
+        refused.is_err(),
+        "a submission was accepted while PostgreSQL was away"
+    );
     assert!(
         !host.is_settled(&run.event_id),
         "the run's event settled while its commit could not be made"
@@ -79,7 +82,10 @@ async fn a_run_that_ends_while_postgres_is_away_commits_once_it_is_back() {
     tokio::time::timeout(Duration::from_secs(60), host.settled(&run.event_id))
         .await
         .expect("the held commit was not applied once PostgreSQL was back");
-    let trace = host.trace(&run.event_id).unwrap().expect("the event is stored");
+    let trace = host
+        .trace(&run.event_id)
+        .unwrap()
+        .expect("the event is stored");
     assert_eq!(only_outcome(&trace), &Outcome::Ok, "{trace:#?}");
     let actor = host.actor("sandbox", "sandbox", "ann").await.unwrap();
     let replies: Vec<String> = host
@@ -96,5 +102,7 @@ async fn a_run_that_ends_while_postgres_is_away_commits_once_it_is_back() {
         || async { host.store().health().refusing_writes.is_none() },
     )
     .await;
-    host.submit_and_settle(go("bob", "reply:after")).await.unwrap();
+    host.submit_and_settle(go("bob", "reply:after"))
+        .await
+        .unwrap();
 }

@@ -488,7 +488,10 @@ impl Default for OpenOptions {
 /// Opens the store a spec names.
 pub fn open_with(spec: &StoreSpec, options: &OpenOptions) -> Result<std::sync::Arc<dyn Store>> {
     match spec {
-        StoreSpec::Postgres(url) => Ok(std::sync::Arc::new(PostgresStore::open(url, &options.cluster)?)),
+        StoreSpec::Postgres(url) => Ok(std::sync::Arc::new(PostgresStore::open(
+            url,
+            &options.cluster,
+        )?)),
         StoreSpec::Memory => Ok(std::sync::Arc::new(MemoryStore::new())),
         StoreSpec::Sqlite(path) => Ok(std::sync::Arc::new(SqliteStore::open(
             path,

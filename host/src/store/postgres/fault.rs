@@ -12,13 +12,19 @@
 fn transient_code(code: &str) -> bool {
     code.starts_with("08")
         || code.starts_with("53")
-        || matches!(code, "57P01" | "57P02" | "57P03" | "58030" | "40001" | "40P01")
+        || matches!(
+            code,
+            "57P01" | "57P02" | "57P03" | "58030" | "40001" | "40P01"
+        )
 }
 
 /// Whether `e` is the database refusing writes for now (see the module docs).
 pub(super) fn is_transient(e: &anyhow::Error) -> bool {
     e.chain().any(|cause| {
-        if cause.downcast_ref::<deadpool_postgres::PoolError>().is_some() {
+        if cause
+            .downcast_ref::<deadpool_postgres::PoolError>()
+            .is_some()
+        {
             // No connection to be had: the server is down or unreachable.
             return true;
         }
@@ -47,7 +53,9 @@ mod tests {
 
     #[test]
     fn connection_and_resource_errors_pass_and_constraints_do_not() {
-        for code in ["08006", "08001", "53100", "53300", "57P01", "40001", "40P01"] {
+        for code in [
+            "08006", "08001", "53100", "53300", "57P01", "40001", "40P01",
+        ] {
             assert!(transient_code(code), "{code}");
         }
         for code in ["23505", "23502", "42P01", "22P02", "57014"] {

@@ -41,11 +41,11 @@ use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, oneshot};
 
+use super::faults::Faults;
 use super::{
     AttributeOwner, EventRecord, InstanceKey, Message, NewDispatch, Pending, QueuedDispatch,
     RunEffects, RunRecord, StateKey, Store, Turn,
 };
-use super::faults::Faults;
 use crate::cluster::ClusterOptions;
 use crate::event::{new_id, Actor, Event, Receipt};
 use crate::flows::Scope;

@@ -83,7 +83,10 @@ async fn last_accepted_before(
             &[&mid],
         )
         .await?;
-        match row.first().map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1))) {
+        match row
+            .first()
+            .map(|r| (r.get::<_, i64>(0), r.get::<_, i64>(1)))
+        {
             Some((seq, accepted)) if accepted < before_ms => {
                 found = Some(seq);
                 lo = seq + 1;
