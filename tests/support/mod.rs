@@ -230,6 +230,11 @@ pub fn only_outcome(trace: &Trace) -> &Outcome {
 /// runs the tests (into the same target directory), so tests run the real
 /// command. Integration tests outside the host package get no
 /// `CARGO_BIN_EXE_skillhost`, hence this.
+///
+/// It builds every target of the workspace, as `cargo test --workspace`
+/// does: `-p skillhost` alone resolves the dependencies' features
+/// differently and so recompiled wasmtime and the rest (about ten minutes
+/// of a cold CI run) instead of reusing the test build's artifacts.
 pub fn skillhost_bin() -> PathBuf {
     static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BIN.get_or_init(|| {
@@ -238,10 +243,8 @@ pub fn skillhost_bin() -> PathBuf {
             .current_dir(repo())
             .args([
                 "build",
-                "-p",
-                "skillhost",
-                "--bin",
-                "skillhost",
+                "--workspace",
+                "--all-targets",
                 "--message-format=json-render-diagnostics",
             ])
             .stderr(std::process::Stdio::inherit())
@@ -251,7 +254,13 @@ pub fn skillhost_bin() -> PathBuf {
         String::from_utf8_lossy(&out.stdout)
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
-            .filter(|v| v["reason"] == "compiler-artifact" && v["target"]["name"] == "skillhost")
+            .filter(|v| {
+                v["reason"] == "compiler-artifact"
+                    && v["target"]["name"] == "skillhost"
+                    && v["target"]["kind"][0] == "bin"
+                    // Not the binary's unit-test harness, which has the same name.
+                    && v["profile"]["test"] == false
+            })
             .find_map(|v| v["executable"].as_str().map(PathBuf::from))
             .expect("cargo reported no skillhost executable")
     })

@@ -152,3 +152,27 @@ fn admin(sql: &str) {
     .join()
     .unwrap();
 }
+
+/// Runs `sql` on the database `url` names and returns its rows, from a
+/// thread of its own (callers may be inside a runtime).
+pub fn query(url: &str, sql: &str) -> Vec<tokio_postgres::Row> {
+    let (url, sql) = (url.to_string(), sql.to_string());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .unwrap_or_else(|e| panic!("connecting to the test database: {e}"));
+            tokio::spawn(conn);
+            client
+                .query(&sql, &[])
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        })
+    })
+    .join()
+    .unwrap()
+}
