@@ -28,7 +28,8 @@
 //! store holds its writes through a full disk: `store/sqlite/fault.rs`);
 //! [`store`] has three implementations of one trait (memory, SQLite in
 //! `store/sqlite/`, PostgreSQL in `store/postgres/`, whose partition leases
-//! and fencing [`cluster`] describes);
+//! and fencing [`cluster`] describes; the two durable ones share their list
+//! of writes, `store/write_op.rs`, and row spellings, `store/row_text.rs`);
 //! [`api`] is the HTTP face (`api/serve.rs`: connection limits and deadlines;
 //! `api/ui.rs` and `api/ui/`: the browser console at `/ui`, over the same API) and [`metrics`] its counters; the `skillhost`
 //! binary (`cli/`) is a thin layer over [`Host`].

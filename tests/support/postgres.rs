@@ -32,32 +32,18 @@ pub fn fresh_database(test: &str) -> Option<String> {
         std::process::id(),
         COUNTER.fetch_add(1, Ordering::Relaxed)
     );
-    let admin = base.clone();
     let db = name.clone();
-    // On a thread of its own: callers may be inside a runtime already.
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (client, conn) = tokio_postgres::connect(&admin, tokio_postgres::NoTls)
-                .await
-                .unwrap_or_else(|e| panic!("connecting to {VAR}: {e}"));
-            tokio::spawn(conn);
-            let mut first = false;
-            CLEANUP.call_once(|| first = true);
-            if first {
-                drop_databases_of_ended_processes(&client).await;
-            }
-            client
-                .batch_execute(&format!("CREATE DATABASE {db}"))
-                .await
-                .unwrap_or_else(|e| panic!("creating test database {db}: {e}"));
-        })
-    })
-    .join()
-    .unwrap();
+    on_server(&base, |client| async move {
+        let mut first = false;
+        CLEANUP.call_once(|| first = true);
+        if first {
+            drop_databases_of_ended_processes(&client).await;
+        }
+        client
+            .batch_execute(&format!("CREATE DATABASE {db}"))
+            .await
+            .unwrap_or_else(|e| panic!("creating test database {db}: {e}"));
+    });
     Some(with_database(&base, &name))
 }
 
@@ -133,30 +119,35 @@ impl Drop for Outage {
 fn admin(sql: &str) {
     let base = std::env::var(VAR).expect("the test server's URL");
     let sql = sql.to_string();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
-                .await
-                .unwrap_or_else(|e| panic!("connecting to {VAR}: {e}"));
-            tokio::spawn(conn);
-            client
-                .batch_execute(&sql)
-                .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"));
-        })
-    })
-    .join()
-    .unwrap();
+    on_server(&base, |client| async move {
+        client
+            .batch_execute(&sql)
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    });
 }
 
 /// Runs `sql` on the database `url` names and returns its rows, from a
 /// thread of its own (callers may be inside a runtime).
 pub fn query(url: &str, sql: &str) -> Vec<tokio_postgres::Row> {
-    let (url, sql) = (url.to_string(), sql.to_string());
+    let sql = sql.to_string();
+    on_server(url, |client| async move {
+        client
+            .query(&sql, &[])
+            .await
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    })
+}
+
+/// Connects to `url` and runs `f` with the client, on a thread and runtime
+/// of its own (callers may be inside a runtime already).
+fn on_server<T, F, Fut>(url: &str, f: F) -> T
+where
+    T: Send + 'static,
+    F: FnOnce(tokio_postgres::Client) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = T>,
+{
+    let url = url.to_string();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -165,12 +156,9 @@ pub fn query(url: &str, sql: &str) -> Vec<tokio_postgres::Row> {
         rt.block_on(async {
             let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
                 .await
-                .unwrap_or_else(|e| panic!("connecting to the test database: {e}"));
+                .unwrap_or_else(|e| panic!("connecting to the test server ({VAR}): {e}"));
             tokio::spawn(conn);
-            client
-                .query(&sql, &[])
-                .await
-                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            f(client).await
         })
     })
     .join()

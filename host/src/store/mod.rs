@@ -9,7 +9,9 @@ mod faults;
 mod memory;
 mod outbox;
 mod postgres;
+mod row_text;
 mod sqlite;
+mod write_op;
 
 pub use memory::MemoryStore;
 pub use outbox::{Command, CommandStore, Timer, TimerChange};

@@ -39,9 +39,10 @@ use std::time::{Duration, SystemTime};
 use anyhow::{anyhow, bail, Context, Result};
 use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod};
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::faults::Faults;
+use super::write_op::{Job, Writes};
 use super::{
     AttributeOwner, EventRecord, InstanceKey, Message, NewDispatch, Pending, QueuedDispatch,
     RunEffects, RunRecord, StateKey, Store, Turn,
@@ -50,10 +51,10 @@ use crate::cluster::ClusterOptions;
 use crate::event::{new_id, Actor, Event, Receipt};
 use crate::flows::Scope;
 use rows::{
-    actor_from_row, events_from_rows, ms, owner_text, persona_text, query, reply_from_row,
+    actor_from_row, events_from_rows, owner_text, persona_text, query, reply_from_row,
     run_from_row, ACTOR_COLUMNS, EVENT_COLUMNS, REPLY_COLUMNS, RUN_COLUMNS,
 };
-use writer::{write_loop, Job, Op, Output};
+use writer::write_loop;
 
 /// Most writes grouped into one transaction.
 const MAX_BATCH: usize = 512;
@@ -188,26 +189,6 @@ impl PostgresStore {
 
     fn owned_partitions(&self) -> Vec<i32> {
         self.leases.owned().into_iter().map(|p| p as i32).collect()
-    }
-
-    /// Queues a write; the returned future completes when it is committed.
-    fn write<T: Send + 'static>(&self, op: Op, unpack: fn(Output) -> Option<T>) -> Pending<T> {
-        let (reply, done) = oneshot::channel();
-        let sent = match &*self.writer.lock() {
-            Some(writer) => writer.send(Job { op, reply }).is_ok(),
-            None => false,
-        };
-        Box::pin(async move {
-            if !sent {
-                bail!("the store's writer has stopped");
-            }
-            let output = done
-                .await
-                .map_err(|_| anyhow!("the store's writer has stopped"))??;
-            unpack(output).ok_or_else(|| {
-                anyhow!("internal: the store answered a write with the wrong kind of result")
-            })
-        })
     }
 
     /// Runs a read on the store's runtime with a pooled connection and
@@ -470,40 +451,15 @@ impl Store for PostgresStore {
     }
 
     fn actor_for(&self, integration: &str, connector: &str, external_id: &str) -> Pending<Actor> {
-        self.write(
-            Op::ActorFor {
-                integration: integration.into(),
-                connector: connector.into(),
-                external_id: external_id.into(),
-            },
-            |o| match o {
-                Output::Actor(a) => Some(a),
-                _ => None,
-            },
-        )
+        self.write_actor_for(integration.into(), connector.into(), external_id.into())
     }
 
     fn link_actor(&self, actor_id: &str, persona_id: &str) -> Pending<()> {
-        self.write(
-            Op::Link {
-                actor_id: actor_id.into(),
-                persona_id: persona_id.into(),
-            },
-            unit,
-        )
+        self.write_link(actor_id, persona_id)
     }
 
     fn accept_event(&self, event: &Event, matched: u32) -> Pending<Option<Receipt>> {
-        self.write(
-            Op::Accept {
-                event: Box::new(event.clone()),
-                matched,
-            },
-            |o| match o {
-                Output::Receipt(r) => Some(r),
-                _ => None,
-            },
-        )
+        self.write_accept(event, matched)
     }
 
     fn route_event(
@@ -512,38 +468,15 @@ impl Store for PostgresStore {
         admitted: Vec<NewDispatch>,
         refused: Vec<RunRecord>,
     ) -> Pending<Vec<QueuedDispatch>> {
-        self.write(
-            Op::Route {
-                event_id: event_id.into(),
-                admitted,
-                refused,
-            },
-            |o| match o {
-                Output::Queued(q) => Some(q),
-                _ => None,
-            },
-        )
+        self.write_route(event_id, admitted, refused)
     }
 
     fn commit_run(&self, dispatch: i64, record: RunRecord, effects: RunEffects) -> Pending<()> {
-        self.write(
-            Op::Commit {
-                dispatch,
-                record: Box::new(record),
-                effects,
-            },
-            unit,
-        )
+        self.write_commit(dispatch, record, effects)
     }
 
     fn finish_dispatch(&self, dispatch: i64, record: RunRecord) -> Pending<()> {
-        self.write(
-            Op::Finish {
-                dispatch,
-                record: Box::new(record),
-            },
-            unit,
-        )
+        self.write_finish(dispatch, record)
     }
 
     fn health(&self) -> super::StoreHealth {
@@ -556,28 +489,19 @@ impl Store for PostgresStore {
         now: SystemTime,
         max: usize,
     ) -> Pending<usize> {
-        let bounds = prune::PruneBounds {
-            before_ms: retention.cutoff(now).map(ms),
-            keep_events: retention.max_events,
-            max,
-        };
-        if bounds.before_ms.is_none() && bounds.keep_events.is_none() {
-            return super::ready(Ok(0));
-        }
-        self.write(Op::Prune(bounds), |o| match o {
-            Output::Count(n) => Some(n),
-            _ => None,
-        })
+        self.write_prune(retention, now, max)
     }
 
     fn seed_attributes(&self, values: Vec<(AttributeOwner, String, String)>) -> Pending<usize> {
-        self.write(Op::SeedAttributes { values }, |o| match o {
-            Output::Count(n) => Some(n),
-            _ => None,
-        })
+        self.write_seed_attributes(values)
     }
 }
 
-fn unit(o: Output) -> Option<()> {
-    matches!(o, Output::Unit).then_some(())
+impl Writes for PostgresStore {
+    fn send(&self, job: Job) -> bool {
+        match &*self.writer.lock() {
+            Some(writer) => writer.send(job).is_ok(),
+            None => false,
+        }
+    }
 }

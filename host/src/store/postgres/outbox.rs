@@ -9,10 +9,10 @@ use anyhow::Result;
 use tokio_postgres::Row;
 
 use super::rows::{execute, from_ms, insert_event, ms, persona_text, query, Conn};
-use super::writer::{Op, Output};
 use super::PostgresStore;
 use crate::cluster::partition_of;
 use crate::event::Event;
+use crate::store::write_op::Writes;
 use crate::store::{Command, CommandStore, Pending, Timer, TimerChange};
 
 /// Applies a committed run's commands, inside its transaction; `partition`
@@ -243,30 +243,10 @@ impl CommandStore for PostgresStore {
         matched: u32,
         next: Option<SystemTime>,
     ) -> Pending<bool> {
-        self.write(
-            Op::FireTimer {
-                timer: Box::new(timer.clone()),
-                event: Box::new(event.clone()),
-                matched,
-                next,
-            },
-            |o| match o {
-                Output::Done(b) => Some(b),
-                _ => None,
-            },
-        )
+        self.write_fire_timer(timer, event, matched, next)
     }
 
     fn complete_command(&self, act_id: &str, events: Vec<(Event, u32)>) -> Pending<bool> {
-        self.write(
-            Op::CompleteCommand {
-                act_id: act_id.to_string(),
-                events,
-            },
-            |o| match o {
-                Output::Done(b) => Some(b),
-                _ => None,
-            },
-        )
+        self.write_complete_command(act_id, events)
     }
 }

@@ -3,7 +3,7 @@
 //! milliseconds, owners as text, as in the SQLite store.
 
 use std::collections::HashMap;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Result;
 use deadpool_postgres::ClientWrapper;
@@ -11,7 +11,7 @@ use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
 use crate::event::{Actor, Audience, Event};
-use crate::store::{AttributeOwner, InstanceKey, Message, Outcome, RunRecord, Turn};
+use crate::store::{InstanceKey, Message, Outcome, RunRecord, Turn};
 
 /// A pooled connection (with its statement cache).
 pub(super) type Conn = ClientWrapper;
@@ -59,22 +59,7 @@ pub(super) fn reply_from_row(r: &Row) -> (i64, Message) {
     )
 }
 
-pub(super) fn owner_text(owner: &AttributeOwner) -> String {
-    match owner {
-        AttributeOwner::Project => "project".into(),
-        AttributeOwner::Customer => "customer".into(),
-        AttributeOwner::Persona(p) => format!("persona:{p}"),
-    }
-}
-
-pub(super) fn ms(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-pub(super) fn from_ms(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
-}
+pub(super) use crate::store::row_text::{from_ms, ms, owner_text};
 
 pub(super) fn persona_text(persona: Option<&str>) -> &str {
     persona.unwrap_or("")

@@ -13,105 +13,26 @@ use std::time::{Duration, SystemTime};
 
 use anyhow::{anyhow, bail, Result};
 use deadpool_postgres::Pool;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 
 use super::fault::is_transient;
 use super::leases::Leases;
 use super::outbox;
-use super::prune::{self, PruneBounds};
+use super::prune;
 use super::rows::{
     actor_from_row, execute, insert_act, insert_event, insert_run, ms, owner_text, persona_text,
     query, Conn, ACTOR_COLUMNS,
 };
 use crate::cluster::{partition_of, Fenced};
-use crate::event::{new_id, Actor, Event, Receipt};
+use crate::event::{new_id, Actor, Receipt};
 use crate::flows::Scope;
 use crate::store::faults::Faults;
-use crate::store::{
-    agent_turn, user_turn, AttributeOwner, NewDispatch, QueuedDispatch, RunEffects, RunRecord,
-    Timer,
-};
+use crate::store::write_op::{Job, Op, Output};
+use crate::store::{agent_turn, user_turn, QueuedDispatch, RunRecord};
 
 /// The first pause before held writes are tried again, and the longest.
 const FIRST_RETRY: Duration = Duration::from_millis(50);
 const LAST_RETRY: Duration = Duration::from_secs(2);
-
-/// What the writer is asked to do.
-pub(super) enum Op {
-    ActorFor {
-        integration: String,
-        connector: String,
-        external_id: String,
-    },
-    Link {
-        actor_id: String,
-        persona_id: String,
-    },
-    Accept {
-        event: Box<Event>,
-        matched: u32,
-    },
-    Route {
-        event_id: String,
-        admitted: Vec<NewDispatch>,
-        refused: Vec<RunRecord>,
-    },
-    Commit {
-        dispatch: i64,
-        record: Box<RunRecord>,
-        effects: RunEffects,
-    },
-    Finish {
-        dispatch: i64,
-        record: Box<RunRecord>,
-    },
-    FireTimer {
-        timer: Box<Timer>,
-        event: Box<Event>,
-        matched: u32,
-        next: Option<SystemTime>,
-    },
-    CompleteCommand {
-        act_id: String,
-        events: Vec<(Event, u32)>,
-    },
-    SeedAttributes {
-        values: Vec<(AttributeOwner, String, String)>,
-    },
-    Prune(PruneBounds),
-}
-
-impl Op {
-    /// Writes that come from outside the pipeline (a submission, a new
-    /// actor, start-up seeding, pruning): while the database refuses
-    /// writes they fail at once, and their callers answer 503 or try again
-    /// later, instead of being held.
-    fn comes_from_outside(&self) -> bool {
-        matches!(
-            self,
-            Op::ActorFor { .. }
-                | Op::Link { .. }
-                | Op::Accept { .. }
-                | Op::SeedAttributes { .. }
-                | Op::Prune(_)
-        )
-    }
-}
-
-/// What a write produced, for its caller.
-pub(super) enum Output {
-    Actor(Actor),
-    Unit,
-    Receipt(Option<Receipt>),
-    Queued(Vec<QueuedDispatch>),
-    Done(bool),
-    Count(usize),
-}
-
-pub(super) struct Job {
-    pub(super) op: Op,
-    pub(super) reply: oneshot::Sender<Result<Output>>,
-}
 
 /// Takes what is waiting, applies it in one transaction, commits, then
 /// answers every caller. Ends when every sender is gone.

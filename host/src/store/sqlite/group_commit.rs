@@ -15,7 +15,8 @@ use rusqlite::{Connection, Transaction};
 
 use super::cache::{Cache, CacheChange};
 use super::fault::{is_transient, Faults};
-use super::writer::{apply, Job, Output};
+use super::writer::apply;
+use crate::store::write_op::{Job, Output};
 
 /// The first pause before retrying held writes, and the longest.
 const FIRST_RETRY: Duration = Duration::from_millis(50);

@@ -32,10 +32,10 @@ use std::sync::{mpsc, Arc};
 
 use parking_lot::Mutex;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
-use tokio::sync::oneshot;
 
+use super::write_op::{Job, Writes};
 use super::{
     AttributeOwner, EventRecord, InstanceKey, Message, NewDispatch, Pending, QueuedDispatch,
     RunEffects, RunRecord, StateKey, Store, Turn,
@@ -46,7 +46,6 @@ use fault::Faults;
 use group_commit::write_loop;
 use rows::{from_ms, insert_event, ms, reply_from_row, run_from_row, REPLY_COLUMNS};
 use schema::{connect, migrate};
-use writer::{Job, Op, Output};
 
 /// Tuning of the durable store.
 #[derive(Debug, Clone)]
@@ -139,26 +138,6 @@ impl SqliteStore {
     /// The SQLite file it was opened at.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    /// Queues a write; the returned future completes when it is durable.
-    fn write<T: Send + 'static>(&self, op: Op, unpack: fn(Output) -> Option<T>) -> Pending<T> {
-        let (reply, done) = oneshot::channel();
-        let sent = match &*self.writer.lock() {
-            Some(writer) => writer.send(Job { op, reply }).is_ok(),
-            None => false,
-        };
-        Box::pin(async move {
-            if !sent {
-                bail!("the store's writer thread has stopped");
-            }
-            let output = done
-                .await
-                .map_err(|_| anyhow!("the store's writer thread has stopped"))??;
-            unpack(output).ok_or_else(|| {
-                anyhow!("internal: the store answered a write with the wrong kind of result")
-            })
-        })
     }
 
     /// Runs a read on a pooled read connection.
@@ -439,40 +418,15 @@ impl Store for SqliteStore {
                 return super::ready(Ok(actor));
             }
         }
-        self.write(
-            Op::ActorFor {
-                integration: key.0,
-                connector: key.1,
-                external_id: key.2,
-            },
-            |o| match o {
-                Output::Actor(a) => Some(a),
-                _ => None,
-            },
-        )
+        self.write_actor_for(key.0, key.1, key.2)
     }
 
     fn link_actor(&self, actor_id: &str, persona_id: &str) -> Pending<()> {
-        self.write(
-            Op::Link {
-                actor_id: actor_id.into(),
-                persona_id: persona_id.into(),
-            },
-            unit,
-        )
+        self.write_link(actor_id, persona_id)
     }
 
     fn accept_event(&self, event: &Event, matched: u32) -> Pending<Option<Receipt>> {
-        self.write(
-            Op::Accept {
-                event: Box::new(event.clone()),
-                matched,
-            },
-            |o| match o {
-                Output::Receipt(r) => Some(r),
-                _ => None,
-            },
-        )
+        self.write_accept(event, matched)
     }
 
     fn route_event(
@@ -481,38 +435,15 @@ impl Store for SqliteStore {
         admitted: Vec<NewDispatch>,
         refused: Vec<RunRecord>,
     ) -> Pending<Vec<QueuedDispatch>> {
-        self.write(
-            Op::Route {
-                event_id: event_id.into(),
-                admitted,
-                refused,
-            },
-            |o| match o {
-                Output::Queued(q) => Some(q),
-                _ => None,
-            },
-        )
+        self.write_route(event_id, admitted, refused)
     }
 
     fn commit_run(&self, dispatch: i64, record: RunRecord, effects: RunEffects) -> Pending<()> {
-        self.write(
-            Op::Commit {
-                dispatch,
-                record: Box::new(record),
-                effects,
-            },
-            unit,
-        )
+        self.write_commit(dispatch, record, effects)
     }
 
     fn finish_dispatch(&self, dispatch: i64, record: RunRecord) -> Pending<()> {
-        self.write(
-            Op::Finish {
-                dispatch,
-                record: Box::new(record),
-            },
-            unit,
-        )
+        self.write_finish(dispatch, record)
     }
 
     fn prune(
@@ -521,18 +452,7 @@ impl Store for SqliteStore {
         now: std::time::SystemTime,
         max: usize,
     ) -> Pending<usize> {
-        let bounds = prune::PruneBounds {
-            before_ms: retention.cutoff(now).map(ms),
-            keep_events: retention.max_events,
-            max,
-        };
-        if bounds.before_ms.is_none() && bounds.keep_events.is_none() {
-            return super::ready(Ok(0));
-        }
-        self.write(Op::Prune(bounds), |o| match o {
-            Output::Count(n) => Some(n),
-            _ => None,
-        })
+        self.write_prune(retention, now, max)
     }
 
     fn health(&self) -> super::StoreHealth {
@@ -540,13 +460,15 @@ impl Store for SqliteStore {
     }
 
     fn seed_attributes(&self, values: Vec<(AttributeOwner, String, String)>) -> Pending<usize> {
-        self.write(Op::SeedAttributes { values }, |o| match o {
-            Output::Count(n) => Some(n),
-            _ => None,
-        })
+        self.write_seed_attributes(values)
     }
 }
 
-fn unit(o: Output) -> Option<()> {
-    matches!(o, Output::Unit).then_some(())
+impl Writes for SqliteStore {
+    fn send(&self, job: Job) -> bool {
+        match &*self.writer.lock() {
+            Some(writer) => writer.send(job).is_ok(),
+            None => false,
+        }
+    }
 }

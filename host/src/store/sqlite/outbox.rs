@@ -8,8 +8,9 @@ use anyhow::Result;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
 
 use super::super::{Command, CommandStore, Pending, Timer, TimerChange};
-use super::{from_ms, insert_event, ms, Op, Output, SqliteStore};
+use super::{from_ms, insert_event, ms, SqliteStore};
 use crate::event::Event;
+use crate::store::write_op::Writes;
 
 /// Migration 2: the timers table, keyed by (persona or '' for global, name),
 /// and the outbox of committed commands not yet completed.
@@ -241,30 +242,10 @@ impl CommandStore for SqliteStore {
         matched: u32,
         next: Option<SystemTime>,
     ) -> Pending<bool> {
-        self.write(
-            Op::FireTimer {
-                timer: Box::new(timer.clone()),
-                event: Box::new(event.clone()),
-                matched,
-                next,
-            },
-            |o| match o {
-                Output::Done(b) => Some(b),
-                _ => None,
-            },
-        )
+        self.write_fire_timer(timer, event, matched, next)
     }
 
     fn complete_command(&self, act_id: &str, events: Vec<(Event, u32)>) -> Pending<bool> {
-        self.write(
-            Op::CompleteCommand {
-                act_id: act_id.to_string(),
-                events,
-            },
-            |o| match o {
-                Output::Done(b) => Some(b),
-                _ => None,
-            },
-        )
+        self.write_complete_command(act_id, events)
     }
 }

@@ -4,14 +4,7 @@
 use anyhow::Result;
 use rusqlite::{params, OptionalExtension, Transaction};
 
-/// The bounds of one prune, worked out before it is queued.
-pub(super) struct PruneBounds {
-    /// Events accepted before this (ms since the epoch) are past the age bound.
-    pub(super) before_ms: Option<i64>,
-    /// Keep about this many of the newest events.
-    pub(super) keep_events: Option<u64>,
-    pub(super) max: usize,
-}
+use crate::store::write_op::PruneBounds;
 
 /// Deletes up to `max` finished events past the bounds; returns how many.
 pub(super) fn prune(tx: &Transaction<'_>, b: &PruneBounds) -> Result<usize> {

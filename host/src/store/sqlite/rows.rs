@@ -2,13 +2,13 @@
 //! actors and runs from rows, writing events, acts and runs, owners as text,
 //! and times as milliseconds.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Result;
 use rusqlite::{params, Transaction};
 
 use crate::event::{Actor, Audience, Event};
-use crate::store::{AttributeOwner, InstanceKey, Message, Outcome, RunRecord, Turn};
+use crate::store::{InstanceKey, Message, Outcome, RunRecord, Turn};
 
 pub(super) fn actor_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Actor> {
     Ok(Actor {
@@ -39,22 +39,7 @@ pub(super) fn reply_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i64, Me
     ))
 }
 
-pub(super) fn owner_text(owner: &AttributeOwner) -> String {
-    match owner {
-        AttributeOwner::Project => "project".into(),
-        AttributeOwner::Customer => "customer".into(),
-        AttributeOwner::Persona(p) => format!("persona:{p}"),
-    }
-}
-
-pub(super) fn ms(t: SystemTime) -> i64 {
-    t.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as i64)
-}
-
-pub(super) fn from_ms(ms: i64) -> SystemTime {
-    UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64)
-}
+pub(super) use crate::store::row_text::{from_ms, ms, owner_text};
 
 pub(super) fn insert_event(tx: &Transaction<'_>, e: &Event, matched: u32) -> Result<()> {
     let audience = match &e.audience {

@@ -6,100 +6,15 @@ use std::time::SystemTime;
 
 use anyhow::{bail, Result};
 use rusqlite::{params, OptionalExtension, Transaction};
-use tokio::sync::oneshot;
 
 use super::cache::CacheChange;
 use super::outbox;
-use super::prune::{prune, PruneBounds};
+use super::prune::prune;
 use super::rows::{actor_from_row, insert_act, insert_event, insert_run, ms, owner_text};
-use crate::event::{new_id, Actor, Event, Receipt};
+use crate::event::{new_id, Actor, Receipt};
 use crate::flows::Scope;
-use crate::store::{
-    agent_turn, user_turn, AttributeOwner, NewDispatch, QueuedDispatch, RunEffects, RunRecord,
-    Timer,
-};
-
-/// What the writer thread is asked to do.
-pub(super) enum Op {
-    ActorFor {
-        integration: String,
-        connector: String,
-        external_id: String,
-    },
-    Link {
-        actor_id: String,
-        persona_id: String,
-    },
-    Accept {
-        event: Box<Event>,
-        matched: u32,
-    },
-    Route {
-        event_id: String,
-        admitted: Vec<NewDispatch>,
-        refused: Vec<RunRecord>,
-    },
-    Commit {
-        dispatch: i64,
-        record: Box<RunRecord>,
-        effects: RunEffects,
-    },
-    Finish {
-        dispatch: i64,
-        record: Box<RunRecord>,
-    },
-    FireTimer {
-        timer: Box<Timer>,
-        event: Box<Event>,
-        matched: u32,
-        next: Option<SystemTime>,
-    },
-    CompleteCommand {
-        act_id: String,
-        events: Vec<(Event, u32)>,
-    },
-    /// Attributes to set where they have no value yet.
-    SeedAttributes {
-        values: Vec<(AttributeOwner, String, String)>,
-    },
-    /// One batch of history past the retention bounds.
-    Prune(PruneBounds),
-}
-
-/// What a write produced, for its caller.
-pub(super) enum Output {
-    Actor(Actor),
-    Unit,
-    Receipt(Option<Receipt>),
-    Queued(Vec<QueuedDispatch>),
-    /// Whether a conditional write did anything.
-    Done(bool),
-    /// How many rows a write changed.
-    Count(usize),
-}
-
-impl Op {
-    /// Whether the write comes from outside the pipeline (a submission, a
-    /// new actor, start-up seeding): while the storage refuses writes, such
-    /// a write fails at once so its client can retry, where the pipeline's
-    /// own writes are held and retried (see `fault.rs`).
-    pub(super) fn comes_from_outside(&self) -> bool {
-        matches!(
-            self,
-            Op::ActorFor { .. }
-                | Op::Link { .. }
-                | Op::Accept { .. }
-                | Op::SeedAttributes { .. }
-                // Pruning tries again later by itself.
-                | Op::Prune(_)
-        )
-    }
-}
-
-pub(super) struct Job {
-    pub(super) op: Op,
-    pub(super) reply: oneshot::Sender<Result<Output>>,
-}
+use crate::store::write_op::{Op, Output};
+use crate::store::{agent_turn, user_turn, QueuedDispatch, RunRecord};
 
 pub(super) fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheChange>)> {
     match op {
