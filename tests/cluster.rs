@@ -25,6 +25,7 @@ fn host(url: &str, lease_ms: u64) -> PostgresStore {
             lease: Duration::from_millis(lease_ms),
             host_id: None,
             sole: false,
+            standby: false,
         },
     )
     .unwrap()
@@ -332,6 +333,7 @@ fn a_sole_host_refuses_to_start_beside_a_live_one() {
                 lease: Duration::from_millis(600),
                 host_id: Some(host_id.into()),
                 sole: true,
+                standby: false,
             },
         )
     };
@@ -348,4 +350,67 @@ fn a_sole_host_refuses_to_start_beside_a_live_one() {
     drop(first);
     let second = sole("second").unwrap();
     assert_eq!(second.leases().owned().len(), 16);
+}
+
+/// A standby waits, however long, while the active host renews; it takes
+/// every partition once that host stalls past its lease; the stalled host,
+/// resumed, learns that it lost its work (`skillhost run` then stops).
+#[test]
+fn a_standby_takes_over_a_stalled_host_which_then_learns_it_lost() {
+    let Some(url) = fresh_database("a_standby_takes_over_a_stalled_host") else {
+        return;
+    };
+    let open = |host_id: &str, standby: bool| {
+        PostgresStore::open(
+            &url,
+            &ClusterOptions {
+                partitions: None,
+                lease: Duration::from_millis(600),
+                host_id: Some(host_id.into()),
+                sole: true,
+                standby,
+            },
+        )
+    };
+    let active = open("active", false).unwrap();
+    let lost = active.leases().lost();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let standby_url = url.clone();
+    let waiting = std::thread::spawn(move || {
+        let store = PostgresStore::open(
+            &standby_url,
+            &ClusterOptions {
+                partitions: None,
+                lease: Duration::from_millis(600),
+                host_id: Some("standby".into()),
+                sole: true,
+                standby: true,
+            },
+        );
+        let _ = tx.send(());
+        store
+    });
+    // Five leases: a refusing host would have given up after two.
+    assert!(
+        rx.recv_timeout(Duration::from_secs(3)).is_err(),
+        "the standby started beside a live host"
+    );
+    assert!(lost.borrow().is_none());
+    active.leases().pause(true);
+    rx.recv_timeout(Duration::from_secs(30))
+        .expect("the standby took over once the active host stalled");
+    let standby = waiting.join().unwrap().unwrap();
+    assert_eq!(standby.leases().owned().len(), 16);
+    assert!(active.leases().owned().is_empty());
+
+    active.leases().pause(false);
+    wait_until("the resumed host learns it lost its partitions", || {
+        lost.borrow().is_some()
+    });
+    let why = lost.borrow().clone().unwrap();
+    assert!(why.contains("another host took it over"), "{why}");
+    // It takes nothing back: a sole host never asks for a fair share.
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(standby.leases().owned().len(), 16);
+    assert!(active.leases().owned().is_empty());
 }

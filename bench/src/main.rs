@@ -11,6 +11,7 @@ mod hostcalls;
 mod latency;
 mod memory;
 mod peer;
+mod postgres;
 mod sqlite_floor;
 mod sustained;
 mod workload;
@@ -83,6 +84,7 @@ fn main() -> anyhow::Result<()> {
         Box::new(|rows| memory::rows(&scale, rows)),
         Box::new(|rows| big::rows(&scale, rows)),
         Box::new(|rows| sustained::rows(&scale, rows)),
+        Box::new(|rows| postgres::rows(&scale, max.sqlite_full, rows)),
     ];
     for section in sections {
         section(&mut rows)?;

@@ -55,12 +55,15 @@ pub struct ClusterOptions {
     pub lease: Duration,
     /// This host's id in the `partitions` table; a fresh one if `None`.
     pub host_id: Option<String>,
-    /// Run as the database's only host: wait (up to two leases) until no
-    /// other host is alive and this one owns every partition, else refuse
-    /// to start. The host does not yet route events to other hosts'
+    /// Run as the database's only active host: wait (up to two leases)
+    /// until no other host is alive and this one owns every partition, else
+    /// refuse to start. The host does not yet route events to other hosts'
     /// partitions (README "Running several hosts"), so `skillhost run`
     /// starts this way; `false` joins beside others for a fair share.
     pub sole: bool,
+    /// With `sole`: while another host is alive, wait for it to stop (a
+    /// standby), however long, instead of refusing after two leases.
+    pub standby: bool,
 }
 
 impl Default for ClusterOptions {
@@ -70,6 +73,7 @@ impl Default for ClusterOptions {
             lease: DEFAULT_LEASE,
             host_id: None,
             sole: true,
+            standby: false,
         }
     }
 }

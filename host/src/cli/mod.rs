@@ -249,6 +249,12 @@ pub struct RunArgs {
     /// partitions take to move.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub lease: std::time::Duration,
+    /// PostgreSQL store: while another host is active on the database,
+    /// wait as its standby (not listening yet) and take over its work when
+    /// it stops or stalls for longer than a lease, instead of refusing to
+    /// start.
+    #[arg(long)]
+    pub standby: bool,
     /// Require `Authorization: Bearer TOKEN` on every request (required off loopback).
     #[arg(long, env = "SKILLHOST_TOKEN", hide_env_values = true)]
     pub token: Option<String>,

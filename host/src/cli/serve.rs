@@ -18,6 +18,27 @@ use super::RunArgs;
 /// How long in-flight work may take to finish on shutdown.
 const DRAIN: Duration = Duration::from_secs(5);
 
+/// The exit status of a host that stopped because its partitions moved
+/// (README "Running several hosts").
+const LOST_EXIT: i32 = 3;
+
+/// Resolves once the PostgreSQL store's leases report lost work (see
+/// `Leases::lost`); never for the other stores.
+async fn lost_work(lost: Option<tokio::sync::watch::Receiver<Option<String>>>) -> String {
+    let Some(mut lost) = lost else {
+        return std::future::pending().await;
+    };
+    let why = match lost.wait_for(Option::is_some).await {
+        Ok(why) => why.clone(),
+        // The store is gone: only at shutdown, which the other arms handle.
+        Err(_) => None,
+    };
+    match why {
+        Some(why) => why,
+        None => std::future::pending().await,
+    }
+}
+
 pub async fn run(args: RunArgs) -> Result<()> {
     let addr: SocketAddr = args.listen.parse().with_context(|| {
         format!(
@@ -35,19 +56,37 @@ pub async fn run(args: RunArgs) -> Result<()> {
     }
 
     let project = super::load(&args.project.project, args.project.select.as_deref())?;
+    if args.standby && !matches!(args.store, StoreSpec::Postgres(_)) {
+        bail!("--standby takes over from another host on the same PostgreSQL database: it needs --store postgres://...");
+    }
     // Before the (possibly long) build, so a bad store fails fast.
-    let store = store::open_with(
-        &args.store,
-        &store::OpenOptions {
-            cache_entries: usize::try_from(args.cache_entries).unwrap_or(usize::MAX),
-            cluster: skillhost::cluster::ClusterOptions {
-                partitions: args.partitions,
-                lease: args.lease,
-                host_id: None,
-                sole: true,
-            },
-        },
-    )?;
+    let cluster = skillhost::cluster::ClusterOptions {
+        partitions: args.partitions,
+        lease: args.lease,
+        host_id: None,
+        sole: true,
+        standby: args.standby,
+    };
+    let (store, lost): (Arc<dyn store::Store>, _) = match &args.store {
+        StoreSpec::Postgres(url) => {
+            if args.standby {
+                println!("standby: waiting until no other host is active on the database");
+            }
+            let pg = store::PostgresStore::open(url, &cluster)?;
+            let lost = pg.leases().lost();
+            (Arc::new(pg), Some(lost))
+        }
+        spec => (
+            store::open_with(
+                spec,
+                &store::OpenOptions {
+                    cache_entries: usize::try_from(args.cache_entries).unwrap_or(usize::MAX),
+                    cluster,
+                },
+            )?,
+            None,
+        ),
+    };
     if !args.no_build {
         let p = project.clone();
         tokio::task::spawn_blocking(move || super::build(&p)).await??;
@@ -118,6 +157,16 @@ pub async fn run(args: RunArgs) -> Result<()> {
     tokio::select! {
         () = &mut server => return Ok(()),
         () = shutdown_signal() => {}
+        why = lost_work(lost) => {
+            // Its queues in memory no longer match the database: running on
+            // could run work twice. The rows stay; whoever owns them now (or
+            // this host, restarted) recovers from them.
+            eprintln!(
+                "error: {why}; this host stops so that no work runs twice \
+                 (what it acknowledged is in the database, and the partitions' owner runs it)"
+            );
+            std::process::exit(LOST_EXIT);
+        }
     }
     eprintln!("shutting down: finishing work in flight (at most {DRAIN:?})");
     let _ = stop_tx.send(true);

@@ -48,10 +48,23 @@ pub struct Leases {
     fenced: AtomicU64,
     /// The owned partitions, for whoever must follow changes (the host).
     owned_tx: watch::Sender<BTreeSet<u32>>,
+    /// The database's only host (active/standby): keeps every partition,
+    /// never gives any back for a fair share.
+    sole: bool,
+    /// Partitions whose local deadline passed, with the epoch this host held
+    /// them at: taken again at the next epoch, nobody else held them between.
+    lapsed: parking_lot::Mutex<BTreeMap<u32, i64>>,
+    /// Set once work this host held in memory may have moved (see [`Leases::lost`]).
+    lost_tx: watch::Sender<Option<String>>,
 }
 
 impl Leases {
-    pub(super) fn new(host_id: String, partitions: u32, lease: Duration) -> Arc<Leases> {
+    pub(super) fn new(
+        host_id: String,
+        partitions: u32,
+        lease: Duration,
+        sole: bool,
+    ) -> Arc<Leases> {
         Arc::new(Leases {
             host_id,
             partitions,
@@ -62,6 +75,9 @@ impl Leases {
             moved_in: AtomicU64::new(0),
             fenced: AtomicU64::new(0),
             owned_tx: watch::channel(BTreeSet::new()).0,
+            sole,
+            lapsed: parking_lot::Mutex::new(BTreeMap::new()),
+            lost_tx: watch::channel(None).0,
         })
     }
 
@@ -119,8 +135,35 @@ impl Leases {
         self.fenced.load(Ordering::Relaxed)
     }
 
-    pub(super) fn count_fenced(&self) {
+    pub(super) fn count_fenced(&self, partition: u32) {
         self.fenced.fetch_add(1, Ordering::Relaxed);
+        if self.sole {
+            // The refused write's queue entry is in no one's memory now.
+            self.lose(format!(
+                "a write to partition {partition} was refused: this host's lease of it had lapsed"
+            ));
+        }
+    }
+
+    /// Becomes `Some(why)` once work this host held in memory may belong to
+    /// another host or was dropped: a partition it held was taken over (it
+    /// stalled, or lost the database, for longer than the lease), or, as the
+    /// sole host, one of its writes was fenced. Its in-memory queues no
+    /// longer match the database: it must stop, and a fresh start recovers
+    /// from the rows.
+    pub fn lost(&self) -> watch::Receiver<Option<String>> {
+        self.lost_tx.subscribe()
+    }
+
+    fn lose(&self, why: String) {
+        self.lost_tx.send_if_modified(|old| {
+            let first = old.is_none();
+            if first {
+                tracing::error!(host = %self.host_id, "{why}");
+                *old = Some(why);
+            }
+            first
+        });
     }
 
     fn publish(&self) {
@@ -145,7 +188,14 @@ impl Leases {
         // epoch, and recovery).
         let still: Vec<(u32, i64)> = {
             let mut held = self.held.write();
-            held.retain(|_, h| h.valid_until > sent);
+            let mut lapsed = self.lapsed.lock();
+            held.retain(|p, h| {
+                let valid = h.valid_until > sent;
+                if !valid {
+                    lapsed.insert(*p, h.epoch);
+                }
+                valid
+            });
             held.iter().map(|(p, h)| (*p, h.epoch)).collect()
         };
         let mut client = pool.get().await?;
@@ -165,7 +215,11 @@ impl Leases {
             .query_one("SELECT count(*) FROM hosts WHERE expires_at > now()", &[])
             .await?
             .get(0);
-        let share = fair_share(self.partitions, hosts as u32) as usize;
+        let share = if self.sole {
+            self.partitions as usize
+        } else {
+            fair_share(self.partitions, hosts as u32) as usize
+        };
 
         let mine: Vec<i32> = still.iter().map(|(p, _)| *p as i32).collect();
         let renewed_rows = tx
@@ -245,6 +299,19 @@ impl Leases {
                 );
             }
         }
+        // A lapsed partition is still this host's only if it came back at the
+        // next epoch: any other means another host held it in between.
+        let lapsed = std::mem::take(&mut *self.lapsed.lock());
+        for (p, epoch) in lapsed {
+            match taken.get(&p) {
+                Some(e) if *e == epoch + 1 => {}
+                now => self.lose(format!(
+                    "partition {p}: this host's lease (epoch {epoch}) lapsed and another host \
+                     took it over (now {})",
+                    now.map_or("not held".to_string(), |e| format!("epoch {e}"))
+                )),
+            }
+        }
         if !taken.is_empty() {
             self.moved_in
                 .fetch_add(taken.len() as u64, Ordering::Relaxed);
@@ -260,10 +327,11 @@ impl Leases {
     /// Becomes the database's only host (see [`crate::cluster::ClusterOptions::sole`]):
     /// waits until no other host is alive, registers, then takes every
     /// partition as the previous owner's leases expire. Gives up after two
-    /// leases with the other hosts' ids.
-    pub(super) async fn claim_sole(&self, pool: &Pool) -> Result<()> {
+    /// leases with the other hosts' ids, unless `standby` (then it waits).
+    pub(super) async fn claim_sole(&self, pool: &Pool, standby: bool) -> Result<()> {
         let start = Instant::now();
         let limit = self.lease * 2 + Duration::from_secs(1);
+        let mut announced = false;
         let lease_ms = self.lease.as_millis() as f64;
         loop {
             let mut client = pool.get().await?;
@@ -291,10 +359,19 @@ impl Leases {
                 break;
             }
             tx.commit().await?;
-            if start.elapsed() > limit {
+            if standby {
+                if !announced {
+                    tracing::warn!(
+                        active = %others.join(", "),
+                        "standby: another host is active on this database; taking over when it stops"
+                    );
+                    announced = true;
+                }
+            } else if start.elapsed() > limit {
                 bail!(
-                    "another skillhost is running on this database (host {}); one host per \
-                     database for now: stop it, or use another database",
+                    "another skillhost is running on this database (host {}); one active host per \
+                     database for now: stop it, use another database, or start this one with \
+                     --standby to take over when it stops",
                     others.join(", ")
                 );
             }
@@ -305,7 +382,7 @@ impl Leases {
             if self.owned().len() == self.partitions as usize {
                 return Ok(());
             }
-            if start.elapsed() > limit {
+            if !standby && start.elapsed() > limit {
                 bail!(
                     "partitions are still leased by another host after {:?}",
                     start.elapsed()

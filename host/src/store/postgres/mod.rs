@@ -132,6 +132,7 @@ impl PostgresStore {
         let setup_pool = pool.clone();
         let wanted = options.partitions;
         let sole = options.sole;
+        let standby = options.standby;
         let setup_name = name.clone();
         let setup = async move {
             let mut client = setup_pool
@@ -140,9 +141,9 @@ impl PostgresStore {
                 .with_context(|| format!("connecting to {setup_name}"))?;
             schema::migrate(&mut client, &setup_name).await?;
             let count = schema::partition_count(&mut client, &setup_name, wanted).await?;
-            let leases = Leases::new(host_id, count, lease);
+            let leases = Leases::new(host_id, count, lease, sole);
             let taken = if sole {
-                leases.claim_sole(&setup_pool).await
+                leases.claim_sole(&setup_pool, standby).await
             } else {
                 leases.tick(&setup_pool).await
             };

@@ -141,7 +141,7 @@ async fn commit_batch(pool: &Pool, leases: &Leases, batch: &[Job]) -> Result<Vec
                 !matches!((locked, leases.epoch(**p)), (Some(a), Some(b)) if a == b)
             });
             if let Some(p) = fenced {
-                leases.count_fenced();
+                leases.count_fenced(*p);
                 results.push(Err(Fenced { partition: *p }.into()));
                 continue;
             }

@@ -1,0 +1,391 @@
+//! Failover between real `skillhost run` processes on one PostgreSQL: an
+//! active host and a `--standby`, with a 2 s lease. The active host is
+//! SIGKILLed mid-stream, or SIGSTOPped past its lease and resumed; its
+//! timers are due after it died. In each case every event and every due
+//! time applies exactly once, in order, and nothing is left queued,
+//! unrouted or in the outbox. Figures are printed, never asserted.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use skillhost_tests::postgres;
+use skillhost_tests::*;
+
+const FLOW: &str = "idn: Counter
+skills:
+  - idn: Count
+    crate: probe
+    parameters:
+      - name: ops
+        default_value: busy:200000;incr:count
+  - idn: Slow
+    crate: probe
+    parameters:
+      - name: ops
+        default_value: busy:1500000000;incr:slow;reply:slow done
+  - idn: Arm
+    crate: probe
+    parameters:
+      - name: ops
+        default_value: command:program_timer:t:set_timer:timerName=ring,interval=3,eventIdn=ring
+  - idn: Ring
+    crate: probe
+    parameters:
+      - name: ops
+        default_value: incr:rung
+events:
+  - idn: tick
+    skill_idn: Count
+    interrupt_mode: queue
+  - idn: slow
+    skill_idn: Slow
+  - idn: arm
+    skill_idn: Arm
+  - idn: ring
+    skill_idn: Ring
+    integration_idn: program_timer
+state_fields:
+  - idn: count
+    scope: user
+  - idn: slow
+    scope: user
+  - idn: rung
+    scope: user
+";
+
+const LEASE: &str = "2s";
+
+/// One `skillhost run` process and the URL it listens on, once it does.
+struct Host {
+    child: Child,
+    listening: mpsc::Receiver<String>,
+    stderr: tempfile::NamedTempFile,
+}
+
+impl Host {
+    fn start(project: &Path, db: &str, standby: bool) -> Host {
+        let stderr = tempfile::NamedTempFile::new().unwrap();
+        let mut command = Command::new(skillhost_bin());
+        command
+            .args(["run", &project.display().to_string(), "--no-build"])
+            .args(["--listen", "127.0.0.1:0", "--store", db, "--lease", LEASE])
+            .stdout(Stdio::piped())
+            .stderr(stderr.reopen().unwrap());
+        if standby {
+            command.arg("--standby");
+        }
+        let mut child = command.spawn().expect("starting skillhost");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, listening) = mpsc::channel();
+        // Reads to the end so the child never blocks on a full pipe.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if let Some(url) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(url.trim().to_string());
+                }
+            }
+        });
+        Host {
+            child,
+            listening,
+            stderr,
+        }
+    }
+
+    /// The URL, once the host listens (an active host); panics after `within`.
+    fn url(&self, within: Duration) -> String {
+        self.listening
+            .recv_timeout(within)
+            .expect("the host never started listening")
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid.
+        assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(self.stderr.path()).unwrap()
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// Posts an event with an external id; true when the host acknowledged it.
+fn post(client: &reqwest::blocking::Client, url: &str, idn: &str, user: &str, ext: &str) -> bool {
+    let body = serde_json::json!({
+        "idn": idn,
+        "integration_idn": "chat",
+        "connector_idn": "web",
+        "actor": { "external_id": user },
+        "external_event_id": ext,
+    });
+    client
+        .post(format!("{url}/v1/events"))
+        .json(&body)
+        .send()
+        .is_ok_and(|r| r.status() == reqwest::StatusCode::ACCEPTED)
+}
+
+/// A state field of every user that has it, by external id.
+fn field(db: &str, name: &str) -> std::collections::BTreeMap<String, u64> {
+    postgres::query(
+        db,
+        &format!(
+            "SELECT a.external_id, s.value FROM state s JOIN actors a ON a.persona_id = s.persona \
+             WHERE s.flow = 'Counter' AND s.field = '{name}'"
+        ),
+    )
+    .iter()
+    .map(|r| (r.get(0), r.get::<_, String>(1).parse().unwrap()))
+    .collect()
+}
+
+fn count(db: &str, sql: &str) -> i64 {
+    postgres::query(db, sql)[0].get(0)
+}
+
+/// What must be empty once everything settled: queue, unrouted events, outbox.
+fn leftovers(db: &str) -> (i64, i64, i64) {
+    (
+        count(db, "SELECT count(*) FROM queue"),
+        count(db, "SELECT count(*) FROM events WHERE NOT routed"),
+        count(db, "SELECT count(*) FROM outbox"),
+    )
+}
+
+/// (event, instance) pairs with more than one ok run.
+fn duplicate_runs(db: &str) -> i64 {
+    count(
+        db,
+        "SELECT count(*) FROM (SELECT event_id, flow, persona FROM runs WHERE outcome = 'ok' \
+         GROUP BY event_id, flow, persona HAVING count(*) > 1) d",
+    )
+}
+
+fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < within, "gave up waiting: {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+const EVENTS: usize = 640;
+const USERS: usize = 16;
+const KILL_AT: usize = 200;
+
+#[test]
+fn a_standby_takes_over_from_a_killed_host_and_every_event_applies_once() {
+    let Some(db) = postgres::fresh_database("failover: kill the active host") else {
+        return;
+    };
+    let dir = write_project(&[FLOW]);
+    let active = Host::start(dir.path(), &db, false);
+    let first_url = active.url(Duration::from_secs(60));
+    let standby = Host::start(dir.path(), &db, true);
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(
+        standby.listening.try_recv().is_err(),
+        "the standby listens beside a live host"
+    );
+
+    let client = client();
+    let ext = |i: usize| format!("tick-{i}");
+    let user = |i: usize| format!("u{}", i % USERS);
+    let mut first_try = 0;
+    for i in 0..KILL_AT {
+        assert!(post(&client, &first_url, "tick", &user(i), &ext(i)));
+        first_try += 1;
+    }
+    let mut active = active;
+    active.child.kill().unwrap(); // SIGKILL
+    active.child.wait().unwrap();
+    let killed = Instant::now();
+    let (queued, unrouted, _) = leftovers(&db);
+    let applied: u64 = field(&db, "count").values().sum();
+    assert!(
+        queued + unrouted > 0 || applied < KILL_AT as u64,
+        "the kill came after all work was done; the test proves nothing"
+    );
+
+    let second_url = standby.url(Duration::from_secs(60));
+    let listening_after = killed.elapsed();
+    // The last acknowledged ones again, on the new host: the same events.
+    for i in KILL_AT - 10..KILL_AT {
+        assert!(post(&client, &second_url, "tick", &user(i), &ext(i)));
+    }
+    let mut first_ack_after = None;
+    let mut retried = 0;
+    for i in KILL_AT..EVENTS {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !post(&client, &second_url, "tick", &user(i), &ext(i)) {
+            retried += 1;
+            assert!(Instant::now() < deadline, "event {i} never acknowledged");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        first_ack_after.get_or_insert_with(|| killed.elapsed());
+    }
+
+    let expected: std::collections::BTreeMap<String, u64> = (0..USERS)
+        .map(|u| (format!("u{u}"), (EVENTS / USERS) as u64))
+        .collect();
+    wait_for("every event applied", Duration::from_secs(120), || {
+        let counts = field(&db, "count");
+        assert!(
+            counts.iter().all(|(u, c)| *c <= expected[u]),
+            "an event was applied twice: {counts:?}"
+        );
+        counts == expected && leftovers(&db) == (0, 0, 0)
+    });
+    assert_eq!(duplicate_runs(&db), 0, "an (event, instance) ran ok twice");
+
+    // Each instance's ok runs follow the order its events were accepted in.
+    let rows = postgres::query(
+        &db,
+        "SELECT r.persona, e.seq FROM runs r JOIN events e ON e.id = r.event_id \
+         WHERE r.outcome = 'ok' AND r.flow = 'Counter' ORDER BY r.seq",
+    );
+    let mut last: std::collections::HashMap<String, i64> = Default::default();
+    for r in &rows {
+        let (persona, seq): (String, i64) = (r.get(0), r.get(1));
+        let before = last.insert(persona.clone(), seq);
+        assert!(
+            before.is_none_or(|b| b < seq),
+            "persona {persona}: an event accepted earlier ran later"
+        );
+    }
+    assert_eq!(rows.len(), EVENTS);
+    println!(
+        "failover: {first_try} acknowledged by the first host, then {} by the standby \
+         ({retried} retries while it took over); {} ok runs, 0 duplicates; \
+         the standby listened {listening_after:?} after the kill, first acknowledgment after {:?} \
+         (lease {LEASE})",
+        EVENTS - KILL_AT,
+        rows.len(),
+        first_ack_after.unwrap(),
+    );
+}
+
+#[test]
+fn a_stalled_host_resumed_after_the_takeover_stops_and_its_run_applies_once() {
+    let Some(db) = postgres::fresh_database("failover: stall the active host") else {
+        return;
+    };
+    let dir = write_project(&[FLOW]);
+    let mut active = Host::start(dir.path(), &db, false);
+    let first_url = active.url(Duration::from_secs(60));
+    let standby = Host::start(dir.path(), &db, true);
+    let client = client();
+    assert!(post(&client, &first_url, "slow", "zed", "slow-1"));
+    // Mid-run (the skill computes for about a second or more), stop it.
+    std::thread::sleep(Duration::from_millis(300));
+    active.signal(libc::SIGSTOP);
+    let stopped = Instant::now();
+    assert_eq!(
+        leftovers(&db).0,
+        1,
+        "the run had finished before the stop; the test proves nothing"
+    );
+
+    standby.url(Duration::from_secs(60));
+    wait_for(
+        "the new owner ran the stalled host's run",
+        Duration::from_secs(60),
+        || field(&db, "slow").get("zed") == Some(&1),
+    );
+    let taken_over = stopped.elapsed();
+    // Stopped for well over twice the lease in all.
+    std::thread::sleep(Duration::from_secs(4).saturating_sub(stopped.elapsed()));
+    active.signal(libc::SIGCONT);
+    let resumed = Instant::now();
+    let status = loop {
+        if let Some(status) = active.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            resumed.elapsed() < Duration::from_secs(30),
+            "the resumed host went on running beside the new owner"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(3), "{}", active.stderr());
+    let stderr = active.stderr();
+    assert!(
+        stderr.contains("this host stops so that no work runs twice"),
+        "{stderr}"
+    );
+    // Whatever the resumed host still tried to commit was refused.
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(field(&db, "slow").get("zed"), Some(&1));
+    assert_eq!(duplicate_runs(&db), 0);
+    assert_eq!(
+        count(
+            &db,
+            "SELECT count(*) FROM acts WHERE kind = 'agent_message' AND text = 'slow done'"
+        ),
+        1,
+        "the reply was sent once"
+    );
+    assert_eq!(leftovers(&db), (0, 0, 0));
+    println!(
+        "zombie: stopped mid-run; the standby finished the run {taken_over:?} after the stop; \
+         resumed, the stalled host stopped after {:?}",
+        resumed.elapsed()
+    );
+}
+
+#[test]
+fn timers_due_after_their_host_died_fire_once_on_the_standby() {
+    let Some(db) = postgres::fresh_database("failover: timers") else {
+        return;
+    };
+    let dir = write_project(&[FLOW]);
+    let mut active = Host::start(dir.path(), &db, false);
+    let first_url = active.url(Duration::from_secs(60));
+    let _standby = Host::start(dir.path(), &db, true);
+    let client = client();
+    let users: Vec<String> = (0..8).map(|u| format!("t{u}")).collect();
+    for u in &users {
+        assert!(post(&client, &first_url, "arm", u, &format!("arm-{u}")));
+    }
+    wait_for("every timer set", Duration::from_secs(30), || {
+        count(&db, "SELECT count(*) FROM timers") == users.len() as i64
+    });
+    // Before any is due (3 s after it was set).
+    active.child.kill().unwrap();
+    active.child.wait().unwrap();
+    assert!(
+        field(&db, "rung").is_empty(),
+        "a timer fired before the kill"
+    );
+
+    wait_for("every timer fired", Duration::from_secs(60), || {
+        field(&db, "rung").len() == users.len()
+    });
+    // Past any second firing a mistake could cause.
+    std::thread::sleep(Duration::from_secs(3));
+    let rung = field(&db, "rung");
+    assert!(
+        rung.values().all(|r| *r == 1),
+        "a timer fired twice: {rung:?}"
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM timers"), 0);
+    assert_eq!(leftovers(&db), (0, 0, 0));
+}
