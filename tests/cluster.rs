@@ -26,6 +26,7 @@ fn host(url: &str, lease_ms: u64) -> PostgresStore {
             host_id: None,
             sole: false,
             standby: false,
+            active: None,
         },
     )
     .unwrap()
@@ -334,6 +335,7 @@ fn a_sole_host_refuses_to_start_beside_a_live_one() {
                 host_id: Some(host_id.into()),
                 sole: true,
                 standby: false,
+                active: None,
             },
         )
     };
@@ -369,6 +371,7 @@ fn a_standby_takes_over_a_stalled_host_which_then_learns_it_lost() {
                 host_id: Some(host_id.into()),
                 sole: true,
                 standby,
+                active: None,
             },
         )
     };
@@ -385,6 +388,7 @@ fn a_standby_takes_over_a_stalled_host_which_then_learns_it_lost() {
                 host_id: Some("standby".into()),
                 sole: true,
                 standby: true,
+                active: None,
             },
         );
         let _ = tx.send(());

@@ -61,7 +61,10 @@ const LEASE: &str = "2s";
 /// One `skillhost run` process and the URL it listens on, once it does.
 struct Host {
     child: Child,
+    /// Once the host is active.
     listening: mpsc::Receiver<String>,
+    /// A standby's, at once: it forwards to the active host meanwhile.
+    forwarding: mpsc::Receiver<String>,
     stderr: tempfile::NamedTempFile,
 }
 
@@ -80,6 +83,7 @@ impl Host {
         let mut child = command.spawn().expect("starting skillhost");
         let stdout = child.stdout.take().unwrap();
         let (tx, listening) = mpsc::channel();
+        let (standby_tx, forwarding) = mpsc::channel();
         // Reads to the end so the child never blocks on a full pipe.
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
@@ -87,11 +91,16 @@ impl Host {
                 if let Some(url) = line.strip_prefix("listening on ") {
                     let _ = tx.send(url.trim().to_string());
                 }
+                if let Some(rest) = line.strip_prefix("standby: listening on ") {
+                    let url = rest.split(',').next().unwrap_or_default();
+                    let _ = standby_tx.send(url.trim().to_string());
+                }
             }
         });
         Host {
             child,
             listening,
+            forwarding,
             stderr,
         }
     }
@@ -127,8 +136,14 @@ fn client() -> reqwest::blocking::Client {
         .unwrap()
 }
 
-/// Posts an event with an external id; true when the host acknowledged it.
-fn post(client: &reqwest::blocking::Client, url: &str, idn: &str, user: &str, ext: &str) -> bool {
+/// Posts an event with an external id.
+fn send(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    idn: &str,
+    user: &str,
+    ext: &str,
+) -> reqwest::Result<reqwest::blocking::Response> {
     let body = serde_json::json!({
         "idn": idn,
         "integration_idn": "chat",
@@ -136,11 +151,12 @@ fn post(client: &reqwest::blocking::Client, url: &str, idn: &str, user: &str, ex
         "actor": { "external_id": user },
         "external_event_id": ext,
     });
-    client
-        .post(format!("{url}/v1/events"))
-        .json(&body)
-        .send()
-        .is_ok_and(|r| r.status() == reqwest::StatusCode::ACCEPTED)
+    client.post(format!("{url}/v1/events")).json(&body).send()
+}
+
+/// Posts an event with an external id; true when the host acknowledged it.
+fn post(client: &reqwest::blocking::Client, url: &str, idn: &str, user: &str, ext: &str) -> bool {
+    send(client, url, idn, user, ext).is_ok_and(|r| r.status() == reqwest::StatusCode::ACCEPTED)
 }
 
 /// A state field of every user that has it, by external id.
@@ -200,20 +216,74 @@ fn a_standby_takes_over_from_a_killed_host_and_every_event_applies_once() {
     let active = Host::start(dir.path(), &db, false);
     let first_url = active.url(Duration::from_secs(60));
     let standby = Host::start(dir.path(), &db, true);
+    let standby_url = standby
+        .forwarding
+        .recv_timeout(Duration::from_secs(60))
+        .unwrap();
     std::thread::sleep(Duration::from_secs(1));
     assert!(
         standby.listening.try_recv().is_err(),
-        "the standby listens beside a live host"
+        "the standby stays a standby beside a live host"
     );
 
     let client = client();
     let ext = |i: usize| format!("tick-{i}");
     let user = |i: usize| format!("u{}", i % USERS);
+    // Meanwhile the standby forwards: the active host answers, and its
+    // checks apply (a Host that is no loopback name is refused there).
+    let forwarded = send(&client, &standby_url, "tick", &user(0), &ext(0)).unwrap();
+    assert_eq!(forwarded.status(), reqwest::StatusCode::ACCEPTED);
+    assert_eq!(
+        forwarded.headers()["x-skillhost-forwarded-to"],
+        first_url.as_str()
+    );
+    let id = forwarded.json::<serde_json::Value>().unwrap()["event_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let event: serde_json::Value = client
+        .get(format!("{standby_url}/v1/events/{id}?wait=10"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        event["status"], "settled",
+        "read through the standby: {event}"
+    );
+    assert_eq!(event["trace"]["runs"][0]["outcome"], "ok", "{event}");
+    let foreign = client
+        .get(format!("{standby_url}/v1/flows"))
+        .header("host", "rebound.example")
+        .send()
+        .unwrap();
+    assert_eq!(foreign.status(), reqwest::StatusCode::FORBIDDEN);
+
+    // Round robin over both hosts; one that does not acknowledge is
+    // retried on the other.
+    let urls = [first_url.clone(), standby_url.clone()];
     let mut first_try = 0;
+    let mut retried = 0;
+    let deliver = |i: usize, first_try: &mut usize, retried: &mut usize| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut k = i;
+        while !post(&client, &urls[k % 2], "tick", &user(i), &ext(i)) {
+            *retried += 1;
+            assert!(Instant::now() < deadline, "event {i} never acknowledged");
+            k += 1;
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        if k == i {
+            *first_try += 1;
+        }
+    };
     for i in 0..KILL_AT {
-        assert!(post(&client, &first_url, "tick", &user(i), &ext(i)));
-        first_try += 1;
+        deliver(i, &mut first_try, &mut retried);
     }
+    assert_eq!(
+        retried, 0,
+        "both hosts acknowledge while the first one lives"
+    );
     let mut active = active;
     active.child.kill().unwrap(); // SIGKILL
     active.child.wait().unwrap();
@@ -226,21 +296,14 @@ fn a_standby_takes_over_from_a_killed_host_and_every_event_applies_once() {
     );
 
     let second_url = standby.url(Duration::from_secs(60));
+    assert_eq!(second_url, standby_url, "the standby keeps its address");
     let listening_after = killed.elapsed();
     // The last acknowledged ones again, on the new host: the same events.
     for i in KILL_AT - 10..KILL_AT {
         assert!(post(&client, &second_url, "tick", &user(i), &ext(i)));
     }
-    let mut first_ack_after = None;
-    let mut retried = 0;
     for i in KILL_AT..EVENTS {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while !post(&client, &second_url, "tick", &user(i), &ext(i)) {
-            retried += 1;
-            assert!(Instant::now() < deadline, "event {i} never acknowledged");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        first_ack_after.get_or_insert_with(|| killed.elapsed());
+        deliver(i, &mut first_try, &mut retried);
     }
 
     let expected: std::collections::BTreeMap<String, u64> = (0..USERS)
@@ -273,13 +336,11 @@ fn a_standby_takes_over_from_a_killed_host_and_every_event_applies_once() {
     }
     assert_eq!(rows.len(), EVENTS);
     println!(
-        "failover: {first_try} acknowledged by the first host, then {} by the standby \
-         ({retried} retries while it took over); {} ok runs, 0 duplicates; \
-         the standby listened {listening_after:?} after the kill, first acknowledgment after {:?} \
-         (lease {LEASE})",
-        EVENTS - KILL_AT,
+        "failover: {EVENTS} events sent round robin to the active host and the standby (which \
+         forwarded them): {first_try} acknowledged first try, {retried} retried on the other host \
+         after the kill; {} ok runs, 0 duplicates; the standby was active {listening_after:?} \
+         after the kill (lease {LEASE})",
         rows.len(),
-        first_ack_after.unwrap(),
     );
 }
 

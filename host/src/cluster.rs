@@ -8,7 +8,10 @@
 //! partition 0. Each partition is owned by one host at a time through a
 //! lease (`store/postgres/leases.rs`).
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use parking_lot::RwLock;
 
 /// The partition count a new database gets when `--partitions` is not given.
 pub const DEFAULT_PARTITIONS: u32 = 16;
@@ -64,6 +67,27 @@ pub struct ClusterOptions {
     /// With `sole`: while another host is alive, wait for it to stop (a
     /// standby), however long, instead of refusing after two leases.
     pub standby: bool,
+    /// A standby keeps here the URL of the host active meanwhile, as it
+    /// sees it each time it checks (every third of a lease).
+    pub active: Option<Arc<ActiveHost>>,
+}
+
+/// The API URL of the database's active host, as a standby last read it
+/// (`None`: no live host advertises one). Shared between the standby's
+/// lease loop, which writes it, and its forwarding API, which reads it.
+#[derive(Debug, Default)]
+pub struct ActiveHost(RwLock<Option<String>>);
+
+impl ActiveHost {
+    /// The URL requests go to now.
+    pub fn url(&self) -> Option<String> {
+        self.0.read().clone()
+    }
+
+    /// Records what the latest check found.
+    pub fn set(&self, url: Option<String>) {
+        *self.0.write() = url;
+    }
 }
 
 impl Default for ClusterOptions {
@@ -74,6 +98,7 @@ impl Default for ClusterOptions {
             host_id: None,
             sole: true,
             standby: false,
+            active: None,
         }
     }
 }

@@ -6,7 +6,8 @@
 //! message says what is wrong) and 5xx for the host's own failures.
 //!
 //! This file builds the router; each resource's handlers are in a file of
-//! their own, errors in `errors.rs`, the token check in `auth.rs`.
+//! their own, errors in `errors.rs`, the token check in `auth.rs`; a
+//! standby's router, which forwards to the active host, is `forward.rs`.
 
 mod actors;
 mod auth;
@@ -15,6 +16,7 @@ mod errors;
 mod events;
 mod extract;
 mod flows;
+pub mod forward;
 mod graph;
 mod health;
 mod instances;
@@ -36,6 +38,7 @@ use axum::Router;
 
 use crate::host::Host;
 pub use errors::{ApiError, ErrorBody};
+pub use forward::standby_router;
 pub use openapi::OPENAPI;
 pub use serve::{default_max_connections, serve, ConnectionLimits};
 

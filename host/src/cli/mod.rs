@@ -250,11 +250,16 @@ pub struct RunArgs {
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub lease: std::time::Duration,
     /// PostgreSQL store: while another host is active on the database,
-    /// wait as its standby (not listening yet) and take over its work when
-    /// it stops or stalls for longer than a lease, instead of refusing to
-    /// start.
+    /// wait as its standby and take over its work when it stops or stalls
+    /// for longer than a lease, instead of refusing to start. Meanwhile it
+    /// listens and forwards every request to the active host.
     #[arg(long)]
     pub standby: bool,
+    /// PostgreSQL store: the URL other hosts reach this one's API at, for
+    /// standbys to forward requests to [default: http://LISTEN, unless
+    /// --listen is a wildcard address such as 0.0.0.0]
+    #[arg(long, value_name = "URL")]
+    pub advertise: Option<String>,
     /// Require `Authorization: Bearer TOKEN` on every request (required off loopback).
     #[arg(long, env = "SKILLHOST_TOKEN", hide_env_values = true)]
     pub token: Option<String>,

@@ -1,11 +1,14 @@
 //! `skillhost run`: serve a project over HTTP, with hot reload.
 
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use skillhost::api::{self, ApiConfig, ConnectionLimits};
+use skillhost::cluster::ActiveHost;
 use skillhost::flows::unbound::unbound_skills;
 use skillhost::flows::{Project, SkillSelector};
 use skillhost::reload::summary;
@@ -55,9 +58,54 @@ pub async fn run(args: RunArgs) -> Result<()> {
         );
     }
 
+    if let Some(url) = &args.advertise {
+        let scheme = reqwest::Url::parse(url).map(|u| u.scheme().to_string());
+        if !matches!(scheme.as_deref(), Ok("http" | "https")) {
+            bail!("--advertise `{url}`: expected an http:// or https:// URL, e.g. http://10.0.0.5:7411");
+        }
+    }
     let project = super::load(&args.project.project, args.project.select.as_deref())?;
     if args.standby && !matches!(args.store, StoreSpec::Postgres(_)) {
         bail!("--standby takes over from another host on the same PostgreSQL database: it needs --store postgres://...");
+    }
+    let limits = ConnectionLimits {
+        max_connections: args
+            .max_connections
+            .unwrap_or_else(api::default_max_connections),
+        header_timeout: args.header_timeout,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stopped = move || {
+        let mut stop_rx = stop_rx.clone();
+        async move {
+            let _ = stop_rx.wait_for(|s| *s).await;
+        }
+    };
+    // A standby listens at once and forwards requests to the active host
+    // until it takes over; its own API is set in `own_api` then.
+    let own_api: Arc<OnceLock<axum::Router>> = Arc::default();
+    let active = Arc::new(ActiveHost::default());
+    let mut standby_server = None;
+    if args.standby {
+        if !args.no_build {
+            // Now, not after the takeover, which it would delay.
+            let p = project.clone();
+            tokio::task::spawn_blocking(move || super::build(&p)).await??;
+        }
+        let listener = bind(addr).await?;
+        let bound = listener.local_addr()?;
+        let app = api::standby_router(
+            own_api.clone(),
+            active.clone(),
+            args.max_body,
+            args.body_timeout,
+        )?;
+        let server = tokio::spawn(api::serve(listener, app, limits.clone(), stopped()));
+        println!(
+            "standby: listening on http://{bound}, forwarding requests to the active host until this one takes over"
+        );
+        println!("standby: waiting until no other host is active on the database");
+        standby_server = Some((bound, server));
     }
     // Before the (possibly long) build, so a bad store fails fast.
     let cluster = skillhost::cluster::ClusterOptions {
@@ -66,15 +114,17 @@ pub async fn run(args: RunArgs) -> Result<()> {
         host_id: None,
         sole: true,
         standby: args.standby,
+        active: args.standby.then(|| active.clone()),
     };
-    let (store, lost): (Arc<dyn store::Store>, _) = match &args.store {
+    let (store, postgres): (Arc<dyn store::Store>, _) = match &args.store {
         StoreSpec::Postgres(url) => {
-            if args.standby {
-                println!("standby: waiting until no other host is active on the database");
-            }
-            let pg = store::PostgresStore::open(url, &cluster)?;
-            let lost = pg.leases().lost();
-            (Arc::new(pg), Some(lost))
+            // Blocking, for as long as a standby waits: off the runtime.
+            let url = url.clone();
+            let pg = Arc::new(
+                tokio::task::spawn_blocking(move || store::PostgresStore::open(&url, &cluster))
+                    .await??,
+            );
+            (pg.clone(), Some(pg))
         }
         spec => (
             store::open_with(
@@ -87,14 +137,29 @@ pub async fn run(args: RunArgs) -> Result<()> {
             None,
         ),
     };
-    if !args.no_build {
+    let lost = postgres.as_ref().map(|pg| pg.leases().lost());
+    if !args.no_build && !args.standby {
         let p = project.clone();
         tokio::task::spawn_blocking(move || super::build(&p)).await??;
     }
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("listening on {addr}"))?;
-    let bound = listener.local_addr()?;
+    let listener = match &standby_server {
+        Some(_) => None,
+        None => Some(bind(addr).await?),
+    };
+    let bound = match (&listener, &standby_server) {
+        (Some(l), _) => l.local_addr()?,
+        (None, Some((bound, _))) => *bound,
+        (None, None) => unreachable!("a host has a listener or a standby server"),
+    };
+    if let Some(pg) = &postgres {
+        match advertised(args.advertise.as_deref(), bound) {
+            Some(url) => pg.advertise(&url)?,
+            None => eprintln!(
+                "warning: listening on {bound}, an address other hosts cannot reach: standbys \
+                 cannot forward requests here (give --advertise URL)"
+            ),
+        }
+    }
     let loaded = describe(&project);
     let config = HostConfig {
         runtime: skillhost::runtime::RuntimeConfig {
@@ -129,12 +194,6 @@ pub async fn run(args: RunArgs) -> Result<()> {
             body_timeout: args.body_timeout,
         },
     );
-    let limits = ConnectionLimits {
-        max_connections: args
-            .max_connections
-            .unwrap_or_else(api::default_max_connections),
-        header_timeout: args.header_timeout,
-    };
 
     println!(
         "skillhost {} serving {} (store: {})",
@@ -146,14 +205,21 @@ pub async fn run(args: RunArgs) -> Result<()> {
     if !args.no_watch {
         println!("watching flow files and components: changes are reloaded");
     }
+    let server: Pin<Box<dyn Future<Output = ()> + Send>> = match (listener, standby_server) {
+        (Some(listener), _) => Box::pin(api::serve(listener, app, limits, stopped())),
+        (None, Some((_, task))) => {
+            // The standby's server answers with this host's API from now on.
+            let _ = own_api.set(app);
+            Box::pin(async move {
+                let _ = task.await;
+            })
+        }
+        (None, None) => unreachable!("a host has a listener or a standby server"),
+    };
     // Tests and scripts wait for this line.
     println!("listening on http://{bound}");
 
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-    let server = api::serve(listener, app, limits, async move {
-        let _ = stop_rx.wait_for(|s| *s).await;
-    });
-    let mut server = std::pin::pin!(server);
+    let mut server = server;
     tokio::select! {
         () = &mut server => return Ok(()),
         () = shutdown_signal() => {}
@@ -177,6 +243,23 @@ pub async fn run(args: RunArgs) -> Result<()> {
     })
     .await;
     Ok(())
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listening on {addr}"))
+}
+
+/// The URL standbys forward requests to: `--advertise`, else the address
+/// listened on, unless that is a wildcard (0.0.0.0, [::]) no other host
+/// could dial.
+fn advertised(advertise: Option<&str>, bound: SocketAddr) -> Option<String> {
+    match advertise {
+        Some(url) => Some(url.trim_end_matches('/').to_string()),
+        None if bound.ip().is_unspecified() => None,
+        None => Some(format!("http://{bound}")),
+    }
 }
 
 /// What was loaded: flows, skills and subscriptions, one flow per line.

@@ -19,7 +19,7 @@ use deadpool_postgres::Pool;
 use parking_lot::RwLock;
 use tokio::sync::watch;
 
-use crate::cluster::fair_share;
+use crate::cluster::{fair_share, ActiveHost};
 
 /// Any constant: the key of the advisory lock a sole host registers under.
 const SOLE_LOCK: i64 = 0x736b_696c_6c73_6f6c;
@@ -328,7 +328,13 @@ impl Leases {
     /// waits until no other host is alive, registers, then takes every
     /// partition as the previous owner's leases expire. Gives up after two
     /// leases with the other hosts' ids, unless `standby` (then it waits).
-    pub(super) async fn claim_sole(&self, pool: &Pool, standby: bool) -> Result<()> {
+    /// A standby records the active host's URL in `active` at each check.
+    pub(super) async fn claim_sole(
+        &self,
+        pool: &Pool,
+        standby: bool,
+        active: Option<&ActiveHost>,
+    ) -> Result<()> {
         let start = Instant::now();
         let limit = self.lease * 2 + Duration::from_secs(1);
         let mut announced = false;
@@ -339,15 +345,16 @@ impl Leases {
             // Two hosts starting at once: one registers, the other sees it.
             tx.execute("SELECT pg_advisory_xact_lock($1)", &[&SOLE_LOCK])
                 .await?;
-            let others: Vec<String> = tx
+            let rows = tx
                 .query(
-                    "SELECT id FROM hosts WHERE id <> $1 AND expires_at > now() ORDER BY id",
+                    "SELECT id, url FROM hosts WHERE id <> $1 AND expires_at > now() ORDER BY id",
                     &[&self.host_id],
                 )
-                .await?
-                .iter()
-                .map(|r| r.get(0))
-                .collect();
+                .await?;
+            let others: Vec<String> = rows.iter().map(|r| r.get(0)).collect();
+            if let Some(active) = active {
+                active.set(rows.iter().find_map(|r| r.get::<_, Option<String>>(1)));
+            }
             if others.is_empty() {
                 tx.execute(
                     "INSERT INTO hosts (id, expires_at) VALUES ($1, now() + $2::float8 * interval '1 millisecond') \

@@ -133,6 +133,7 @@ impl PostgresStore {
         let wanted = options.partitions;
         let sole = options.sole;
         let standby = options.standby;
+        let active = options.active.clone();
         let setup_name = name.clone();
         let setup = async move {
             let mut client = setup_pool
@@ -143,7 +144,9 @@ impl PostgresStore {
             let count = schema::partition_count(&mut client, &setup_name, wanted).await?;
             let leases = Leases::new(host_id, count, lease, sole);
             let taken = if sole {
-                leases.claim_sole(&setup_pool, standby).await
+                leases
+                    .claim_sole(&setup_pool, standby, active.as_deref())
+                    .await
             } else {
                 leases.tick(&setup_pool).await
             };
@@ -186,6 +189,19 @@ impl PostgresStore {
     /// This host's partition leases.
     pub fn leases(&self) -> &Arc<Leases> {
         &self.leases
+    }
+
+    /// Stores the URL this host's API answers at, so that standbys forward
+    /// requests here (README "Running several hosts").
+    pub fn advertise(&self, url: &str) -> Result<()> {
+        let id = self.leases.host_id().to_string();
+        let url = url.to_string();
+        self.read(move |c| async move {
+            c.execute("UPDATE hosts SET url = $2 WHERE id = $1", &[&id, &url])
+                .await?;
+            Ok(())
+        })
+        .context("advertising this host's URL")
     }
 
     fn owned_partitions(&self) -> Vec<i32> {

@@ -8,7 +8,8 @@ use tokio_postgres::Client;
 /// Schema versions, applied in order; `schema_version` records how many ran.
 /// Times are milliseconds since the epoch (as in the SQLite store), except
 /// lease expiries, which only the database's clock compares.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE events (
     seq BIGSERIAL PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -156,7 +157,10 @@ CREATE TABLE hosts (
     id TEXT PRIMARY KEY,
     expires_at TIMESTAMPTZ NOT NULL
 );
-"#];
+"#,
+    // 2: the URL each host advertises, for standbys to forward requests to.
+    "ALTER TABLE hosts ADD COLUMN url TEXT;",
+];
 
 /// Any constant: the key of the advisory lock migrations hold.
 const MIGRATION_LOCK: i64 = 0x736b_696c_6c68_6f73;
