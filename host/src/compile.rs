@@ -88,6 +88,7 @@ pub fn guest_cargo(dir: &Path) -> Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
     cmd.current_dir(dir);
+    without_crate_env(&mut cmd);
     for var in [
         "CARGO_TARGET_DIR",
         "CARGO_BUILD_TARGET",
@@ -95,11 +96,31 @@ pub fn guest_cargo(dir: &Path) -> Command {
         "CARGO_ENCODED_RUSTFLAGS",
         "CARGO_BUILD_RUSTFLAGS",
         "CARGO_MAKEFLAGS",
-        "CARGO_PRIMARY_PACKAGE",
     ] {
         cmd.env_remove(var);
     }
     cmd
+}
+
+/// Removes from `cmd`'s environment what cargo sets for the one crate it
+/// runs or tests (CARGO_PKG_*, CARGO_MANIFEST_*, OUT_DIR...), which a nested
+/// `cargo` must not inherit: build scripts that watch them (ring's) would
+/// rerun, and rebuild all that depends on them, on every switch between
+/// the outer command and the nested build.
+pub fn without_crate_env(cmd: &mut Command) {
+    const PREFIXES: [&str; 4] = [
+        "CARGO_PKG_",
+        "CARGO_MANIFEST_",
+        "CARGO_CRATE_",
+        "CARGO_BIN_",
+    ];
+    const NAMES: [&str; 3] = ["CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"];
+    for (key, _) in std::env::vars_os() {
+        let name = key.to_string_lossy();
+        if PREFIXES.iter().any(|p| name.starts_with(p)) || NAMES.contains(&&*name) {
+            cmd.env_remove(&key);
+        }
+    }
 }
 
 /// Builds the given crates of one skills workspace (all members if `crates` is empty).

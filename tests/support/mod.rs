@@ -240,25 +240,8 @@ pub fn skillhost_bin() -> PathBuf {
     BIN.get_or_init(|| {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut build = std::process::Command::new(cargo);
-        // Cargo gives this test process the test crate's CARGO_PKG_*,
-        // CARGO_MANIFEST_* and the like; build scripts that watch them
-        // (ring's) would rerun, and rebuild all that depends on them, on
-        // every switch between `cargo test` and this build.
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            let from_cargo = [
-                "CARGO_PKG_",
-                "CARGO_MANIFEST_",
-                "CARGO_CRATE_",
-                "CARGO_BIN_",
-            ]
-            .iter()
-            .any(|p| key.starts_with(p))
-                || ["CARGO_PRIMARY_PACKAGE", "CARGO_TARGET_TMPDIR", "OUT_DIR"].contains(&&*key);
-            if from_cargo {
-                build.env_remove(&*key);
-            }
-        }
+        // Not the test crate's CARGO_PKG_* and the like: see there.
+        skillhost::compile::without_crate_env(&mut build);
         let out = build
             .current_dir(repo())
             .args([
