@@ -195,10 +195,24 @@ fn duplicate_runs(db: &str) -> i64 {
     )
 }
 
-fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+fn wait_for(what: &str, within: Duration, done: impl FnMut() -> bool) {
+    wait_explained(what, within, done, String::new);
+}
+
+/// [`wait_for`], adding what `explain` says to the message of giving up.
+fn wait_explained(
+    what: &str,
+    within: Duration,
+    mut done: impl FnMut() -> bool,
+    explain: impl Fn() -> String,
+) {
     let start = Instant::now();
     while !done() {
-        assert!(start.elapsed() < within, "gave up waiting: {what}");
+        assert!(
+            start.elapsed() < within,
+            "gave up waiting: {what}{}",
+            explain()
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -366,17 +380,19 @@ fn a_stalled_host_resumed_after_the_takeover_stops_and_its_run_applies_once() {
     );
 
     standby.url(Duration::from_secs(60));
-    let waiting = Instant::now();
-    while field(&db, "slow").get("zed") != Some(&1) {
-        assert!(
-            waiting.elapsed() < Duration::from_secs(60),
-            "the new owner never ran the stalled host's run; queue {:?}, runs {:?}\nstandby:\n{}",
-            postgres::query(&db, "SELECT count(*) FROM queue")[0].get::<_, i64>(0),
-            postgres::query(&db, "SELECT count(*) FROM runs")[0].get::<_, i64>(0),
-            standby.stderr(),
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_explained(
+        "the new owner ran the stalled host's run",
+        Duration::from_secs(60),
+        || field(&db, "slow").get("zed") == Some(&1),
+        || {
+            format!(
+                "; queue {}, runs {}\nstandby:\n{}",
+                count(&db, "SELECT count(*) FROM queue"),
+                count(&db, "SELECT count(*) FROM runs"),
+                standby.stderr()
+            )
+        },
+    );
     let taken_over = stopped.elapsed();
     // Stopped for well over twice the lease in all.
     std::thread::sleep(Duration::from_secs(4).saturating_sub(stopped.elapsed()));
