@@ -1,8 +1,8 @@
 //! `skillhost-bench`: measures the host and prints one table, each row with
 //! its reference measured in the same run.
 //!
-//! Run it with `cargo run --release --manifest-path bench/Cargo.toml`
-//! (`-- --quick` for a short smoke run).
+//! Run it with `cargo run --release -p skillhost-bench` (`-- --quick` for a
+//! short smoke run, which CI runs in the dev profile).
 
 mod big;
 mod dispatch;
