@@ -118,6 +118,7 @@ async fn routing_admits_queue_entries_in_order_and_finishing_removes_them(store:
     let queued = store
         .route_event(
             &e.id,
+            &[],
             vec![
                 dispatch(&e.id, &inst, &actor),
                 dispatch(&e.id, &inst, &actor),
@@ -158,7 +159,7 @@ async fn a_commit_applies_every_effect_and_removes_the_entry_at_once(store: Arc<
     let e = event("go", Some(&actor), None);
     store.accept_event(&e, 1).await.unwrap();
     let q = store
-        .route_event(&e.id, vec![dispatch(&e.id, &inst, &actor)], vec![])
+        .route_event(&e.id, &[], vec![dispatch(&e.id, &inst, &actor)], vec![])
         .await
         .unwrap();
     let child = event("next", Some(&actor), Some(&e.id));
@@ -341,7 +342,7 @@ async fn timers_and_the_outbox_change_only_in_transactions(store: Arc<dyn Store>
     let e = event("go", Some(&actor), None);
     store.accept_event(&e, 1).await.unwrap();
     let q = store
-        .route_event(&e.id, vec![dispatch(&e.id, &inst, &actor)], vec![])
+        .route_event(&e.id, &[], vec![dispatch(&e.id, &inst, &actor)], vec![])
         .await
         .unwrap();
     let soon = timer(&p, "a", 0, None);
@@ -425,7 +426,7 @@ async fn timers_and_the_outbox_change_only_in_transactions(store: Arc<dyn Store>
 async fn reply(store: &Arc<dyn Store>, e: &Event, to: &Actor, texts: &[&str]) {
     let inst = instance(&to.persona_id);
     let q = store
-        .route_event(&e.id, vec![dispatch(&e.id, &inst, to)], vec![])
+        .route_event(&e.id, &[], vec![dispatch(&e.id, &inst, to)], vec![])
         .await
         .unwrap();
     let effects = RunEffects {
@@ -545,7 +546,7 @@ async fn sqlite_keeps_everything_across_reopen() {
         let e = event("go", Some(&actor), None);
         store.accept_event(&e, 1).await.unwrap();
         let q = store
-            .route_event(&e.id, vec![dispatch(&e.id, &inst, &actor)], vec![])
+            .route_event(&e.id, &[], vec![dispatch(&e.id, &inst, &actor)], vec![])
             .await
             .unwrap();
         let key = StateKey {
@@ -565,7 +566,7 @@ async fn sqlite_keeps_everything_across_reopen() {
         let e2 = event("go", Some(&actor), None);
         store.accept_event(&e2, 1).await.unwrap();
         store
-            .route_event(&e2.id, vec![dispatch(&e2.id, &inst, &actor)], vec![])
+            .route_event(&e2.id, &[], vec![dispatch(&e2.id, &inst, &actor)], vec![])
             .await
             .unwrap();
         (actor, key)

@@ -8,10 +8,14 @@
 //! partition 0. Each partition is owned by one host at a time through a
 //! lease (`store/postgres/leases.rs`).
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use parking_lot::RwLock;
+
+use crate::event::{Audience, Event};
 
 /// The partition count a new database gets when `--partitions` is not given.
 pub const DEFAULT_PARTITIONS: u32 = 16;
@@ -45,6 +49,42 @@ pub fn partition_of(persona: Option<&str>, partitions: u32) -> u32 {
         None => 0,
         Some(id) => (fnv1a64(id.as_bytes()) % u64::from(partitions.max(1))) as u32,
     }
+}
+
+/// The partitions an event's routes fall in: its actors' personas', or
+/// partition 0 for a global event. Sorted, without repeats.
+pub fn target_partitions(event: &Event, partitions: u32) -> Vec<u32> {
+    let mut targets: Vec<u32> = match &event.audience {
+        Audience::Global => vec![0],
+        Audience::Actors(actors) => actors
+            .iter()
+            .map(|a| partition_of(Some(&a.persona_id), partitions))
+            .collect(),
+    };
+    targets.sort_unstable();
+    targets.dedup();
+    targets
+}
+
+/// This host's side of a store several hosts share: which partitions it
+/// routes and runs now, and the events waiting in those partitions'
+/// inboxes. Events of the other partitions wait there for their owners
+/// ([`crate::intake`] publishes only the routes of owned partitions;
+/// `pipeline/inbox.rs` takes what others accepted for this host).
+pub trait Membership: Send + Sync {
+    /// The cluster's partition count.
+    fn partitions(&self) -> u32;
+    /// Whether this host holds the lease of `partition` now.
+    fn owns(&self, partition: u32) -> bool;
+    /// Resolves when events may be waiting for this host: another host
+    /// notified one of its partitions, or the poll interval passed (a
+    /// notification is lost while the listener reconnects, and a partition
+    /// just taken over has its inbox already).
+    fn inbox_changed(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
+    /// Events with routes still to be routed in this host's partitions,
+    /// oldest first, at most `limit` of those after the position `after`
+    /// (0: from the first), each with its position.
+    fn inbox(&self, after: i64, limit: usize) -> anyhow::Result<Vec<(i64, Event)>>;
 }
 
 /// How a host takes part in a cluster.

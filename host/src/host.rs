@@ -99,6 +99,7 @@ impl Host {
             metrics: metrics.clone(),
             limits: config.runtime.limits,
             backpressure: Arc::new(Backpressure::new(config.backlog, tracker.clone())),
+            membership: store.membership(),
         });
         let commands = crate::commands::Hub::new(
             Arc::new(crate::commands::Registry::new(config.commands.clone())?),

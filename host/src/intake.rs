@@ -13,6 +13,7 @@ use anyhow::Result;
 
 use crate::backpressure::{Backpressure, Overload};
 use crate::bus::EventBus;
+use crate::cluster::{partition_of, target_partitions, Membership};
 use crate::event::{ActorRef, Audience, Event, Receipt, Submission};
 use crate::flows::ProjectCell;
 use crate::limits::{short, Limits, MAX_NAME_BYTES};
@@ -53,12 +54,36 @@ pub struct Intake {
     pub(crate) limits: Limits,
     /// Bounds the work accepted from clients and skills.
     pub(crate) backpressure: Arc<Backpressure>,
+    /// Beside other hosts: which partitions' routes this host routes.
+    pub(crate) membership: Option<Arc<dyn Membership>>,
 }
 
 impl Intake {
     /// Routes an event against the project in force.
     pub fn accept(&self, event: Event) -> Accepted {
         Accepted::new(&self.project.load(), event)
+    }
+
+    /// Beside other hosts, keeps the routes of `a` that fall in this host's
+    /// partitions and names those partitions; false if it owns none of the
+    /// event's partitions (their owners route it from the inbox, where the
+    /// store put it).
+    fn keep_own_routes(&self, a: &mut Accepted) -> bool {
+        let Some(m) = &self.membership else {
+            return true;
+        };
+        let count = m.partitions();
+        let mine: Vec<u32> = target_partitions(&a.event, count)
+            .into_iter()
+            .filter(|p| m.owns(*p))
+            .collect();
+        if mine.is_empty() {
+            return false;
+        }
+        a.routes
+            .retain(|r| mine.contains(&partition_of(r.instance.persona.as_deref(), count)));
+        a.partitions = mine;
+        true
     }
 
     /// Opens the tracker entries of events about to be written durably, as
@@ -173,11 +198,16 @@ impl Opened<'_> {
 
     /// Hands the events to the router, in order. An event the bus refuses
     /// (the host is shutting down) is durable already and is routed at the
-    /// next start; the first such error is returned.
+    /// next start; the first such error is returned. Beside other hosts,
+    /// only the routes in this host's partitions go to its router.
     pub fn publish(mut self) -> Result<()> {
         let mut first_error = None;
-        for a in std::mem::take(&mut self.events) {
+        for mut a in std::mem::take(&mut self.events) {
             let id = a.event.id.clone();
+            if !self.intake.keep_own_routes(&mut a) {
+                self.intake.tracker.done(&id);
+                continue;
+            }
             if let Err(e) = self.intake.bus.publish(a) {
                 tracing::error!(event = %id, "publishing an accepted event: {e:#}");
                 self.intake.tracker.done(&id);

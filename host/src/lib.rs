@@ -23,7 +23,9 @@
 //! (entering at hop 2); [`llm`] answers runs' model requests at hop 6 (the
 //! provider, budgets, usage in the run record) and [`live`] publishes
 //! streamed replies ahead of the commit at hop 7 ([`sse`] parses the
-//! streams); [`pipeline::recover`] resumes unfinished work at start;
+//! streams); [`pipeline::recover`] resumes unfinished work at start, and
+//! beside other hosts [`pipeline::inbox`] routes the events they accepted
+//! for this host's partitions (entering at hop 3);
 //! [`retention`] prunes finished history in the background (the SQLite
 //! store holds its writes through a full disk: `store/sqlite/fault.rs`);
 //! [`store`] has three implementations of one trait (memory, SQLite in

@@ -34,8 +34,12 @@ impl Route {
 pub struct Accepted {
     /// The event, shared with every dispatch of it.
     pub event: Arc<Event>,
-    /// Every subscription it fires, for every target instance.
+    /// Every subscription it fires, for every target instance; beside other
+    /// hosts, once published, only those in this host's partitions.
     pub routes: Vec<Route>,
+    /// Beside other hosts, the event's partitions whose routes these are
+    /// (see [`crate::cluster::Membership`]); empty: all of them.
+    pub partitions: Vec<u32>,
 }
 
 impl Accepted {
@@ -45,6 +49,7 @@ impl Accepted {
         Accepted {
             event: Arc::new(event),
             routes,
+            partitions: Vec::new(),
         }
     }
 

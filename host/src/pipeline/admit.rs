@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 
 use super::route::Admission;
 use crate::executor::{Dispatch, Executor};
-use crate::store::QueuedDispatch;
+use crate::store::{AlreadyRouted, QueuedDispatch};
 use crate::tracker::Tracker;
 
 /// Admits routed events in routing order, on the router's task when it can
@@ -88,7 +88,13 @@ impl Admit {
                     });
                 }
             }
-            // The event stays unrouted in the store and is routed at the next start.
+            // Beside other hosts: routed already, by this host's inbox poll
+            // or (a partition that moved) by another host.
+            Err(e) if e.downcast_ref::<AlreadyRouted>().is_some() => {
+                tracing::debug!(event = %a.event.id, "{e:#}");
+            }
+            // The event stays unrouted in the store and is routed at the next
+            // start (or by the inbox poll, beside other hosts).
             Err(e) => tracing::error!(event = %a.event.id, "admitting dispatches: {e:#}"),
         }
         // Release the routing token taken when the event was opened.

@@ -11,9 +11,12 @@
 //!    skills; a committed run's events re-enter at hop 1.
 //!
 //! [`recover`] runs once at start, before the loops, and feeds hops 1 and 3
-//! with what a previous process left unfinished.
+//! with what a previous process left unfinished. Beside other hosts,
+//! [`inbox`] feeds hop 2 with the events they accepted for this host's
+//! partitions.
 
 pub mod admit;
+pub mod inbox;
 pub mod recover;
 pub mod route;
 
@@ -25,9 +28,10 @@ use tokio::task::JoinHandle;
 use crate::executor::Executor;
 use crate::intake::Intake;
 
-/// Recovers unfinished work, then starts the router and admission loops.
+/// Recovers unfinished work, then starts the router and admission loops
+/// (and, beside other hosts, the inbox's).
 pub(crate) async fn start(
-    intake: &Intake,
+    intake: &Arc<Intake>,
     executor: &Arc<Executor>,
 ) -> Result<Vec<JoinHandle<()>>> {
     let consumer = intake
@@ -43,5 +47,9 @@ pub(crate) async fn start(
         intake.metrics.clone(),
     ));
     let admission = tokio::spawn(admit::dispatch_admissions(admission));
-    Ok(vec![router, admission])
+    let mut tasks = vec![router, admission];
+    if let Some(membership) = intake.membership.clone() {
+        tasks.push(tokio::spawn(inbox::take_inbox(intake.clone(), membership)));
+    }
+    Ok(tasks)
 }

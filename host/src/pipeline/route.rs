@@ -28,7 +28,12 @@ pub(crate) async fn route_events(
     admitter: super::admit::Admitter,
     metrics: Arc<Metrics>,
 ) {
-    while let Some(Accepted { event, routes }) = events.recv().await {
+    while let Some(Accepted {
+        event,
+        routes,
+        partitions,
+    }) = events.recv().await
+    {
         let span = tracing::info_span!(
             "event", id = %event.id, idn = %event.idn, depth = event.depth,
             parent = event.parent.as_deref().unwrap_or(""),
@@ -56,7 +61,7 @@ pub(crate) async fn route_events(
                 }
             }
         }
-        let pending = store.route_event(&event.id, new, refused);
+        let pending = store.route_event(&event.id, &partitions, new, refused);
         if !admitter.admit(Admission {
             event,
             admitted,

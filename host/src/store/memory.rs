@@ -260,6 +260,7 @@ impl Store for MemoryStore {
     fn route_event(
         &self,
         event_id: &str,
+        _partitions: &[u32],
         admitted: Vec<NewDispatch>,
         refused: Vec<RunRecord>,
     ) -> Pending<Vec<QueuedDispatch>> {

@@ -361,9 +361,17 @@ pub trait Store: CommandStore + Send + Sync + 'static {
     /// Routes an accepted event: admits its dispatches to instance queues and
     /// records the dispatches that were refused, atomically. Returns the
     /// admitted entries with their ids.
+    ///
+    /// `partitions`: which of the event's partitions this routing covers,
+    /// when several hosts share the store and each routes the routes of its
+    /// own partitions ([`crate::cluster::Ownership`]); empty: all of them.
+    /// A partition routed before (by another host, or by this one racing
+    /// its inbox poll) fails the write with [`AlreadyRouted`], recording
+    /// nothing.
     fn route_event(
         &self,
         event_id: &str,
+        partitions: &[u32],
         admitted: Vec<NewDispatch>,
         refused: Vec<RunRecord>,
     ) -> Pending<Vec<QueuedDispatch>>;
@@ -396,6 +404,15 @@ pub trait Store: CommandStore + Send + Sync + 'static {
         ready(Ok(0))
     }
 
+    // --- several hosts ---
+
+    /// This host's membership of the hosts sharing the store: `None` when it
+    /// routes and runs everything itself (memory, SQLite, the sole host on
+    /// PostgreSQL).
+    fn membership(&self) -> Option<std::sync::Arc<dyn crate::cluster::Membership>> {
+        None
+    }
+
     // --- health ---
 
     /// Whether the storage accepts writes now, and how many of the
@@ -417,6 +434,15 @@ pub struct StoreHealth {
     pub held_writes: usize,
     /// Writes and commits the storage refused since start.
     pub refused_writes: u64,
+}
+
+/// A routing refused because its event's routes (in a partition it
+/// covers) were routed before: nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("event {event_id} was routed before: this routing recorded nothing")]
+pub struct AlreadyRouted {
+    /// The event.
+    pub event_id: String,
 }
 
 /// A completed [`Pending`].

@@ -39,6 +39,7 @@ pub(super) enum Op {
     },
     Route {
         event_id: String,
+        partitions: Vec<u32>,
         admitted: Vec<NewDispatch>,
         refused: Vec<RunRecord>,
     },
@@ -167,11 +168,13 @@ pub(super) trait Writes {
     fn write_route(
         &self,
         event_id: &str,
+        partitions: &[u32],
         admitted: Vec<NewDispatch>,
         refused: Vec<RunRecord>,
     ) -> Pending<Vec<QueuedDispatch>> {
         let op = Op::Route {
             event_id: event_id.into(),
+            partitions: partitions.to_vec(),
             admitted,
             refused,
         };

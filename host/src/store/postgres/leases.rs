@@ -110,6 +110,12 @@ impl Leases {
             .collect()
     }
 
+    /// Whether this host is the database's only active host (it owns every
+    /// partition and routes every event itself).
+    pub fn sole(&self) -> bool {
+        self.sole
+    }
+
     /// Follows the owned partitions as they change (each renewal publishes).
     pub fn watch(&self) -> watch::Receiver<BTreeSet<u32>> {
         self.owned_tx.subscribe()

@@ -22,6 +22,7 @@
 //! `outbox` the timers and command outbox, `prune` retention.
 
 mod fault;
+mod inbox;
 mod leases;
 mod outbox;
 mod prune;
@@ -72,6 +73,9 @@ pub struct PostgresStore {
     /// What the writer reports while the database refuses writes.
     faults: Arc<Faults>,
     stop: Arc<AtomicBool>,
+    /// Beside other hosts (not the sole one): the partitions this host
+    /// routes, and its inbox.
+    membership: Option<Arc<dyn crate::cluster::Membership>>,
 }
 
 impl Drop for PostgresStore {
@@ -113,6 +117,7 @@ impl PostgresStore {
             .enable_all()
             .build()
             .context("starting the PostgreSQL store's runtime")?;
+        let listen_config = config.clone();
         let manager = Manager::from_config(
             config,
             tokio_postgres::NoTls,
@@ -174,8 +179,19 @@ impl PostgresStore {
             write_loop(writer_pool, rx, writer_leases, writer_faults, MAX_BATCH).await;
             let _ = done_tx.send(());
         });
+        let membership = (!sole).then(|| {
+            let wake = Arc::new(tokio::sync::Notify::new());
+            runtime.spawn(inbox::listen(listen_config, leases.clone(), wake.clone()));
+            Arc::new(inbox::Membership {
+                pool: pool.clone(),
+                leases: leases.clone(),
+                wake,
+                runtime: runtime.handle().clone(),
+            }) as Arc<dyn crate::cluster::Membership>
+        });
         Ok(PostgresStore {
             name,
+            membership,
             runtime: Some(runtime),
             pool,
             writer: Mutex::new(Some(tx)),
@@ -433,11 +449,29 @@ impl Store for PostgresStore {
     }
 
     fn unrouted_events(&self) -> Result<Vec<Event>> {
-        let found = self.event_rows(
-            format!("SELECT {EVENT_COLUMNS} FROM events WHERE NOT routed ORDER BY seq"),
-            None,
-        )?;
+        // Those with routes to route in this host's partitions; for the sole
+        // host also those accepted before the inbox existed (schema 3).
+        let owned = self.owned_partitions();
+        let sole = self.leases.sole();
+        let found = self.read(move |c| async move {
+            let rows = query(
+                &c,
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events e WHERE NOT routed AND ( \
+                       EXISTS (SELECT 1 FROM inbox i WHERE i.event_id = e.id AND i.partition = ANY($1)) \
+                       OR ($2 AND NOT EXISTS (SELECT 1 FROM inbox i WHERE i.event_id = e.id))) \
+                     ORDER BY seq"
+                ),
+                &[&owned, &sole],
+            )
+            .await?;
+            events_from_rows(&c, &rows).await
+        })?;
         Ok(found.into_iter().map(|(e, _, _)| e).collect())
+    }
+
+    fn membership(&self) -> Option<Arc<dyn crate::cluster::Membership>> {
+        self.membership.clone()
     }
 
     fn queued_dispatches(&self) -> Result<Vec<QueuedDispatch>> {
@@ -482,10 +516,11 @@ impl Store for PostgresStore {
     fn route_event(
         &self,
         event_id: &str,
+        partitions: &[u32],
         admitted: Vec<NewDispatch>,
         refused: Vec<RunRecord>,
     ) -> Pending<Vec<QueuedDispatch>> {
-        self.write_route(event_id, admitted, refused)
+        self.write_route(event_id, partitions, admitted, refused)
     }
 
     fn commit_run(&self, dispatch: i64, record: RunRecord, effects: RunEffects) -> Pending<()> {

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use anyhow::Result;
 use tokio_postgres::Row;
 
+use super::leases::Leases;
 use super::rows::{execute, from_ms, insert_event, ms, persona_text, query, Conn};
 use super::PostgresStore;
 use crate::cluster::partition_of;
@@ -91,6 +92,7 @@ pub(super) async fn commit(
 /// Fires a timer if it is still the one read; see [`CommandStore::fire_timer`].
 pub(super) async fn fire(
     c: &Conn,
+    leases: &Leases,
     timer: &Timer,
     event: &Event,
     matched: u32,
@@ -119,17 +121,22 @@ pub(super) async fn fire(
     if changed == 0 {
         return Ok(false);
     }
-    insert_event(c, event, matched).await?;
+    insert_event(c, leases, event, matched).await?;
     Ok(true)
 }
 
 /// Completes an outbox command; see [`CommandStore::complete_command`].
-pub(super) async fn complete(c: &Conn, act_id: &str, events: &[(Event, u32)]) -> Result<bool> {
+pub(super) async fn complete(
+    c: &Conn,
+    leases: &Leases,
+    act_id: &str,
+    events: &[(Event, u32)],
+) -> Result<bool> {
     if execute(c, "DELETE FROM outbox WHERE act_id = $1", &[&act_id]).await? == 0 {
         return Ok(false);
     }
     for (event, matched) in events {
-        insert_event(c, event, *matched).await?;
+        insert_event(c, leases, event, *matched).await?;
     }
     Ok(true)
 }

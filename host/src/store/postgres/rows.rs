@@ -10,6 +10,8 @@ use deadpool_postgres::ClientWrapper;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::Row;
 
+use super::leases::Leases;
+use crate::cluster::target_partitions;
 use crate::event::{Actor, Audience, Event};
 use crate::store::{InstanceKey, Message, Outcome, RunRecord, Turn};
 
@@ -129,7 +131,14 @@ pub(super) async fn events_from_rows(c: &Conn, rows: &[Row]) -> Result<Vec<(Even
 
 /// Inserts an event; with `ON CONFLICT` on its external id, returns `false`
 /// (inserting nothing) if that id was accepted before, by any host.
-pub(super) async fn insert_event(c: &Conn, e: &Event, matched: u32) -> Result<bool> {
+/// Inserts an event (once per `external_event_id`) and puts it in the inbox
+/// of each partition its routes fall in. False if the external id was taken.
+pub(super) async fn insert_event(
+    c: &Conn,
+    leases: &Leases,
+    e: &Event,
+    matched: u32,
+) -> Result<bool> {
     let audience = match &e.audience {
         Audience::Global => None,
         Audience::Actors(a) => Some(serde_json::to_string(
@@ -140,7 +149,7 @@ pub(super) async fn insert_event(c: &Conn, e: &Event, matched: u32) -> Result<bo
         c,
         "INSERT INTO events (id, idn, arguments, integration_idn, connector_idn, audience, \
          external_event_id, command_act_id, uninterruptible, accepted_at_ms, parent, depth, matched, \
-         agent_idn) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+         agent_idn, routed) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
          ON CONFLICT (external_event_id) DO NOTHING",
         &[
             &e.id,
@@ -157,11 +166,46 @@ pub(super) async fn insert_event(c: &Conn, e: &Event, matched: u32) -> Result<bo
             &i64::from(e.depth),
             &i64::from(matched),
             &e.agent_idn,
+            // Nothing to route: routed as it is accepted.
+            &(matched == 0),
         ],
     )
     .await?;
+    if n > 0 && matched > 0 {
+        enqueue(c, leases, e).await?;
+    }
     Ok(n > 0)
 }
+
+/// The inbox rows of an event: one per partition its routes fall in, each
+/// deleted by the routing of that partition's routes. The owners of the
+/// partitions another host holds are woken by `NOTIFY` (delivered at
+/// commit); the sole host routes everything itself and notifies no one.
+async fn enqueue(c: &Conn, leases: &Leases, e: &Event) -> Result<()> {
+    let targets = target_partitions(e, leases.partitions());
+    let rows: Vec<i32> = targets.iter().map(|p| *p as i32).collect();
+    execute(
+        c,
+        "INSERT INTO inbox (partition, event_id) SELECT unnest($1::int4[]), $2::text",
+        &[&rows, &e.id],
+    )
+    .await?;
+    if !leases.sole() {
+        for p in targets.iter().filter(|p| leases.epoch(**p).is_none()) {
+            execute(
+                c,
+                "SELECT pg_notify($1, $2)",
+                &[&INBOX_CHANNEL, &p.to_string()],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+/// The channel an event's arrival in a partition's inbox is notified on;
+/// the payload is the partition.
+pub(super) const INBOX_CHANNEL: &str = "skillhost_inbox";
 
 pub(super) async fn insert_act(
     c: &Conn,

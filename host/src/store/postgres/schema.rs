@@ -160,6 +160,17 @@ CREATE TABLE hosts (
 "#,
     // 2: the URL each host advertises, for standbys to forward requests to.
     "ALTER TABLE hosts ADD COLUMN url TEXT;",
+    // 3: the inbox: per event, the partitions whose routes are still to be
+    // routed, for each partition's owner to take (`rows.rs`). Events
+    // unrouted before it have no rows; the sole host routes them as before.
+    r#"
+CREATE TABLE inbox (
+    event_id TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    PRIMARY KEY (event_id, partition)
+);
+CREATE INDEX inbox_partition ON inbox(partition);
+"#,
 ];
 
 /// Any constant: the key of the advisory lock migrations hold.

@@ -28,7 +28,7 @@ use crate::event::{new_id, Actor, Receipt};
 use crate::flows::Scope;
 use crate::store::faults::Faults;
 use crate::store::write_op::{Job, Op, Output};
-use crate::store::{agent_turn, user_turn, QueuedDispatch, RunRecord};
+use crate::store::{agent_turn, user_turn, AlreadyRouted, QueuedDispatch, RunRecord};
 
 /// The first pause before held writes are tried again, and the longest.
 const FIRST_RETRY: Duration = Duration::from_millis(50);
@@ -199,11 +199,15 @@ async fn lock_partitions(c: &Conn, leases: &Leases, batch: &[Job]) -> Result<Own
         .iter()
         .map(|j| match &j.op {
             Op::Route {
-                admitted, refused, ..
+                partitions,
+                admitted,
+                refused,
+                ..
             } => admitted
                 .iter()
                 .map(|d| part(&d.instance.persona))
                 .chain(refused.iter().map(|r| part(&r.instance.persona)))
+                .chain(partitions.iter().copied())
                 .collect::<BTreeSet<_>>()
                 .into_iter()
                 .collect(),
@@ -295,7 +299,7 @@ async fn apply(c: &Conn, leases: &Leases, op: &Op) -> Result<Output> {
             Ok(Output::Unit)
         }
         Op::Accept { event, matched } => {
-            if !insert_event(c, event, *matched).await? {
+            if !insert_event(c, leases, event, *matched).await? {
                 // Accepted before, maybe by another host: its receipt.
                 let ext = event.external_event_id.as_deref().unwrap_or_default();
                 let row = query(
@@ -319,15 +323,11 @@ async fn apply(c: &Conn, leases: &Leases, op: &Op) -> Result<Output> {
         }
         Op::Route {
             event_id,
+            partitions,
             admitted,
             refused,
         } => {
-            execute(
-                c,
-                "UPDATE events SET routed = true WHERE id = $1",
-                &[event_id],
-            )
-            .await?;
+            take_from_inbox(c, event_id, partitions).await?;
             let mut out = Vec::with_capacity(admitted.len());
             for d in admitted {
                 let partition =
@@ -401,7 +401,7 @@ async fn apply(c: &Conn, leases: &Leases, op: &Op) -> Result<Output> {
                 .await?;
             }
             for (event, matched) in &effects.events {
-                insert_event(c, event, *matched).await?;
+                insert_event(c, leases, event, *matched).await?;
             }
             let partition = partition_of(record.instance.persona.as_deref(), leases.partitions());
             outbox::commit(c, partition, leases.partitions(), &effects.commands).await?;
@@ -418,11 +418,11 @@ async fn apply(c: &Conn, leases: &Leases, op: &Op) -> Result<Output> {
             matched,
             next,
         } => Ok(Output::Done(
-            outbox::fire(c, timer, event, *matched, *next).await?,
+            outbox::fire(c, leases, timer, event, *matched, *next).await?,
         )),
-        Op::CompleteCommand { act_id, events } => {
-            Ok(Output::Done(outbox::complete(c, act_id, events).await?))
-        }
+        Op::CompleteCommand { act_id, events } => Ok(Output::Done(
+            outbox::complete(c, leases, act_id, events).await?,
+        )),
         Op::SeedAttributes { values } => {
             let mut set = 0;
             for (owner, field, value) in values {
@@ -492,6 +492,60 @@ async fn actor_for(
     )
     .await?;
     Ok(actor)
+}
+
+/// The inbox side of a routing: deletes the event's inbox rows of the
+/// partitions it covers (all of them for the sole host) and marks the event
+/// routed once none is left. Covering a partition whose row is gone (routed
+/// before) is refused with [`AlreadyRouted`], so no route is queued twice.
+async fn take_from_inbox(c: &Conn, event_id: &str, partitions: &[u32]) -> Result<()> {
+    if partitions.is_empty() {
+        // The sole host: it routes every partition of the event, and no one
+        // else routes at all.
+        execute(c, "DELETE FROM inbox WHERE event_id = $1", &[&event_id]).await?;
+        execute(
+            c,
+            "UPDATE events SET routed = true WHERE id = $1",
+            &[&event_id],
+        )
+        .await?;
+        return Ok(());
+    }
+    // Locked, so two hosts routing different partitions of one event see
+    // each other's deletes: the later one marks it routed.
+    let routed = query(
+        c,
+        "SELECT routed FROM events WHERE id = $1 FOR UPDATE",
+        &[&event_id],
+    )
+    .await?;
+    let Some(row) = routed.first() else {
+        bail!("routing unknown event {event_id}");
+    };
+    let already = || AlreadyRouted {
+        event_id: event_id.to_string(),
+    };
+    if row.get::<_, bool>(0) {
+        return Err(already().into());
+    }
+    let wanted: Vec<i32> = partitions.iter().map(|p| *p as i32).collect();
+    let taken = execute(
+        c,
+        "DELETE FROM inbox WHERE event_id = $1 AND partition = ANY($2)",
+        &[&event_id, &wanted],
+    )
+    .await?;
+    if taken < wanted.len() as u64 {
+        return Err(already().into());
+    }
+    execute(
+        c,
+        "UPDATE events SET routed = NOT EXISTS (SELECT 1 FROM inbox WHERE event_id = $1) \
+         WHERE id = $1",
+        &[&event_id],
+    )
+    .await?;
+    Ok(())
 }
 
 async fn finish(c: &Conn, dispatch: i64, record: &RunRecord) -> Result<()> {

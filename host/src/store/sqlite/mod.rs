@@ -432,10 +432,11 @@ impl Store for SqliteStore {
     fn route_event(
         &self,
         event_id: &str,
+        partitions: &[u32],
         admitted: Vec<NewDispatch>,
         refused: Vec<RunRecord>,
     ) -> Pending<Vec<QueuedDispatch>> {
-        self.write_route(event_id, admitted, refused)
+        self.write_route(event_id, partitions, admitted, refused)
     }
 
     fn commit_run(&self, dispatch: i64, record: RunRecord, effects: RunEffects) -> Pending<()> {

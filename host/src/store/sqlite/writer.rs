@@ -106,6 +106,7 @@ pub(super) fn apply(tx: &Transaction<'_>, op: &Op) -> Result<(Output, Vec<CacheC
         }
         Op::Route {
             event_id,
+            partitions: _,
             admitted,
             refused,
         } => {

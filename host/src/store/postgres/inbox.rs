@@ -1,0 +1,143 @@
+//! The inbox, from the owner's side: a host that shares the database with
+//! others listens for the events they accepted for its partitions (`LISTEN`,
+//! each `NOTIFY` naming a partition; `rows.rs` sends them), and reads what
+//! waits there. The listener reconnects when its connection drops; what was
+//! notified meanwhile is found by the poll that [`Membership::inbox_changed`]
+//! also resolves on.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{anyhow, Context, Result};
+use deadpool_postgres::Pool;
+use futures_util::StreamExt;
+use tokio::sync::{mpsc, Notify};
+use tokio_postgres::AsyncMessage;
+
+use super::leases::Leases;
+use super::rows::{events_from_rows, query, EVENT_COLUMNS, INBOX_CHANNEL};
+use crate::event::Event;
+
+/// How often the owner looks at its inbox without being notified.
+const POLL: Duration = Duration::from_millis(500);
+
+/// Pause before the listener connects again after losing its connection.
+const RECONNECT: Duration = Duration::from_secs(1);
+
+/// This host's [`crate::cluster::Membership`] on PostgreSQL.
+pub(super) struct Membership {
+    pub(super) pool: Pool,
+    pub(super) leases: Arc<Leases>,
+    pub(super) wake: Arc<Notify>,
+    /// The store's runtime, where reads run.
+    pub(super) runtime: tokio::runtime::Handle,
+}
+
+impl crate::cluster::Membership for Membership {
+    fn partitions(&self) -> u32 {
+        self.leases.partitions()
+    }
+
+    fn owns(&self, partition: u32) -> bool {
+        self.leases.epoch(partition).is_some()
+    }
+
+    fn inbox_changed(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(async {
+            let _ = tokio::time::timeout(POLL, self.wake.notified()).await;
+        })
+    }
+
+    fn inbox(&self, after: i64, limit: usize) -> Result<Vec<(i64, Event)>> {
+        let owned: Vec<i32> = self.leases.owned().into_iter().map(|p| p as i32).collect();
+        let pool = self.pool.clone();
+        let limit = limit as i64;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.runtime.spawn(async move {
+            let result = async {
+                let c = pool.get().await?;
+                let rows = query(
+                    &c,
+                    &format!(
+                        "SELECT {EVENT_COLUMNS}, seq FROM events WHERE id IN ( \
+                           SELECT event_id FROM inbox WHERE partition = ANY($1)) \
+                         AND seq > $2 ORDER BY seq LIMIT $3"
+                    ),
+                    &[&owned, &after, &limit],
+                )
+                .await?;
+                let seqs: Vec<i64> = rows.iter().map(|r| r.get(SEQ)).collect();
+                let events = events_from_rows(&c, &rows).await?;
+                anyhow::Ok(seqs.into_iter().zip(events).collect::<Vec<_>>())
+            }
+            .await;
+            let _ = tx.send(result);
+        });
+        let rows = rx
+            .recv()
+            .map_err(|_| anyhow!("the store's runtime stopped"))?
+            .context("reading the inbox")?;
+        Ok(rows.into_iter().map(|(seq, (e, _, _))| (seq, e)).collect())
+    }
+}
+
+/// The column after [`EVENT_COLUMNS`]: the event's position.
+const SEQ: usize = 15;
+
+/// Listens for notifications of this host's partitions and wakes the
+/// inbox's reader on each, for as long as the store's runtime runs.
+pub(super) async fn listen(config: tokio_postgres::Config, leases: Arc<Leases>, wake: Arc<Notify>) {
+    loop {
+        if let Err(e) = listen_once(&config, &leases, &wake).await {
+            tracing::warn!("the inbox listener lost its connection (polling meanwhile): {e:#}");
+        }
+        tokio::time::sleep(RECONNECT).await;
+    }
+}
+
+async fn listen_once(
+    config: &tokio_postgres::Config,
+    leases: &Leases,
+    wake: &Notify,
+) -> Result<()> {
+    let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
+    // The connection delivers notifications only while it is polled, which
+    // also carries the client's `LISTEN`: a task of its own polls it.
+    let (tx, mut notified) = mpsc::unbounded_channel();
+    let driver = tokio::spawn(async move {
+        let mut messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notification(n)) => {
+                    if tx.send(n).is_err() {
+                        return Ok(());
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    });
+    client
+        .batch_execute(&format!("LISTEN {INBOX_CHANNEL}"))
+        .await?;
+    // Whatever was notified before this listened is read now.
+    wake.notify_one();
+    while let Some(n) = notified.recv().await {
+        let mine = n
+            .payload()
+            .parse::<u32>()
+            .is_ok_and(|p| leases.epoch(p).is_some());
+        if mine {
+            wake.notify_one();
+        }
+    }
+    match driver.await {
+        Ok(Ok(())) => Err(anyhow!("the connection closed")),
+        Ok(Err(e)) => Err(e.into()),
+        Err(e) => Err(anyhow!("the listener task ended: {e}")),
+    }
+}
