@@ -5,13 +5,10 @@
 //! time applies exactly once, in order, and nothing is left queued,
 //! unrouted or in the outbox. Figures are printed, never asserted.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use skillhost_tests::postgres;
+use skillhost_tests::processes::*;
 use skillhost_tests::*;
 
 const FLOW: &str = "idn: Counter
@@ -58,165 +55,6 @@ state_fields:
 
 const LEASE: &str = "2s";
 
-/// One `skillhost run` process and the URL it listens on, once it does.
-struct Host {
-    child: Child,
-    /// Once the host is active.
-    listening: mpsc::Receiver<String>,
-    /// A standby's, at once: it forwards to the active host meanwhile.
-    forwarding: mpsc::Receiver<String>,
-    stderr: tempfile::NamedTempFile,
-}
-
-impl Host {
-    fn start(project: &Path, db: &str, standby: bool) -> Host {
-        let stderr = tempfile::NamedTempFile::new().unwrap();
-        let mut command = Command::new(skillhost_bin());
-        command
-            .args(["run", &project.display().to_string(), "--no-build"])
-            .args(["--listen", "127.0.0.1:0", "--store", db, "--lease", LEASE])
-            .stdout(Stdio::piped())
-            .stderr(stderr.reopen().unwrap());
-        if standby {
-            command.arg("--standby");
-        }
-        let mut child = command.spawn().expect("starting skillhost");
-        let stdout = child.stdout.take().unwrap();
-        let (tx, listening) = mpsc::channel();
-        let (standby_tx, forwarding) = mpsc::channel();
-        // Reads to the end so the child never blocks on a full pipe.
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if let Some(url) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(url.trim().to_string());
-                }
-                if let Some(rest) = line.strip_prefix("standby: listening on ") {
-                    let url = rest.split(',').next().unwrap_or_default();
-                    let _ = standby_tx.send(url.trim().to_string());
-                }
-            }
-        });
-        Host {
-            child,
-            listening,
-            forwarding,
-            stderr,
-        }
-    }
-
-    /// The URL, once the host listens (an active host); panics after `within`.
-    fn url(&self, within: Duration) -> String {
-        self.listening
-            .recv_timeout(within)
-            .expect("the host never started listening")
-    }
-
-    fn signal(&self, signal: i32) {
-        // SAFETY: kill(2) on our own child's pid.
-        assert_eq!(unsafe { libc::kill(self.child.id() as i32, signal) }, 0);
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(self.stderr.path()).unwrap()
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn client() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
-}
-
-/// Posts an event with an external id.
-fn send(
-    client: &reqwest::blocking::Client,
-    url: &str,
-    idn: &str,
-    user: &str,
-    ext: &str,
-) -> reqwest::Result<reqwest::blocking::Response> {
-    let body = serde_json::json!({
-        "idn": idn,
-        "integration_idn": "chat",
-        "connector_idn": "web",
-        "actor": { "external_id": user },
-        "external_event_id": ext,
-    });
-    client.post(format!("{url}/v1/events")).json(&body).send()
-}
-
-/// Posts an event with an external id; true when the host acknowledged it.
-fn post(client: &reqwest::blocking::Client, url: &str, idn: &str, user: &str, ext: &str) -> bool {
-    send(client, url, idn, user, ext).is_ok_and(|r| r.status() == reqwest::StatusCode::ACCEPTED)
-}
-
-/// A state field of every user that has it, by external id.
-fn field(db: &str, name: &str) -> std::collections::BTreeMap<String, u64> {
-    postgres::query(
-        db,
-        &format!(
-            "SELECT a.external_id, s.value FROM state s JOIN actors a ON a.persona_id = s.persona \
-             WHERE s.flow = 'Counter' AND s.field = '{name}'"
-        ),
-    )
-    .iter()
-    .map(|r| (r.get(0), r.get::<_, String>(1).parse().unwrap()))
-    .collect()
-}
-
-fn count(db: &str, sql: &str) -> i64 {
-    postgres::query(db, sql)[0].get(0)
-}
-
-/// What must be empty once everything settled: queue, unrouted events, outbox.
-fn leftovers(db: &str) -> (i64, i64, i64) {
-    (
-        count(db, "SELECT count(*) FROM queue"),
-        count(db, "SELECT count(*) FROM events WHERE NOT routed"),
-        count(db, "SELECT count(*) FROM outbox"),
-    )
-}
-
-/// (event, instance) pairs with more than one ok run.
-fn duplicate_runs(db: &str) -> i64 {
-    count(
-        db,
-        "SELECT count(*) FROM (SELECT event_id, flow, persona FROM runs WHERE outcome = 'ok' \
-         GROUP BY event_id, flow, persona HAVING count(*) > 1) d",
-    )
-}
-
-fn wait_for(what: &str, within: Duration, done: impl FnMut() -> bool) {
-    wait_explained(what, within, done, String::new);
-}
-
-/// [`wait_for`], adding what `explain` says to the message of giving up.
-fn wait_explained(
-    what: &str,
-    within: Duration,
-    mut done: impl FnMut() -> bool,
-    explain: impl Fn() -> String,
-) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < within,
-            "gave up waiting: {what}{}",
-            explain()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 const EVENTS: usize = 640;
 const USERS: usize = 16;
 const KILL_AT: usize = 200;
@@ -227,9 +65,9 @@ fn a_standby_takes_over_from_a_killed_host_and_every_event_applies_once() {
         return;
     };
     let dir = write_project(&[FLOW]);
-    let active = Host::start(dir.path(), &db, false);
+    let active = Host::start(dir.path(), &db, LEASE, &[]);
     let first_url = active.url(Duration::from_secs(60));
-    let standby = Host::start(dir.path(), &db, true);
+    let standby = Host::start(dir.path(), &db, LEASE, &["--standby"]);
     let standby_url = standby
         .forwarding
         .recv_timeout(Duration::from_secs(60))
@@ -364,9 +202,9 @@ fn a_stalled_host_resumed_after_the_takeover_stops_and_its_run_applies_once() {
         return;
     };
     let dir = write_project(&[FLOW]);
-    let mut active = Host::start(dir.path(), &db, false);
+    let mut active = Host::start(dir.path(), &db, LEASE, &[]);
     let first_url = active.url(Duration::from_secs(60));
-    let standby = Host::start(dir.path(), &db, true);
+    let standby = Host::start(dir.path(), &db, LEASE, &["--standby"]);
     let client = client();
     assert!(post(&client, &first_url, "slow", "zed", "slow-1"));
     // Mid-run (the skill computes for about 2 s here, well inside the 5 s
@@ -440,9 +278,9 @@ fn timers_due_after_their_host_died_fire_once_on_the_standby() {
         return;
     };
     let dir = write_project(&[FLOW]);
-    let mut active = Host::start(dir.path(), &db, false);
+    let mut active = Host::start(dir.path(), &db, LEASE, &[]);
     let first_url = active.url(Duration::from_secs(60));
-    let _standby = Host::start(dir.path(), &db, true);
+    let _standby = Host::start(dir.path(), &db, LEASE, &["--standby"]);
     let client = client();
     let users: Vec<String> = (0..8).map(|u| format!("t{u}")).collect();
     for u in &users {

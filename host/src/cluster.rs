@@ -76,6 +76,11 @@ pub trait Membership: Send + Sync {
     fn partitions(&self) -> u32;
     /// Whether this host holds the lease of `partition` now.
     fn owns(&self, partition: u32) -> bool;
+    /// Follows the partitions this host owns as they change.
+    fn watch(&self) -> tokio::sync::watch::Receiver<std::collections::BTreeSet<u32>>;
+    /// The queue entries of these partitions not yet finished, in admission
+    /// order: the work a partition's previous owner left.
+    fn queued(&self, partitions: &[u32]) -> anyhow::Result<Vec<crate::store::QueuedDispatch>>;
     /// Resolves when events may be waiting for this host: another host
     /// notified one of its partitions, or the poll interval passed (a
     /// notification is lost while the listener reconnects, and a partition

@@ -69,6 +69,8 @@ impl Dispatch {
 }
 
 struct Running {
+    /// The queue entry's id.
+    dispatch: i64,
     event_id: String,
     control: Arc<RunControl>,
     uninterruptible: bool,
@@ -173,22 +175,31 @@ impl Executor {
         }
     }
 
-    /// Re-admits a queue entry found in the store after a restart: it was
-    /// admitted before, so it simply queues.
-    pub fn readmit(self: &Arc<Self>, d: Dispatch) {
+    /// Re-admits a queue entry found in the store after a restart (or in a
+    /// partition taken over): it was admitted before, so it simply queues.
+    /// False if this executor holds the entry already (a partition it gave
+    /// back and took again while the entry still waited here).
+    pub fn readmit(self: &Arc<Self>, d: Dispatch) -> bool {
         let mut slots = self.slots.lock(&d.route.instance);
         let slot = slot_of(&mut slots, &d.route.instance);
+        let held = slot.running.as_ref().is_some_and(|r| r.dispatch == d.id)
+            || slot.queue.iter().any(|q| q.id == d.id);
+        if held {
+            return false;
+        }
         if slot.running.is_none() && slot.queue.is_empty() {
             self.start(slot, d);
         } else {
             slot.queue.push_back(d);
         }
+        true
     }
 
     /// Marks the instance busy with `d` and runs it on the async runtime.
     fn start(self: &Arc<Self>, slot: &mut Slot, d: Dispatch) {
         let control = Arc::new(RunControl::default());
         slot.running = Some(Running {
+            dispatch: d.id,
             event_id: d.event.id.clone(),
             control: control.clone(),
             uninterruptible: d.event.uninterruptible,

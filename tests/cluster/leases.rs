@@ -13,7 +13,8 @@ use skillhost::cluster::{partition_of, ClusterOptions, Fenced};
 use skillhost::event::{new_id, Actor, Audience, Event};
 use skillhost::flows::Scope;
 use skillhost::store::{
-    InstanceKey, NewDispatch, Outcome, PostgresStore, RunEffects, RunRecord, StateKey, Store,
+    AlreadyFinished, InstanceKey, NewDispatch, Outcome, PostgresStore, RunEffects, RunRecord,
+    StateKey, Store,
 };
 use skillhost_tests::postgres::fresh_database;
 
@@ -281,6 +282,20 @@ async fn a_zombie_hosts_commit_is_refused_and_the_effects_apply_once() {
         heir.state(&counter(&instance)).unwrap().as_deref(),
         Some("heir")
     );
+    // A second copy of the entry (run by a host that held it before)
+    // commits nothing.
+    let again = heir
+        .commit_run(
+            entry,
+            ok_record(&e.id, &instance),
+            effects(&instance, "again"),
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(
+        again.downcast_ref::<AlreadyFinished>(),
+        Some(&AlreadyFinished { dispatch: entry })
+    );
     let ok_runs = heir
         .runs(&e.id)
         .unwrap()
@@ -288,6 +303,10 @@ async fn a_zombie_hosts_commit_is_refused_and_the_effects_apply_once() {
         .filter(|r| r.outcome == Outcome::Ok)
         .count();
     assert_eq!(ok_runs, 1);
+    assert_eq!(
+        heir.state(&counter(&instance)).unwrap().as_deref(),
+        Some("heir")
+    );
     // Writes outside partitions (accepting events) still work on the zombie.
     let actor = zombie.actor_for("sandbox", "sandbox", "zed").await.unwrap();
     assert_eq!(zombie.accept_event(&event(&actor), 0).await.unwrap(), None);

@@ -1,6 +1,8 @@
 //! Several hosts on one PostgreSQL: at the store (`leases`: partitions,
-//! leases, hand-over, fencing) and as running hosts (`inbox`: each routes
-//! the events of its own partitions, wherever they were accepted).
+//! leases, hand-over, fencing), as hosts in one process (`inbox`: each
+//! routes the events of its own partitions, wherever they were accepted),
+//! and as `skillhost run --join` processes, one of them killed (`kill`).
 
 mod inbox;
+mod kill;
 mod leases;

@@ -10,6 +10,7 @@ pub mod fuzz;
 pub mod llm_server;
 pub mod newo;
 pub mod postgres;
+pub mod processes;
 pub mod server;
 
 use std::future::Future;

@@ -255,6 +255,12 @@ pub struct RunArgs {
     /// listens and forwards every request to the active host.
     #[arg(long)]
     pub standby: bool,
+    /// PostgreSQL store: run beside the other hosts on the database, each
+    /// routing and running its fair share of the partitions (any host
+    /// accepts any event; its partition's owner runs it), instead of as
+    /// the only active host.
+    #[arg(long, conflicts_with = "standby")]
+    pub join: bool,
     /// PostgreSQL store: the URL other hosts reach this one's API at, for
     /// standbys to forward requests to [default: http://LISTEN, unless
     /// --listen is a wildcard address such as 0.0.0.0]

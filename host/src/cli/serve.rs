@@ -68,6 +68,9 @@ pub async fn run(args: RunArgs) -> Result<()> {
     if args.standby && !matches!(args.store, StoreSpec::Postgres(_)) {
         bail!("--standby takes over from another host on the same PostgreSQL database: it needs --store postgres://...");
     }
+    if args.join && !matches!(args.store, StoreSpec::Postgres(_)) {
+        bail!("--join runs beside other hosts on the same PostgreSQL database: it needs --store postgres://...");
+    }
     let limits = ConnectionLimits {
         max_connections: args
             .max_connections
@@ -112,7 +115,7 @@ pub async fn run(args: RunArgs) -> Result<()> {
         partitions: args.partitions,
         lease: args.lease,
         host_id: None,
-        sole: true,
+        sole: !args.join,
         standby: args.standby,
         active: args.standby.then(|| active.clone()),
     };

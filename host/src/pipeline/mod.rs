@@ -13,12 +13,14 @@
 //! [`recover`] runs once at start, before the loops, and feeds hops 1 and 3
 //! with what a previous process left unfinished. Beside other hosts,
 //! [`inbox`] feeds hop 2 with the events they accepted for this host's
-//! partitions.
+//! partitions, and [`takeover`] feeds hop 3 with the queue entries of a
+//! partition taken over.
 
 pub mod admit;
 pub mod inbox;
 pub mod recover;
 pub mod route;
+pub mod takeover;
 
 use std::sync::Arc;
 
@@ -38,6 +40,12 @@ pub(crate) async fn start(
         .bus
         .take_consumer()
         .context("the event bus has no consumer")?;
+    // Beside other hosts: the partitions recovery covers, before it reads.
+    let owned = intake.membership.as_ref().map(|m| {
+        let mut owned = m.watch();
+        let known = owned.borrow_and_update().clone();
+        (owned, known)
+    });
     recover::recover(intake, executor).await?;
     let (admitter, admission) = admit::Admitter::new(executor.clone(), intake.tracker.clone());
     let router = tokio::spawn(route::route_events(
@@ -48,8 +56,18 @@ pub(crate) async fn start(
     ));
     let admission = tokio::spawn(admit::dispatch_admissions(admission));
     let mut tasks = vec![router, admission];
-    if let Some(membership) = intake.membership.clone() {
-        tasks.push(tokio::spawn(inbox::take_inbox(intake.clone(), membership)));
+    if let (Some(membership), Some((owned, known))) = (intake.membership.clone(), owned) {
+        tasks.push(tokio::spawn(inbox::take_inbox(
+            intake.clone(),
+            membership.clone(),
+        )));
+        tasks.push(tokio::spawn(takeover::follow_partitions(
+            intake.clone(),
+            executor.clone(),
+            membership,
+            owned,
+            known,
+        )));
     }
     Ok(tasks)
 }

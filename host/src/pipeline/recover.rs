@@ -1,7 +1,8 @@
 //! Recovery at start: picks up where a previous process stopped. Queue
 //! entries that never finished run again, in admission order; accepted
 //! events that were never routed are routed now, against the project the
-//! host starts with.
+//! host starts with. Beside other hosts, a partition taken over while the
+//! host runs has its queue entries run the same way ([`super::takeover`]).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,10 +17,30 @@ use crate::router::Route;
 use crate::store::{Outcome, QueuedDispatch, RunRecord, Store};
 
 pub(crate) async fn recover(intake: &Intake, executor: &Arc<Executor>) -> Result<()> {
+    let rerun = readmit(intake, executor, intake.store.queued_dispatches()?).await?;
+    let unrouted = intake.store.unrouted_events()?;
+    if rerun > 0 || !unrouted.is_empty() {
+        tracing::info!(
+            rerun,
+            unrouted = unrouted.len(),
+            "recovered unfinished work from the store"
+        );
+    }
+    let unrouted = unrouted.into_iter().map(|e| intake.accept(e)).collect();
+    intake.open(None, unrouted).publish()
+}
+
+/// Runs stored queue entries that never finished again, in admission order
+/// per instance; one whose flow, subscription or skill is gone is recorded
+/// as refused. Returns how many events they belong to.
+pub(crate) async fn readmit(
+    intake: &Intake,
+    executor: &Arc<Executor>,
+    queued: Vec<QueuedDispatch>,
+) -> Result<usize> {
     let store = &intake.store;
     let tracker = &intake.tracker;
     let project = intake.project.load_full();
-    let queued = store.queued_dispatches()?;
     let mut events: HashMap<String, Arc<Event>> = HashMap::new();
     for q in &queued {
         if !events.contains_key(&q.event_id) {
@@ -37,12 +58,17 @@ pub(crate) async fn recover(intake: &Intake, executor: &Arc<Executor>) -> Result
     for q in queued {
         let event = events[&q.event_id].clone();
         match rebuild(store.as_ref(), &project, &q) {
-            Ok((route, skill)) => executor.readmit(Dispatch {
-                id: q.id,
-                event,
-                route,
-                skill,
-            }),
+            Ok((route, skill)) => {
+                let held = !executor.readmit(Dispatch {
+                    id: q.id,
+                    event,
+                    route,
+                    skill,
+                });
+                if held {
+                    tracker.done(&q.event_id);
+                }
+            }
             Err(reason) => {
                 let record = RunRecord {
                     run_id: new_id(),
@@ -66,16 +92,7 @@ pub(crate) async fn recover(intake: &Intake, executor: &Arc<Executor>) -> Result
     for id in events.keys() {
         tracker.done(id);
     }
-    let unrouted = store.unrouted_events()?;
-    if !events.is_empty() || !unrouted.is_empty() {
-        tracing::info!(
-            rerun = events.len(),
-            unrouted = unrouted.len(),
-            "recovered unfinished work from the store"
-        );
-    }
-    let unrouted = unrouted.into_iter().map(|e| intake.accept(e)).collect();
-    intake.open(None, unrouted).publish()
+    Ok(events.len())
 }
 
 /// The interrupt mode of a stored queue entry's subscription, for its

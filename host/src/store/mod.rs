@@ -445,6 +445,15 @@ pub struct AlreadyRouted {
     pub event_id: String,
 }
 
+/// A run's commit (or a dispatch's end) refused because its queue entry
+/// was ended before: nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("queue entry {dispatch} was finished before: this commit recorded nothing")]
+pub struct AlreadyFinished {
+    /// The queue entry.
+    pub dispatch: i64,
+}
+
 /// A completed [`Pending`].
 pub fn ready<T: Send + 'static>(value: Result<T>) -> Pending<T> {
     Box::pin(std::future::ready(value))

@@ -1,24 +1,29 @@
-//! The inbox, from the owner's side: a host that shares the database with
+//! This host's membership of the hosts sharing the database: the partitions
+//! it owns, the queue entries a taken-over partition brings, and the inbox
+//! from the owner's side: a host that shares the database with
 //! others listens for the events they accepted for its partitions (`LISTEN`,
 //! each `NOTIFY` naming a partition; `rows.rs` sends them), and reads what
 //! waits there. The listener reconnects when its connection drops; what was
-//! notified meanwhile is found by the poll that [`Membership::inbox_changed`]
+//! notified meanwhile is found by the poll that
+//! [`crate::cluster::Membership::inbox_changed`]
 //! also resolves on.
 
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use deadpool_postgres::Pool;
+use deadpool_postgres::{Object, Pool};
 use futures_util::StreamExt;
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::{mpsc, watch, Notify};
 use tokio_postgres::AsyncMessage;
 
 use super::leases::Leases;
-use super::rows::{events_from_rows, query, EVENT_COLUMNS, INBOX_CHANNEL};
+use super::rows::{events_from_rows, query, queued_in, EVENT_COLUMNS, INBOX_CHANNEL};
 use crate::event::Event;
+use crate::store::QueuedDispatch;
 
 /// How often the owner looks at its inbox without being notified.
 const POLL: Duration = Duration::from_millis(500);
@@ -44,6 +49,16 @@ impl crate::cluster::Membership for Membership {
         self.leases.epoch(partition).is_some()
     }
 
+    fn watch(&self) -> watch::Receiver<BTreeSet<u32>> {
+        self.leases.watch()
+    }
+
+    fn queued(&self, partitions: &[u32]) -> Result<Vec<QueuedDispatch>> {
+        let partitions: Vec<i32> = partitions.iter().map(|p| *p as i32).collect();
+        self.read(move |c| async move { queued_in(&c, &partitions).await })
+            .context("reading the queue")
+    }
+
     fn inbox_changed(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
         Box::pin(async {
             let _ = tokio::time::timeout(POLL, self.wake.notified()).await;
@@ -52,34 +67,47 @@ impl crate::cluster::Membership for Membership {
 
     fn inbox(&self, after: i64, limit: usize) -> Result<Vec<(i64, Event)>> {
         let owned: Vec<i32> = self.leases.owned().into_iter().map(|p| p as i32).collect();
-        let pool = self.pool.clone();
         let limit = limit as i64;
+        self.read(move |c| async move {
+            let rows = query(
+                &c,
+                &format!(
+                    "SELECT {EVENT_COLUMNS}, seq FROM events WHERE id IN ( \
+                       SELECT event_id FROM inbox WHERE partition = ANY($1)) \
+                     AND seq > $2 ORDER BY seq LIMIT $3"
+                ),
+                &[&owned, &after, &limit],
+            )
+            .await?;
+            let seqs: Vec<i64> = rows.iter().map(|r| r.get(SEQ)).collect();
+            let events = events_from_rows(&c, &rows).await?;
+            Ok(seqs
+                .into_iter()
+                .zip(events)
+                .map(|(seq, (e, _, _))| (seq, e))
+                .collect())
+        })
+        .context("reading the inbox")
+    }
+}
+
+impl Membership {
+    /// Runs a read on the store's runtime with a pooled connection and waits
+    /// for it (callers are off the async runtime: `spawn_blocking`).
+    fn read<T, F, Fut>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(Object) -> Fut + Send + 'static,
+        Fut: Future<Output = Result<T>> + Send,
+    {
+        let pool = self.pool.clone();
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.runtime.spawn(async move {
-            let result = async {
-                let c = pool.get().await?;
-                let rows = query(
-                    &c,
-                    &format!(
-                        "SELECT {EVENT_COLUMNS}, seq FROM events WHERE id IN ( \
-                           SELECT event_id FROM inbox WHERE partition = ANY($1)) \
-                         AND seq > $2 ORDER BY seq LIMIT $3"
-                    ),
-                    &[&owned, &after, &limit],
-                )
-                .await?;
-                let seqs: Vec<i64> = rows.iter().map(|r| r.get(SEQ)).collect();
-                let events = events_from_rows(&c, &rows).await?;
-                anyhow::Ok(seqs.into_iter().zip(events).collect::<Vec<_>>())
-            }
-            .await;
+            let result = async { f(pool.get().await?).await }.await;
             let _ = tx.send(result);
         });
-        let rows = rx
-            .recv()
+        rx.recv()
             .map_err(|_| anyhow!("the store's runtime stopped"))?
-            .context("reading the inbox")?;
-        Ok(rows.into_iter().map(|(seq, (e, _, _))| (seq, e)).collect())
     }
 }
 

@@ -45,8 +45,8 @@ use tokio::sync::mpsc;
 use super::faults::Faults;
 use super::write_op::{Job, Writes};
 use super::{
-    AttributeOwner, EventRecord, InstanceKey, Message, NewDispatch, Pending, QueuedDispatch,
-    RunEffects, RunRecord, StateKey, Store, Turn,
+    AttributeOwner, EventRecord, Message, NewDispatch, Pending, QueuedDispatch, RunEffects,
+    RunRecord, StateKey, Store, Turn,
 };
 use crate::cluster::ClusterOptions;
 use crate::event::{new_id, Actor, Event, Receipt};
@@ -476,29 +476,7 @@ impl Store for PostgresStore {
 
     fn queued_dispatches(&self) -> Result<Vec<QueuedDispatch>> {
         let owned = self.owned_partitions();
-        self.read(move |c| async move {
-            let rows = query(
-                &c,
-                "SELECT id, event_id, flow, persona, subscription, skill, actor_id FROM queue \
-                 WHERE partition = ANY($1) ORDER BY id",
-                &[&owned],
-            )
-            .await?;
-            Ok(rows
-                .iter()
-                .map(|r| QueuedDispatch {
-                    id: r.get(0),
-                    event_id: r.get(1),
-                    instance: InstanceKey {
-                        flow: r.get(2),
-                        persona: r.get(3),
-                    },
-                    subscription: r.get::<_, i64>(4) as usize,
-                    skill: r.get(5),
-                    actor_id: r.get(6),
-                })
-                .collect())
-        })
+        self.read(move |c| async move { rows::queued_in(&c, &owned).await })
     }
 
     fn actor_for(&self, integration: &str, connector: &str, external_id: &str) -> Pending<Actor> {

@@ -13,7 +13,7 @@ use tokio_postgres::Row;
 use super::leases::Leases;
 use crate::cluster::target_partitions;
 use crate::event::{Actor, Audience, Event};
-use crate::store::{InstanceKey, Message, Outcome, RunRecord, Turn};
+use crate::store::{InstanceKey, Message, Outcome, QueuedDispatch, RunRecord, Turn};
 
 /// A pooled connection (with its statement cache).
 pub(super) type Conn = ClientWrapper;
@@ -312,4 +312,29 @@ pub(super) fn run_from_row(r: &Row) -> RunRecord {
             .and_then(|c| serde_json::from_str(&c).ok())
             .unwrap_or_default(),
     }
+}
+
+/// The queue entries of these partitions, in admission order.
+pub(super) async fn queued_in(c: &Conn, partitions: &[i32]) -> Result<Vec<QueuedDispatch>> {
+    let rows = query(
+        c,
+        "SELECT id, event_id, flow, persona, subscription, skill, actor_id FROM queue \
+         WHERE partition = ANY($1) ORDER BY id",
+        &[&partitions],
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| QueuedDispatch {
+            id: r.get(0),
+            event_id: r.get(1),
+            instance: InstanceKey {
+                flow: r.get(2),
+                persona: r.get(3),
+            },
+            subscription: r.get::<_, i64>(4) as usize,
+            skill: r.get(5),
+            actor_id: r.get(6),
+        })
+        .collect())
 }

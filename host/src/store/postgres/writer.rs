@@ -28,7 +28,9 @@ use crate::event::{new_id, Actor, Receipt};
 use crate::flows::Scope;
 use crate::store::faults::Faults;
 use crate::store::write_op::{Job, Op, Output};
-use crate::store::{agent_turn, user_turn, AlreadyRouted, QueuedDispatch, RunRecord};
+use crate::store::{
+    agent_turn, user_turn, AlreadyFinished, AlreadyRouted, QueuedDispatch, RunRecord,
+};
 
 /// The first pause before held writes are tried again, and the longest.
 const FIRST_RETRY: Duration = Duration::from_millis(50);
@@ -548,7 +550,13 @@ async fn take_from_inbox(c: &Conn, event_id: &str, partitions: &[u32]) -> Result
     Ok(())
 }
 
+/// Ends a queue entry with its record. An entry ended before (another
+/// copy of it ran, e.g. on a host that held its partition earlier) is
+/// refused with [`AlreadyFinished`]: the op records nothing, so a run's
+/// effects apply once whatever ran it twice.
 async fn finish(c: &Conn, dispatch: i64, record: &RunRecord) -> Result<()> {
-    execute(c, "DELETE FROM queue WHERE id = $1", &[&dispatch]).await?;
+    if execute(c, "DELETE FROM queue WHERE id = $1", &[&dispatch]).await? == 0 {
+        return Err(AlreadyFinished { dispatch }.into());
+    }
     insert_run(c, record).await
 }
