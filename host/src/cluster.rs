@@ -86,10 +86,15 @@ pub trait Membership: Send + Sync {
     /// notification is lost while the listener reconnects, and a partition
     /// just taken over has its inbox already).
     fn inbox_changed(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>>;
-    /// Events with routes still to be routed in this host's partitions,
-    /// oldest first, at most `limit` of those after the position `after`
-    /// (0: from the first), each with its position.
-    fn inbox(&self, after: i64, limit: usize) -> anyhow::Result<Vec<(i64, Event)>>;
+    /// Events with routes still to be routed in these partitions, oldest
+    /// first, at most `limit` of those after the position `after` (0: from
+    /// the first), each with its position.
+    fn inbox(
+        &self,
+        partitions: &[u32],
+        after: i64,
+        limit: usize,
+    ) -> anyhow::Result<Vec<(i64, Event)>>;
 }
 
 /// How a host takes part in a cluster.

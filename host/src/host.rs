@@ -99,7 +99,9 @@ impl Host {
             metrics: metrics.clone(),
             limits: config.runtime.limits,
             backpressure: Arc::new(Backpressure::new(config.backlog, tracker.clone())),
-            membership: store.membership(),
+            partitions: store
+                .membership()
+                .map(|m| Arc::new(crate::pipeline::inbox::Partitions::new(m))),
         });
         let commands = crate::commands::Hub::new(
             Arc::new(crate::commands::Registry::new(config.commands.clone())?),

@@ -13,11 +13,12 @@ use anyhow::Result;
 
 use crate::backpressure::{Backpressure, Overload};
 use crate::bus::EventBus;
-use crate::cluster::{partition_of, target_partitions, Membership};
+use crate::cluster::{partition_of, target_partitions};
 use crate::event::{ActorRef, Audience, Event, Receipt, Submission};
 use crate::flows::ProjectCell;
 use crate::limits::{short, Limits, MAX_NAME_BYTES};
 use crate::metrics::Metrics;
+use crate::pipeline::inbox::Partitions;
 use crate::router::Accepted;
 use crate::store::Store;
 use crate::tracker::Tracker;
@@ -54,8 +55,9 @@ pub struct Intake {
     pub(crate) limits: Limits,
     /// Bounds the work accepted from clients and skills.
     pub(crate) backpressure: Arc<Backpressure>,
-    /// Beside other hosts: which partitions' routes this host routes.
-    pub(crate) membership: Option<Arc<dyn Membership>>,
+    /// Beside other hosts: which partitions' routes this host routes (all
+    /// of them from the inbox, in order: [`crate::pipeline::inbox`]).
+    pub(crate) partitions: Option<Arc<Partitions>>,
 }
 
 impl Intake {
@@ -69,13 +71,13 @@ impl Intake {
     /// event's partitions (their owners route it from the inbox, where the
     /// store put it).
     fn keep_own_routes(&self, a: &mut Accepted) -> bool {
-        let Some(m) = &self.membership else {
+        let Some(partitions) = &self.partitions else {
             return true;
         };
-        let count = m.partitions();
+        let count = partitions.count();
         let mine: Vec<u32> = target_partitions(&a.event, count)
             .into_iter()
-            .filter(|p| m.owns(*p))
+            .filter(|p| partitions.is_ready(*p))
             .collect();
         if mine.is_empty() {
             return false;
@@ -84,6 +86,24 @@ impl Intake {
             .retain(|r| mine.contains(&partition_of(r.instance.persona.as_deref(), count)));
         a.partitions = mine;
         true
+    }
+
+    /// Hands an accepted, durable event whose tracker entry is open to the
+    /// router: beside other hosts, only its routes in this host's ready
+    /// partitions. An error means the bus is closed (the host is stopping);
+    /// the event is routed at the next start.
+    pub(crate) fn hand_to_router(&self, mut a: Accepted) -> Result<()> {
+        let id = a.event.id.clone();
+        if !self.keep_own_routes(&mut a) {
+            self.tracker.done(&id);
+            return Ok(());
+        }
+        if let Err(e) = self.bus.publish(a) {
+            tracing::error!(event = %id, "publishing an accepted event: {e:#}");
+            self.tracker.done(&id);
+            return Err(e);
+        }
+        Ok(())
     }
 
     /// Opens the tracker entries of events about to be written durably, as
@@ -198,19 +218,34 @@ impl Opened<'_> {
 
     /// Hands the events to the router, in order. An event the bus refuses
     /// (the host is shutting down) is durable already and is routed at the
-    /// next start; the first such error is returned. Beside other hosts,
-    /// only the routes in this host's partitions go to its router.
+    /// next start; the first such error is returned.
+    ///
+    /// Beside other hosts they are routed from the inbox instead, in the
+    /// order they were accepted ([`crate::pipeline::inbox`]): this wakes it,
+    /// and an event with nothing in this host's partitions is closed here.
     pub fn publish(mut self) -> Result<()> {
-        let mut first_error = None;
-        for mut a in std::mem::take(&mut self.events) {
-            let id = a.event.id.clone();
-            if !self.intake.keep_own_routes(&mut a) {
-                self.intake.tracker.done(&id);
-                continue;
+        let events = std::mem::take(&mut self.events);
+        if let Some(partitions) = &self.intake.partitions {
+            let mut waiting = false;
+            for a in events {
+                let ours = !a.routes.is_empty()
+                    && target_partitions(&a.event, partitions.count())
+                        .into_iter()
+                        .any(|p| partitions.membership.owns(p));
+                if ours {
+                    waiting = true;
+                } else {
+                    self.intake.tracker.done(&a.event.id);
+                }
             }
-            if let Err(e) = self.intake.bus.publish(a) {
-                tracing::error!(event = %id, "publishing an accepted event: {e:#}");
-                self.intake.tracker.done(&id);
+            if waiting {
+                partitions.wake();
+            }
+            return Ok(());
+        }
+        let mut first_error = None;
+        for a in events {
+            if let Err(e) = self.intake.hand_to_router(a) {
                 first_error.get_or_insert(e);
             }
         }

@@ -1,12 +1,13 @@
 //! Three `skillhost run --join` processes on one PostgreSQL, 16 partitions,
 //! a 2 s lease: events for 24 users are posted round robin to every host
-//! (whichever host accepts one, its partition's owner runs it), and one host
-//! is SIGKILLed a third of the way in. What it was not able to acknowledge
+//! by four senders (whichever host accepts one, its partition's owner runs
+//! it), and one host is SIGKILLed a third of the way in. What it was not able to acknowledge
 //! is posted again to another host with the same external id. Every
 //! counter ends exact, no (event, instance) ran ok twice, and nothing is
 //! left queued, unrouted or in the outbox. Figures are printed, never
 //! asserted.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use skillhost_tests::postgres::fresh_database;
@@ -19,7 +20,7 @@ skills:
     crate: probe
     parameters:
       - name: ops
-        default_value: busy:200000;incr:count
+        default_value: busy:2000000;incr:count
 events:
   - idn: tick
     skill_idn: Count
@@ -33,6 +34,7 @@ const HOSTS: usize = 3;
 const EVENTS: usize = 600;
 const USERS: usize = 24;
 const KILL_AT: usize = 200;
+const SENDERS: usize = 4;
 
 #[test]
 fn killing_one_of_three_hosts_loses_nothing_and_applies_nothing_twice() {
@@ -70,47 +72,59 @@ fn killing_one_of_three_hosts_loses_nothing_and_applies_nothing_twice() {
             &format!("SELECT count(*) FROM partitions WHERE owner = '{victim}'"),
         )
     };
-    let client = client();
     let user = |i: usize| format!("user-{}", i % USERS);
     let ext = |i: usize| format!("tick-{i}");
-    let (mut first_try, mut retried) = (0, 0);
-    let mut killed_at = None;
-    let mut unfinished_at_kill = 0;
-    let mut victims_partitions = 0;
-    for i in 0..EVENTS {
-        if i == KILL_AT {
-            hosts[0].signal(libc::SIGKILL);
-            let _ = hosts[0].child.wait();
-            killed_at = Some(Instant::now());
-            victims_partitions = owned_by_victim(&db);
-            unfinished_at_kill = count(
-                &db,
-                &format!(
-                    "SELECT (SELECT count(*) FROM queue q JOIN partitions p ON p.p = q.partition \
-                       WHERE p.owner = '{victim}') \
-                     + (SELECT count(*) FROM inbox i JOIN partitions p ON p.p = i.partition \
-                       WHERE p.owner = '{victim}')"
-                ),
-            );
+    // Four senders, each with its own users, so work queues up on the hosts;
+    // each user's events are posted in order, each once the one before was
+    // acknowledged. What a host does not acknowledge goes to the next one,
+    // the dead one too in its turn.
+    let posted = AtomicUsize::new(0);
+    let retried = AtomicUsize::new(0);
+    let (killed_at, unfinished_at_kill, victims_partitions) = std::thread::scope(|scope| {
+        for sender in 0..SENDERS {
+            let (posted, retried, urls) = (&posted, &retried, &urls);
+            scope.spawn(move || {
+                let client = client();
+                for i in (0..EVENTS).filter(|i| i % USERS % SENDERS == sender) {
+                    let mut attempt = 0;
+                    while !post(
+                        &client,
+                        &urls[(i + attempt) % HOSTS],
+                        "tick",
+                        &user(i),
+                        &ext(i),
+                    ) {
+                        attempt += 1;
+                        assert!(attempt < 100, "event {i} was never acknowledged");
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    if attempt > 0 {
+                        retried.fetch_add(1, Ordering::Relaxed);
+                    }
+                    posted.fetch_add(1, Ordering::Relaxed);
+                }
+            });
         }
-        // Round robin over all three, the dead one too: what it does not
-        // acknowledge goes to the next host.
-        let mut attempt = 0;
-        loop {
-            let host = (i + attempt) % HOSTS;
-            if post(&client, &urls[host], "tick", &user(i), &ext(i)) {
-                break;
-            }
-            attempt += 1;
-            assert!(attempt < 100, "event {i} was never acknowledged");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        if attempt == 0 {
-            first_try += 1;
-        } else {
-            retried += 1;
-        }
-    }
+        wait_for("the first events posted", Duration::from_secs(120), || {
+            posted.load(Ordering::Relaxed) >= KILL_AT
+        });
+        hosts[0].signal(libc::SIGKILL);
+        let _ = hosts[0].child.wait();
+        let killed_at = Instant::now();
+        let victims_partitions = owned_by_victim(&db);
+        let unfinished = count(
+            &db,
+            &format!(
+                "SELECT (SELECT count(*) FROM queue q JOIN partitions p ON p.p = q.partition \
+                   WHERE p.owner = '{victim}') \
+                 + (SELECT count(*) FROM inbox i JOIN partitions p ON p.p = i.partition \
+                   WHERE p.owner = '{victim}')"
+            ),
+        );
+        (killed_at, unfinished, victims_partitions)
+    });
+    let retried = retried.into_inner();
+    let first_try = EVENTS - retried;
 
     assert!(
         victims_partitions > 0,
@@ -135,21 +149,40 @@ fn killing_one_of_three_hosts_loses_nothing_and_applies_nothing_twice() {
             )
         },
     );
-    let settled = killed_at.map(|t| t.elapsed());
+    let settled = killed_at.elapsed();
     assert_eq!(duplicate_runs(&db), 0, "an (event, instance) ran ok twice");
     assert_eq!(
         count(&db, "SELECT count(*) FROM events WHERE idn = 'tick'"),
         EVENTS as i64,
         "one event per external id"
     );
+    // Each user's events were posted one after another, each once the one
+    // before was acknowledged: they ran in that order.
+    let mut last: std::collections::HashMap<String, usize> = Default::default();
+    for r in skillhost_tests::postgres::query(
+        &db,
+        "SELECT a.external_id, e.external_event_id FROM runs r \
+         JOIN events e ON e.id = r.event_id JOIN actors a ON a.persona_id = r.persona \
+         WHERE r.outcome = 'ok' ORDER BY r.seq",
+    ) {
+        let (who, ext): (String, String) = (r.get(0), r.get(1));
+        let n: usize = ext.trim_start_matches("tick-").parse().unwrap();
+        if let Some(before) = last.insert(who.clone(), n) {
+            assert!(before < n, "{who}: tick-{n} ran after tick-{before}");
+        }
+    }
     let ok_runs = count(&db, "SELECT count(*) FROM runs WHERE outcome = 'ok'");
     assert_eq!(ok_runs, EVENTS as i64);
-    assert_eq!(owned_by_victim(&db), 0, "the survivors took the victim's partitions");
+    assert_eq!(
+        owned_by_victim(&db),
+        0,
+        "the survivors took the victim's partitions"
+    );
     println!(
         "kill one of three: {EVENTS} events over {USERS} users, {first_try} acknowledged at the \
          first try, {retried} retried on another host; {unfinished_at_kill} queue entries and \
          inbox rows in the victim's {victims_partitions} partitions at the kill; {ok_runs} ok runs, 0 duplicates; \
          everything applied {:?} after the kill",
-        settled.unwrap_or_default()
+        settled
     );
 }

@@ -107,7 +107,13 @@ pub fn send(
 }
 
 /// Posts an event with an external id; true when the host acknowledged it.
-pub fn post(client: &reqwest::blocking::Client, url: &str, idn: &str, user: &str, ext: &str) -> bool {
+pub fn post(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    idn: &str,
+    user: &str,
+    ext: &str,
+) -> bool {
     send(client, url, idn, user, ext).is_ok_and(|r| r.status() == reqwest::StatusCode::ACCEPTED)
 }
 
@@ -174,4 +180,3 @@ pub fn wait_explained(
         std::thread::sleep(Duration::from_millis(100));
     }
 }
-

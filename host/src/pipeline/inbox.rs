@@ -1,10 +1,22 @@
-//! Beside other hosts, the other way in to the router: events another host
-//! accepted with routes in this host's partitions (and the unrouted events
-//! of a partition this host took over) wait in the store's inbox. This loop
-//! routes them here, woken by the store when one arrives and polling
-//! meanwhile. An event this host has open already is its own, on its way.
+//! Beside other hosts, the way in to the router: every event with routes in
+//! this host's partitions is routed from the store's inbox, in the order
+//! the events were accepted, whichever host accepted them. Events this host
+//! accepted itself wake the loop at once; other hosts' wake it through the
+//! store (`NOTIFY`), and it polls meanwhile. One ordered path is what keeps
+//! a user's events in order when consecutive ones reach different hosts, or
+//! when a partition's backlog is taken over from a dead host while new
+//! events for it arrive.
+//!
+//! A partition is routed from only once it is *ready*: owned, and (if taken
+//! while running) with its previous owner's queue entries re-admitted, so
+//! they run before anything routed after them ([`super::takeover`]).
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::RwLock;
+use tokio::sync::Notify;
 
 use crate::cluster::Membership;
 use crate::intake::Intake;
@@ -12,7 +24,70 @@ use crate::intake::Intake;
 /// Events read from the inbox at a time.
 const BATCH: usize = 256;
 
-pub(crate) async fn take_inbox(intake: Arc<Intake>, membership: Arc<dyn Membership>) {
+/// How long an event handed to the router is not handed again while its
+/// inbox row is still there (its routing not yet committed); past it, it
+/// is handed again, as its routing may have failed. A second routing of
+/// one partition records nothing ([`crate::store::AlreadyRouted`]).
+const IN_FLIGHT: Duration = Duration::from_secs(10);
+
+/// This host's partitions, as routing sees them (see the module docs).
+pub struct Partitions {
+    pub(crate) membership: Arc<dyn Membership>,
+    ready: RwLock<BTreeSet<u32>>,
+    wake: Notify,
+}
+
+impl Partitions {
+    /// The partitions `membership` owns now are ready: recovery at start
+    /// covers them before anything is routed.
+    pub(crate) fn new(membership: Arc<dyn Membership>) -> Self {
+        let owned = membership.watch().borrow().clone();
+        Partitions {
+            membership,
+            ready: RwLock::new(owned),
+            wake: Notify::new(),
+        }
+    }
+
+    /// The cluster's partition count.
+    pub(crate) fn count(&self) -> u32 {
+        self.membership.partitions()
+    }
+
+    /// Whether this host routes `partition`'s routes now.
+    pub(crate) fn is_ready(&self, partition: u32) -> bool {
+        self.ready.read().contains(&partition) && self.membership.owns(partition)
+    }
+
+    fn ready(&self) -> Vec<u32> {
+        let ready = self.ready.read();
+        ready
+            .iter()
+            .copied()
+            .filter(|p| self.membership.owns(*p))
+            .collect()
+    }
+
+    /// Routing of `partition` starts (its takeover is done).
+    pub(crate) fn set_ready(&self, partition: u32) {
+        self.ready.write().insert(partition);
+        self.wake.notify_one();
+    }
+
+    /// Routing of `partition` stops (another host has it now).
+    pub(crate) fn set_gone(&self, partition: u32) {
+        self.ready.write().remove(&partition);
+    }
+
+    /// An event this host accepted waits in the inbox now.
+    pub(crate) fn wake(&self) {
+        self.wake.notify_one();
+    }
+}
+
+pub(crate) async fn take_inbox(intake: Arc<Intake>, partitions: Arc<Partitions>) {
+    // Handed to the router, with when: skipped while their rows remain.
+    let mut in_flight: HashMap<String, Instant> = HashMap::new();
     // Within a burst, read on after the last batch instead of waiting; each
     // wake reads from the first again (an event may commit after one with a
     // later position).
@@ -21,12 +96,17 @@ pub(crate) async fn take_inbox(intake: Arc<Intake>, membership: Arc<dyn Membersh
         let after = match burst {
             Some(last) => last,
             None => {
-                membership.inbox_changed().await;
+                tokio::select! {
+                    () = partitions.wake.notified() => {}
+                    () = partitions.membership.inbox_changed() => {}
+                }
                 0
             }
         };
-        let reader = membership.clone();
-        let waiting = match tokio::task::spawn_blocking(move || reader.inbox(after, BATCH)).await {
+        let ready = partitions.ready();
+        let reader = partitions.membership.clone();
+        let read = tokio::task::spawn_blocking(move || reader.inbox(&ready, after, BATCH)).await;
+        let waiting = match read {
             Ok(Ok(events)) => events,
             Ok(Err(e)) => {
                 tracing::warn!("reading the inbox: {e:#}");
@@ -39,19 +119,35 @@ pub(crate) async fn take_inbox(intake: Arc<Intake>, membership: Arc<dyn Membersh
             .last()
             .filter(|_| waiting.len() == BATCH)
             .map(|(last, _)| *last);
-        let fresh: Vec<_> = waiting
-            .into_iter()
-            .map(|(_, e)| e)
-            .filter(|e| !intake.tracker.is_open(&e.id))
-            .map(|e| intake.accept(e))
-            .collect();
-        if fresh.is_empty() {
+        if after == 0 && burst.is_none() {
+            // A whole read: what is not in it was routed.
+            in_flight.retain(|id, _| waiting.iter().any(|(_, e)| e.id == *id));
+        }
+        let now = Instant::now();
+        let mut handed = Vec::new();
+        for (_, event) in waiting {
+            let fresh = in_flight
+                .get(&event.id)
+                .is_none_or(|at| now.duration_since(*at) > IN_FLIGHT);
+            if !fresh {
+                continue;
+            }
+            in_flight.insert(event.id.clone(), now);
+            // This host's own events are open since they were accepted.
+            if !intake.tracker.is_open(&event.id) {
+                intake.tracker.open(&event.id, None);
+            }
+            handed.push(intake.accept(event));
+        }
+        if handed.is_empty() {
             continue;
         }
-        tracing::debug!(events = fresh.len(), "routing events from the inbox");
-        if intake.open(None, fresh).publish().is_err() {
-            // The bus is closed: the host is stopping.
-            return;
+        tracing::debug!(events = handed.len(), "routing events from the inbox");
+        for a in handed {
+            if intake.hand_to_router(a).is_err() {
+                // The bus is closed: the host is stopping.
+                return;
+            }
         }
     }
 }

@@ -11,10 +11,10 @@
 //!    skills; a committed run's events re-enter at hop 1.
 //!
 //! [`recover`] runs once at start, before the loops, and feeds hops 1 and 3
-//! with what a previous process left unfinished. Beside other hosts,
-//! [`inbox`] feeds hop 2 with the events they accepted for this host's
-//! partitions, and [`takeover`] feeds hop 3 with the queue entries of a
-//! partition taken over.
+//! with what a previous process left unfinished. Beside other hosts, hop 1
+//! leaves events in the store's inbox and [`inbox`] hands them to hop 2 in
+//! the order they were accepted, whichever host accepted them; [`takeover`]
+//! feeds hop 3 with the queue entries of a partition taken over.
 
 pub mod admit;
 pub mod inbox;
@@ -40,12 +40,6 @@ pub(crate) async fn start(
         .bus
         .take_consumer()
         .context("the event bus has no consumer")?;
-    // Beside other hosts: the partitions recovery covers, before it reads.
-    let owned = intake.membership.as_ref().map(|m| {
-        let mut owned = m.watch();
-        let known = owned.borrow_and_update().clone();
-        (owned, known)
-    });
     recover::recover(intake, executor).await?;
     let (admitter, admission) = admit::Admitter::new(executor.clone(), intake.tracker.clone());
     let router = tokio::spawn(route::route_events(
@@ -56,17 +50,15 @@ pub(crate) async fn start(
     ));
     let admission = tokio::spawn(admit::dispatch_admissions(admission));
     let mut tasks = vec![router, admission];
-    if let (Some(membership), Some((owned, known))) = (intake.membership.clone(), owned) {
+    if let Some(partitions) = intake.partitions.clone() {
         tasks.push(tokio::spawn(inbox::take_inbox(
             intake.clone(),
-            membership.clone(),
+            partitions.clone(),
         )));
         tasks.push(tokio::spawn(takeover::follow_partitions(
             intake.clone(),
             executor.clone(),
-            membership,
-            owned,
-            known,
+            partitions,
         )));
     }
     Ok(tasks)

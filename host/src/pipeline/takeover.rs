@@ -8,45 +8,74 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::Duration;
 
-use tokio::sync::watch;
-
-use crate::cluster::Membership;
+use super::inbox::Partitions;
 use crate::executor::Executor;
 use crate::intake::Intake;
 
-/// Follows the owned partitions from `known` (those recovery covered at
-/// start) and runs what each partition taken since brings.
+/// Follows the owned partitions from those ready at start (recovery
+/// covered them): a partition taken since runs what its previous owner
+/// left, then becomes ready for routing; one lost stops being routed.
 pub(crate) async fn follow_partitions(
     intake: Arc<Intake>,
     executor: Arc<Executor>,
-    membership: Arc<dyn Membership>,
-    mut owned: watch::Receiver<BTreeSet<u32>>,
-    mut known: BTreeSet<u32>,
+    partitions: Arc<Partitions>,
 ) {
-    while owned.changed().await.is_ok() {
+    let mut owned = partitions.membership.watch();
+    let mut known: BTreeSet<u32> = (0..partitions.count())
+        .filter(|p| partitions.is_ready(*p))
+        .collect();
+    loop {
         let now = owned.borrow_and_update().clone();
+        for lost in known.difference(&now) {
+            partitions.set_gone(*lost);
+        }
         let taken: Vec<u32> = now.difference(&known).copied().collect();
         known = now;
-        if taken.is_empty() {
-            continue;
+        // Until it succeeds (the store may be out of reach for a while):
+        // routing the partitions before could run new events ahead of the
+        // entries their previous owner left.
+        let mut pause = Duration::from_millis(100);
+        while !taken.is_empty() && !take_over(&intake, &executor, &partitions, &taken).await {
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(2));
         }
-        let reader = membership.clone();
-        let wanted = taken.clone();
-        let queued = match tokio::task::spawn_blocking(move || reader.queued(&wanted)).await {
-            Ok(Ok(queued)) => queued,
-            Ok(Err(e)) => {
-                tracing::error!(partitions = ?taken, "taking over: {e:#}");
-                continue;
-            }
-            Err(_) => return,
-        };
-        match super::recover::readmit(&intake, &executor, queued).await {
-            Ok(0) => {}
-            Ok(events) => {
-                tracing::info!(partitions = ?taken, events, "took over unfinished work")
-            }
-            Err(e) => tracing::error!(partitions = ?taken, "taking over: {e:#}"),
+        if owned.changed().await.is_err() {
+            return;
         }
     }
+}
+
+/// Re-admits the queue entries of partitions just taken, then routes them.
+/// False if the store could not be read (nothing was made ready).
+async fn take_over(
+    intake: &Arc<Intake>,
+    executor: &Arc<Executor>,
+    partitions: &Partitions,
+    taken: &[u32],
+) -> bool {
+    let reader = partitions.membership.clone();
+    let wanted = taken.to_vec();
+    let queued = match tokio::task::spawn_blocking(move || reader.queued(&wanted)).await {
+        Ok(Ok(queued)) => queued,
+        Ok(Err(e)) => {
+            tracing::error!(partitions = ?taken, "taking over: {e:#}");
+            return false;
+        }
+        // The runtime is stopping.
+        Err(_) => return true,
+    };
+    match super::recover::readmit(intake, executor, queued).await {
+        Ok(0) => {}
+        Ok(events) => tracing::info!(partitions = ?taken, events, "took over unfinished work"),
+        Err(e) => {
+            tracing::error!(partitions = ?taken, "taking over: {e:#}");
+            return false;
+        }
+    }
+    for p in taken {
+        partitions.set_ready(*p);
+    }
+    true
 }

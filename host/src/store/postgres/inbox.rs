@@ -65,8 +65,8 @@ impl crate::cluster::Membership for Membership {
         })
     }
 
-    fn inbox(&self, after: i64, limit: usize) -> Result<Vec<(i64, Event)>> {
-        let owned: Vec<i32> = self.leases.owned().into_iter().map(|p| p as i32).collect();
+    fn inbox(&self, partitions: &[u32], after: i64, limit: usize) -> Result<Vec<(i64, Event)>> {
+        let owned: Vec<i32> = partitions.iter().map(|p| *p as i32).collect();
         let limit = limit as i64;
         self.read(move |c| async move {
             let rows = query(
