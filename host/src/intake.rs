@@ -113,10 +113,31 @@ impl Intake {
         for a in &events {
             self.tracker.open(&a.event.id, parent);
         }
+        // Beside other hosts, before the write can put them in the inbox:
+        // the inbox loop hands them to the router with the token taken here.
+        let deferred = events.iter().map(|a| self.defer_if_ours(a)).collect();
         Opened {
             intake: self,
             events,
+            deferred,
         }
+    }
+
+    /// Beside other hosts: whether `a` has routes in this host's partitions,
+    /// which its inbox loop routes (registered with it if so).
+    fn defer_if_ours(&self, a: &Accepted) -> bool {
+        let Some(partitions) = &self.partitions else {
+            return false;
+        };
+        let ours: Vec<u32> = target_partitions(&a.event, partitions.count())
+            .into_iter()
+            .filter(|p| partitions.membership.owns(*p))
+            .collect();
+        if a.routes.is_empty() || ours.is_empty() {
+            return false;
+        }
+        partitions.defer(&a.event.id, ours);
+        true
     }
 
     /// Accepts an event from outside and returns its receipt once the event
@@ -208,6 +229,8 @@ impl Intake {
 pub struct Opened<'a> {
     intake: &'a Intake,
     events: Vec<Accepted>,
+    /// Per event: left to this host's inbox loop (beside other hosts).
+    deferred: Vec<bool>,
 }
 
 impl Opened<'_> {
@@ -225,22 +248,14 @@ impl Opened<'_> {
     /// and an event with nothing in this host's partitions is closed here.
     pub fn publish(mut self) -> Result<()> {
         let events = std::mem::take(&mut self.events);
+        let deferred = std::mem::take(&mut self.deferred);
         if let Some(partitions) = &self.intake.partitions {
-            let mut waiting = false;
-            for a in events {
-                let ours = !a.routes.is_empty()
-                    && target_partitions(&a.event, partitions.count())
-                        .into_iter()
-                        .any(|p| partitions.membership.owns(p));
-                if ours {
-                    waiting = true;
-                } else {
+            for (a, deferred) in events.iter().zip(deferred) {
+                if !deferred {
                     self.intake.tracker.done(&a.event.id);
                 }
             }
-            if waiting {
-                partitions.wake();
-            }
+            partitions.wake();
             return Ok(());
         }
         let mut first_error = None;
@@ -255,7 +270,10 @@ impl Opened<'_> {
 
 impl Drop for Opened<'_> {
     fn drop(&mut self) {
-        for a in &self.events {
+        for (a, deferred) in self.events.iter().zip(&self.deferred) {
+            if let (true, Some(partitions)) = (deferred, &self.intake.partitions) {
+                partitions.undefer(&a.event.id);
+            }
             self.intake.tracker.done(&a.event.id);
         }
     }

@@ -168,6 +168,12 @@ async fn each_host_routes_the_events_of_its_partitions_wherever_they_were_accept
     )
     .await;
 
+    // Nothing is left open in either host's tracker (no routing token lost).
+    for host in [&host_a, &host_b] {
+        tokio::time::timeout(Duration::from_secs(30), host.idle())
+            .await
+            .expect("a host still holds open events");
+    }
     // A ran its user's 5 + 3 `go` and the 3 `fan`; B its user's 5 + 3 `go`.
     assert_eq!(ok_runs(&host_a), 11, "ok runs on A");
     assert_eq!(ok_runs(&host_b), 8, "ok runs on B");

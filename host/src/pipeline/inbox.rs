@@ -15,7 +15,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::RwLock;
+use parking_lot::{Mutex, RwLock};
 use tokio::sync::Notify;
 
 use crate::cluster::Membership;
@@ -35,6 +35,10 @@ pub struct Partitions {
     pub(crate) membership: Arc<dyn Membership>,
     ready: RwLock<BTreeSet<u32>>,
     wake: Notify,
+    /// Events this host accepted, open in its tracker, not yet handed to
+    /// its router: with the partitions of theirs it owned. Should it lose
+    /// them all first, their new owners route them, and they are closed.
+    deferred: Mutex<HashMap<String, Vec<u32>>>,
 }
 
 impl Partitions {
@@ -46,6 +50,7 @@ impl Partitions {
             membership,
             ready: RwLock::new(owned),
             wake: Notify::new(),
+            deferred: Mutex::new(HashMap::new()),
         }
     }
 
@@ -74,12 +79,38 @@ impl Partitions {
         self.wake.notify_one();
     }
 
-    /// Routing of `partition` stops (another host has it now).
-    pub(crate) fn set_gone(&self, partition: u32) {
+    /// Routing of `partition` stops (another host has it now). Returns the
+    /// events this host accepted that now have no partition here: theirs
+    /// to close.
+    pub(crate) fn set_gone(&self, partition: u32) -> Vec<String> {
         self.ready.write().remove(&partition);
+        let mut deferred = self.deferred.lock();
+        let mut orphans = Vec::new();
+        deferred.retain(|id, partitions| {
+            partitions.retain(|p| *p != partition);
+            let keep = !partitions.is_empty();
+            if !keep {
+                orphans.push(id.clone());
+            }
+            keep
+        });
+        orphans
     }
 
-    /// An event this host accepted waits in the inbox now.
+    /// An event this host accepts (before its write) is to be routed from
+    /// the inbox of these partitions of its own.
+    pub(crate) fn defer(&self, event_id: &str, partitions: Vec<u32>) {
+        self.deferred
+            .lock()
+            .insert(event_id.to_string(), partitions);
+    }
+
+    /// Its write failed: it is not in the inbox.
+    pub(crate) fn undefer(&self, event_id: &str) {
+        self.deferred.lock().remove(event_id);
+    }
+
+    /// Events this host accepted are in the inbox now.
     pub(crate) fn wake(&self) {
         self.wake.notify_one();
     }
@@ -126,16 +157,22 @@ pub(crate) async fn take_inbox(intake: Arc<Intake>, partitions: Arc<Partitions>)
         let now = Instant::now();
         let mut handed = Vec::new();
         for (_, event) in waiting {
-            let fresh = in_flight
-                .get(&event.id)
-                .is_none_or(|at| now.duration_since(*at) > IN_FLIGHT);
-            if !fresh {
-                continue;
-            }
+            let again = match in_flight.get(&event.id) {
+                None => false,
+                Some(at) if now.duration_since(*at) > IN_FLIGHT => true,
+                Some(_) => continue,
+            };
             in_flight.insert(event.id.clone(), now);
-            // This host's own events are open since they were accepted.
-            if !intake.tracker.is_open(&event.id) {
-                intake.tracker.open(&event.id, None);
+            let ours = partitions.deferred.lock().remove(&event.id).is_some();
+            // Each handing holds a routing token, which the router's
+            // admission gives back: this host's own events took theirs when
+            // they were accepted.
+            if !(ours && !again) {
+                if intake.tracker.is_open(&event.id) {
+                    intake.tracker.add(&event.id, 1);
+                } else {
+                    intake.tracker.open(&event.id, None);
+                }
             }
             handed.push(intake.accept(event));
         }

@@ -29,7 +29,9 @@ pub(crate) async fn follow_partitions(
     loop {
         let now = owned.borrow_and_update().clone();
         for lost in known.difference(&now) {
-            partitions.set_gone(*lost);
+            for orphan in partitions.set_gone(*lost) {
+                intake.tracker.done(&orphan);
+            }
         }
         let taken: Vec<u32> = now.difference(&known).copied().collect();
         known = now;
