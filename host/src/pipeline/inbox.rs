@@ -167,7 +167,7 @@ pub(crate) async fn take_inbox(intake: Arc<Intake>, partitions: Arc<Partitions>)
             // Each handing holds a routing token, which the router's
             // admission gives back: this host's own events took theirs when
             // they were accepted.
-            if !(ours && !again) {
+            if !ours || again {
                 if intake.tracker.is_open(&event.id) {
                     intake.tracker.add(&event.id, 1);
                 } else {
