@@ -18,7 +18,7 @@ use skillhost_tests::{user, wait_until, write_project};
 
 const PARTITIONS: u32 = 4;
 
-fn beside_others(url: &str) -> Arc<PostgresStore> {
+pub(super) fn beside_others(url: &str) -> Arc<PostgresStore> {
     Arc::new(
         PostgresStore::open(
             url,
@@ -36,7 +36,7 @@ fn beside_others(url: &str) -> Arc<PostgresStore> {
 }
 
 /// A user whose persona lives in a partition `store` owns.
-async fn user_owned_by(store: &PostgresStore, prefix: &str) -> (String, Actor) {
+pub(super) async fn user_owned_by(store: &PostgresStore, prefix: &str) -> (String, Actor) {
     let owned = store.leases().owned();
     for i in 0.. {
         let name = format!("{prefix}-{i}");

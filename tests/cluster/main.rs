@@ -1,8 +1,11 @@
 //! Several hosts on one PostgreSQL: at the store (`leases`: partitions,
 //! leases, hand-over, fencing), as hosts in one process (`inbox`: each
-//! routes the events of its own partitions, wherever they were accepted),
-//! and as `skillhost run --join` processes, one of them killed (`kill`).
+//! routes the events of its own partitions, wherever they were accepted;
+//! `interrupt`: an interrupt posted to the host that does not run the
+//! skill), and as `skillhost run --join` processes, one of them killed
+//! (`kill`).
 
 mod inbox;
+mod interrupt;
 mod kill;
 mod leases;
