@@ -81,6 +81,9 @@ pub trait Membership: Send + Sync {
     /// The queue entries of these partitions not yet finished, in admission
     /// order: the work a partition's previous owner left.
     fn queued(&self, partitions: &[u32]) -> anyhow::Result<Vec<crate::store::QueuedDispatch>>;
+    /// The outbox commands of these partitions: committed by their previous
+    /// owner, maybe never carried out.
+    fn outbox(&self, partitions: &[u32]) -> anyhow::Result<Vec<crate::store::Command>>;
     /// Resolves when events may be waiting for this host: another host
     /// notified one of its partitions, or the poll interval passed (a
     /// notification is lost while the listener reconnects, and a partition

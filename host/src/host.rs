@@ -137,7 +137,7 @@ impl Host {
         if seeded > 0 {
             tracing::info!(seeded, "set initial attribute values from attributes.yaml");
         }
-        let mut tasks = pipeline::start(&intake, &executor).await?;
+        let mut tasks = pipeline::start(&intake, &executor, &commands).await?;
         // Commands committed but never completed run again; due timers fire.
         tasks.push(commands.start()?);
         tasks.extend(crate::retention::spawn(

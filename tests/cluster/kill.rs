@@ -21,12 +21,29 @@ skills:
     parameters:
       - name: ops
         default_value: busy:2000000;incr:count
+  - idn: Arm
+    crate: probe
+    parameters:
+      - name: ops
+        default_value: command:program_timer:t:set_timer:timerName=ring,interval=4,eventIdn=ring
+  - idn: Ring
+    crate: probe
+    parameters:
+      - name: ops
+        default_value: incr:rung
 events:
   - idn: tick
     skill_idn: Count
     interrupt_mode: queue
+  - idn: arm
+    skill_idn: Arm
+  - idn: ring
+    skill_idn: Ring
+    integration_idn: program_timer
 state_fields:
   - idn: count
+    scope: user
+  - idn: rung
     scope: user
 ";
 
@@ -61,11 +78,7 @@ fn killing_one_of_three_hosts_loses_nothing_and_applies_nothing_twice() {
         },
     );
 
-    let victim: String = skillhost_tests::postgres::query(
-        &db,
-        &format!("SELECT id FROM hosts WHERE url = '{}'", urls[0]),
-    )[0]
-    .get(0);
+    let victim = host_id(&db, &urls[0]);
     let owned_by_victim = |db: &str| {
         count(
             db,
@@ -185,4 +198,82 @@ fn killing_one_of_three_hosts_loses_nothing_and_applies_nothing_twice() {
          everything applied {:?} after the kill",
         settled
     );
+}
+
+/// The id of the host that advertises `url`.
+fn host_id(db: &str, url: &str) -> String {
+    skillhost_tests::postgres::query(db, &format!("SELECT id FROM hosts WHERE url = '{url}'"))[0]
+        .get(0)
+}
+
+#[test]
+fn timers_of_a_killed_host_fire_once_on_the_others() {
+    let Some(db) = fresh_database("timers_of_a_killed_host") else {
+        return;
+    };
+    let dir = write_project(&[FLOW]);
+    let args = ["--join", "--partitions", "16"];
+    let mut hosts: Vec<Host> = (0..HOSTS)
+        .map(|_| Host::start(dir.path(), &db, "2s", &args))
+        .collect();
+    let urls: Vec<String> = hosts
+        .iter()
+        .map(|h| h.url(Duration::from_secs(120)))
+        .collect();
+    wait_for(
+        "the hosts to split the partitions",
+        Duration::from_secs(60),
+        || {
+            count(
+                &db,
+                "SELECT count(DISTINCT owner) FROM partitions WHERE expires_at > now()",
+            ) == HOSTS as i64
+        },
+    );
+    let client = client();
+    let users: Vec<String> = (0..USERS).map(|u| format!("t{u}")).collect();
+    for (i, u) in users.iter().enumerate() {
+        assert!(post(
+            &client,
+            &urls[i % HOSTS],
+            "arm",
+            u,
+            &format!("arm-{u}")
+        ));
+    }
+    wait_for("every timer set", Duration::from_secs(30), || {
+        count(&db, "SELECT count(*) FROM timers") == USERS as i64
+    });
+    // Before any is due (4 s after it was set).
+    let victim = host_id(&db, &urls[0]);
+    let victims = count(
+        &db,
+        &format!(
+            "SELECT count(*) FROM timers t JOIN partitions p ON p.p = t.partition \
+             WHERE p.owner = '{victim}'"
+        ),
+    );
+    hosts[0].signal(libc::SIGKILL);
+    let _ = hosts[0].child.wait();
+    assert!(
+        field(&db, "rung").is_empty(),
+        "a timer fired before the kill"
+    );
+    assert!(
+        victims > 0,
+        "the victim held no timer, or this test proves nothing"
+    );
+
+    wait_for("every timer fired", Duration::from_secs(90), || {
+        field(&db, "rung").len() == USERS
+    });
+    // Past any second firing a mistake could cause.
+    std::thread::sleep(Duration::from_secs(3));
+    let rung = field(&db, "rung");
+    assert!(
+        rung.values().all(|r| *r == 1),
+        "a timer fired twice: {rung:?}"
+    );
+    assert_eq!(count(&db, "SELECT count(*) FROM timers"), 0);
+    println!("timers: {victims} of {USERS} were the killed host's; each fired once");
 }

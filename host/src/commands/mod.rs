@@ -391,7 +391,15 @@ impl Hub {
     /// an earlier process that stopped before completing them), and starts
     /// the timer scheduler, which fires timers that came due meanwhile.
     pub fn start(self: &Arc<Self>) -> Result<tokio::task::JoinHandle<()>> {
-        let pending = self.store().outbox()?;
+        self.resume(self.store().outbox()?);
+        Ok(tokio::spawn(timer::schedule(self.clone())))
+    }
+
+    /// Executes commands another process committed and may never have
+    /// completed: at start, or beside other hosts those of a partition taken
+    /// over (whose timers the scheduler is woken for). A command completes
+    /// once; carried out twice, its second result records nothing.
+    pub fn resume(self: &Arc<Self>, pending: Vec<Command>) {
         if !pending.is_empty() {
             tracing::info!(
                 commands = pending.len(),
@@ -403,7 +411,7 @@ impl Hub {
             let hub = self.clone();
             tokio::spawn(async move { hub.execute(c).await });
         }
-        Ok(tokio::spawn(timer::schedule(self.clone())))
+        self.timers_changed.notify_one();
     }
 
     /// Executes an outbox command and completes it with its result events.

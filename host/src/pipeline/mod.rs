@@ -35,6 +35,7 @@ use crate::intake::Intake;
 pub(crate) async fn start(
     intake: &Arc<Intake>,
     executor: &Arc<Executor>,
+    commands: &Arc<crate::commands::Hub>,
 ) -> Result<Vec<JoinHandle<()>>> {
     let consumer = intake
         .bus
@@ -58,6 +59,7 @@ pub(crate) async fn start(
         tasks.push(tokio::spawn(takeover::follow_partitions(
             intake.clone(),
             executor.clone(),
+            commands.clone(),
             partitions,
         )));
     }

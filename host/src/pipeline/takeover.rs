@@ -1,16 +1,18 @@
 //! Beside other hosts: a partition this host takes while it runs (its owner
 //! died, stalled past its lease, or gave it back for a fair share) brings
 //! the work that owner left. Its queue entries not yet finished run here,
-//! in admission order, as after a restart; its inbox is the inbox loop's
-//! ([`super::inbox`]), and its due timers and commands are the command
-//! scheduler's, which reads the partitions owned at each look. Should the
-//! old owner still run one of those entries, its commit is fenced.
+//! in admission order, as after a restart; then its inbox is the inbox
+//! loop's ([`super::inbox`]), its outbox commands are carried out (at least
+//! once, as after a restart), and the timer scheduler, which reads the
+//! partitions owned at each look, is woken for its timers. Should the old
+//! owner still run one of those entries, its commit is fenced.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use super::inbox::Partitions;
+use crate::commands::Hub;
 use crate::executor::Executor;
 use crate::intake::Intake;
 
@@ -20,6 +22,7 @@ use crate::intake::Intake;
 pub(crate) async fn follow_partitions(
     intake: Arc<Intake>,
     executor: Arc<Executor>,
+    commands: Arc<Hub>,
     partitions: Arc<Partitions>,
 ) {
     let mut owned = partitions.membership.watch();
@@ -39,7 +42,9 @@ pub(crate) async fn follow_partitions(
         // routing the partitions before could run new events ahead of the
         // entries their previous owner left.
         let mut pause = Duration::from_millis(100);
-        while !taken.is_empty() && !take_over(&intake, &executor, &partitions, &taken).await {
+        while !taken.is_empty()
+            && !take_over(&intake, &executor, &commands, &partitions, &taken).await
+        {
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(2));
         }
@@ -49,18 +54,24 @@ pub(crate) async fn follow_partitions(
     }
 }
 
-/// Re-admits the queue entries of partitions just taken, then routes them.
-/// False if the store could not be read (nothing was made ready).
+/// Re-admits the queue entries of partitions just taken, then routes them
+/// and carries out their outbox. False if the store could not be read
+/// (nothing was made ready).
 async fn take_over(
     intake: &Arc<Intake>,
     executor: &Arc<Executor>,
+    commands: &Arc<Hub>,
     partitions: &Partitions,
     taken: &[u32],
 ) -> bool {
     let reader = partitions.membership.clone();
     let wanted = taken.to_vec();
-    let queued = match tokio::task::spawn_blocking(move || reader.queued(&wanted)).await {
-        Ok(Ok(queued)) => queued,
+    let read = tokio::task::spawn_blocking(move || {
+        anyhow::Ok((reader.queued(&wanted)?, reader.outbox(&wanted)?))
+    })
+    .await;
+    let (queued, outbox) = match read {
+        Ok(Ok(read)) => read,
         Ok(Err(e)) => {
             tracing::error!(partitions = ?taken, "taking over: {e:#}");
             return false;
@@ -79,5 +90,6 @@ async fn take_over(
     for p in taken {
         partitions.set_ready(*p);
     }
+    commands.resume(outbox);
     true
 }

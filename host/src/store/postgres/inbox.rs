@@ -21,9 +21,10 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio_postgres::AsyncMessage;
 
 use super::leases::Leases;
+use super::outbox::outbox_in;
 use super::rows::{events_from_rows, query, queued_in, EVENT_COLUMNS, INBOX_CHANNEL};
 use crate::event::Event;
-use crate::store::QueuedDispatch;
+use crate::store::{Command, QueuedDispatch};
 
 /// How often the owner looks at its inbox without being notified.
 const POLL: Duration = Duration::from_millis(500);
@@ -57,6 +58,12 @@ impl crate::cluster::Membership for Membership {
         let partitions: Vec<i32> = partitions.iter().map(|p| *p as i32).collect();
         self.read(move |c| async move { queued_in(&c, &partitions).await })
             .context("reading the queue")
+    }
+
+    fn outbox(&self, partitions: &[u32]) -> Result<Vec<Command>> {
+        let partitions: Vec<i32> = partitions.iter().map(|p| *p as i32).collect();
+        self.read(move |c| async move { outbox_in(&c, &partitions).await })
+            .context("reading the outbox")
     }
 
     fn inbox_changed(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {

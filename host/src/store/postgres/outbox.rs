@@ -213,34 +213,7 @@ impl CommandStore for PostgresStore {
 
     fn outbox(&self) -> Result<Vec<Command>> {
         let owned = self.owned_partitions();
-        self.read(move |c| async move {
-            let rows = query(
-                &c,
-                "SELECT act_id, idn, integration_idn, connector_idn, arguments, flow, event_id, \
-                 depth, actor_id, issued_at_ms FROM outbox WHERE partition = ANY($1) ORDER BY seq",
-                &[&owned],
-            )
-            .await?;
-            Ok(rows
-                .iter()
-                .map(|r| {
-                    let arguments: String = r.get(4);
-                    Command {
-                        act_id: r.get(0),
-                        idn: r.get(1),
-                        integration_idn: r.get(2),
-                        connector_idn: r.get(3),
-                        arguments: serde_json::from_str(&arguments).unwrap_or_default(),
-                        flow: r.get(5),
-                        event_id: r.get(6),
-                        depth: r.get::<_, i64>(7) as u32,
-                        actor_id: r.get(8),
-                        issued_at: from_ms(r.get(9)),
-                        timer: None,
-                    }
-                })
-                .collect())
-        })
+        self.read(move |c| async move { outbox_in(&c, &owned).await })
     }
 
     fn fire_timer(
@@ -256,4 +229,34 @@ impl CommandStore for PostgresStore {
     fn complete_command(&self, act_id: &str, events: Vec<(Event, u32)>) -> Pending<bool> {
         self.write_complete_command(act_id, events)
     }
+}
+
+/// The outbox commands of these partitions, in the order they were issued.
+pub(super) async fn outbox_in(c: &Conn, partitions: &[i32]) -> Result<Vec<Command>> {
+    let rows = query(
+        c,
+        "SELECT act_id, idn, integration_idn, connector_idn, arguments, flow, event_id, \
+         depth, actor_id, issued_at_ms FROM outbox WHERE partition = ANY($1) ORDER BY seq",
+        &[&partitions],
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let arguments: String = r.get(4);
+            Command {
+                act_id: r.get(0),
+                idn: r.get(1),
+                integration_idn: r.get(2),
+                connector_idn: r.get(3),
+                arguments: serde_json::from_str(&arguments).unwrap_or_default(),
+                flow: r.get(5),
+                event_id: r.get(6),
+                depth: r.get::<_, i64>(7) as u32,
+                actor_id: r.get(8),
+                issued_at: from_ms(r.get(9)),
+                timer: None,
+            }
+        })
+        .collect())
 }
