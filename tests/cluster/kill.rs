@@ -1,11 +1,14 @@
 //! Three `skillhost run --join` processes on one PostgreSQL, 16 partitions,
 //! a 2 s lease: events for 24 users are posted round robin to every host
 //! by four senders (whichever host accepts one, its partition's owner runs
-//! it), and one host is SIGKILLed a third of the way in. What it was not able to acknowledge
-//! is posted again to another host with the same external id. Every
-//! counter ends exact, no (event, instance) ran ok twice, and nothing is
-//! left queued, unrouted or in the outbox. Figures are printed, never
-//! asserted.
+//! it). One host is SIGKILLed a third of the way in; two thirds in, another
+//! is SIGSTOPped for twice the lease, then resumed (it finds its partitions
+//! moved and stops, exit status 3). What a host does not acknowledge is
+//! posted again to another with the same external id. Every counter ends
+//! exact, no (event, instance) ran ok twice, each user's events ran in the
+//! order they were posted, and nothing is left queued, unrouted or in the
+//! outbox. A second test kills a host holding timers before they are due.
+//! Figures are printed, never asserted.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -51,6 +54,7 @@ const HOSTS: usize = 3;
 const EVENTS: usize = 600;
 const USERS: usize = 24;
 const KILL_AT: usize = 200;
+const STALL_AT: usize = 400;
 const SENDERS: usize = 4;
 
 #[test]
@@ -97,7 +101,8 @@ fn killing_one_of_three_hosts_loses_nothing_and_applies_nothing_twice() {
         for sender in 0..SENDERS {
             let (posted, retried, urls) = (&posted, &retried, &urls);
             scope.spawn(move || {
-                let client = client();
+                // Short: a stalled host's requests time out and go elsewhere.
+                let client = client_with_timeout(Duration::from_secs(2));
                 for i in (0..EVENTS).filter(|i| i % USERS % SENDERS == sender) {
                     let mut attempt = 0;
                     while !post(
@@ -134,6 +139,14 @@ fn killing_one_of_three_hosts_loses_nothing_and_applies_nothing_twice() {
                    WHERE p.owner = '{victim}')"
             ),
         );
+        // Two thirds in, another host stalls for twice the lease (its
+        // partitions move, its late commits are fenced), then resumes.
+        wait_for("more events posted", Duration::from_secs(120), || {
+            posted.load(Ordering::Relaxed) >= STALL_AT
+        });
+        hosts[1].signal(libc::SIGSTOP);
+        std::thread::sleep(Duration::from_secs(4));
+        hosts[1].signal(libc::SIGCONT);
         (killed_at, unfinished, victims_partitions)
     });
     let retried = retried.into_inner();
@@ -158,7 +171,7 @@ fn killing_one_of_three_hosts_loses_nothing_and_applies_nothing_twice() {
                 "\ncounts: {:?}\nleftovers (queue, unrouted, outbox): {:?}\nstderr of a survivor:\n{}",
                 field(&db, "count"),
                 leftovers(&db),
-                hosts[1].stderr()
+                hosts[2].stderr()
             )
         },
     );
@@ -191,12 +204,19 @@ fn killing_one_of_three_hosts_loses_nothing_and_applies_nothing_twice() {
         0,
         "the survivors took the victim's partitions"
     );
+    // The stalled host learnt its partitions had moved and stopped (exit
+    // status 3), or runs on with what it took back since.
+    let stalled = hosts[1].child.try_wait().unwrap();
     println!(
         "kill one of three: {EVENTS} events over {USERS} users, {first_try} acknowledged at the \
          first try, {retried} retried on another host; {unfinished_at_kill} queue entries and \
          inbox rows in the victim's {victims_partitions} partitions at the kill; {ok_runs} ok runs, 0 duplicates; \
-         everything applied {:?} after the kill",
-        settled
+         everything applied {:?} after the kill; the host stalled past its lease then {}",
+        settled,
+        match stalled {
+            Some(status) => format!("stopped ({status})"),
+            None => "ran on".to_string(),
+        }
     );
 }
 

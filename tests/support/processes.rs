@@ -82,8 +82,13 @@ impl Drop for Host {
 }
 
 pub fn client() -> reqwest::blocking::Client {
+    client_with_timeout(Duration::from_secs(10))
+}
+
+/// An HTTP client whose requests give up after `timeout`.
+pub fn client_with_timeout(timeout: Duration) -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(10))
+        .timeout(timeout)
         .build()
         .unwrap()
 }
