@@ -14,6 +14,7 @@ use skillhost::flows::load_project;
 use skillhost::store::{PostgresStore, Store};
 use skillhost::{Host, HostConfig};
 use skillhost_tests::postgres::{fresh_database, query};
+use skillhost_tests::processes::count;
 use skillhost_tests::{user, wait_until, write_project};
 
 const PARTITIONS: u32 = 4;
@@ -85,8 +86,25 @@ fn ok_runs(host: &Host) -> u64 {
         .map_or(0, |(_, n)| n)
 }
 
-fn count(db: &str, sql: &str) -> i64 {
-    query(db, sql)[0].get(0)
+/// Two stores beside each other on `db`, once each owns half the partitions.
+pub(super) async fn two_hosts_split(db: &str) -> (Arc<PostgresStore>, Arc<PostgresStore>) {
+    let store_a = beside_others(db);
+    let store_b = beside_others(db);
+    wait_until(
+        "the two hosts to split the partitions",
+        Duration::from_secs(30),
+        || async { store_a.leases().owned().len() == 2 && store_b.leases().owned().len() == 2 },
+    )
+    .await;
+    (store_a, store_b)
+}
+
+/// A host on the project in `dir` and `store`.
+pub(super) async fn start_on(dir: &std::path::Path, store: Arc<PostgresStore>) -> Host {
+    let project = load_project(dir).unwrap();
+    Host::start(project, store as Arc<dyn Store>, HostConfig::default())
+        .await
+        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -94,29 +112,14 @@ async fn each_host_routes_the_events_of_its_partitions_wherever_they_were_accept
     let Some(db) = fresh_database("inbox") else {
         return;
     };
-    let store_a = beside_others(&db);
-    let store_b = beside_others(&db);
-    wait_until(
-        "the two hosts to split the partitions",
-        Duration::from_secs(30),
-        || async { store_a.leases().owned().len() == 2 && store_b.leases().owned().len() == 2 },
-    )
-    .await;
+    let (store_a, store_b) = two_hosts_split(&db).await;
     let (name_a, actor_a) = user_owned_by(&store_a, "a").await;
     let (name_b, actor_b) = user_owned_by(&store_b, "b").await;
     let dir = write_project(&[&flow(&actor_a, &actor_b)]);
-    let start = |store: Arc<PostgresStore>| {
-        let project = load_project(dir.path()).unwrap();
-        async move {
-            Host::start(project, store as Arc<dyn Store>, HostConfig::default())
-                .await
-                .unwrap()
-        }
-    };
 
     // Accepted by A for B's partition before B's host runs: waiting in the
     // inbox, routed when B starts.
-    let host_a = start(store_a.clone()).await;
+    let host_a = start_on(dir.path(), store_a.clone()).await;
     for _ in 0..5 {
         let receipt = host_a.submit(user("go", &name_b)).await.unwrap();
         assert_eq!(receipt.matched, 1);
@@ -126,7 +129,7 @@ async fn each_host_routes_the_events_of_its_partitions_wherever_they_were_accept
         5,
         "B's events wait in its inbox"
     );
-    let host_b = start(store_b.clone()).await;
+    let host_b = start_on(dir.path(), store_b.clone()).await;
     // And while both run, each way; then a run on A that sends to both.
     for _ in 0..5 {
         host_b.submit(user("go", &name_a)).await.unwrap();

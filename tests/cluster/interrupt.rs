@@ -4,16 +4,12 @@
 //! the interrupting event's receipt to the interrupted run's record is
 //! printed, never asserted.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use skillhost::flows::load_project;
-use skillhost::store::Store;
-use skillhost::{Host, HostConfig};
 use skillhost_tests::postgres::{fresh_database, query};
 use skillhost_tests::{user, wait_until, write_project};
 
-use super::inbox::{beside_others, user_owned_by};
+use super::inbox::{start_on, two_hosts_split, user_owned_by};
 
 const FLOW: &str = "idn: Spinner
 skills:
@@ -55,26 +51,11 @@ async fn an_interrupt_posted_to_another_host_stops_the_run_on_its_owner() {
     let Some(db) = fresh_database("cross_host_interrupt") else {
         return;
     };
-    let store_a = beside_others(&db);
-    let store_b = beside_others(&db);
-    wait_until(
-        "the two hosts to split the partitions",
-        Duration::from_secs(30),
-        || async { store_a.leases().owned().len() == 2 && store_b.leases().owned().len() == 2 },
-    )
-    .await;
+    let (store_a, store_b) = two_hosts_split(&db).await;
     let (name_b, _) = user_owned_by(&store_b, "b").await;
     let dir = write_project(&[FLOW]);
-    let start = |store: Arc<skillhost::store::PostgresStore>| {
-        let project = load_project(dir.path()).unwrap();
-        async move {
-            Host::start(project, store as Arc<dyn Store>, HostConfig::default())
-                .await
-                .unwrap()
-        }
-    };
-    let host_a = start(store_a.clone()).await;
-    let host_b = start(store_b.clone()).await;
+    let host_a = start_on(dir.path(), store_a).await;
+    let host_b = start_on(dir.path(), store_b).await;
 
     let mut latencies = Vec::with_capacity(TRIALS);
     for trial in 0..TRIALS {

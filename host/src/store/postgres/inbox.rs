@@ -15,13 +15,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use deadpool_postgres::{Object, Pool};
+use deadpool_postgres::Pool;
 use futures_util::StreamExt;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio_postgres::AsyncMessage;
 
 use super::leases::Leases;
 use super::outbox::outbox_in;
+use super::read_on;
 use super::rows::{events_from_rows, query, queued_in, EVENT_COLUMNS, INBOX_CHANNEL};
 use crate::event::Event;
 use crate::store::{Command, QueuedDispatch};
@@ -56,14 +57,18 @@ impl crate::cluster::Membership for Membership {
 
     fn queued(&self, partitions: &[u32]) -> Result<Vec<QueuedDispatch>> {
         let partitions: Vec<i32> = partitions.iter().map(|p| *p as i32).collect();
-        self.read(move |c| async move { queued_in(&c, &partitions).await })
-            .context("reading the queue")
+        read_on(&self.runtime, &self.pool, move |c| async move {
+            queued_in(&c, &partitions).await
+        })
+        .context("reading the queue")
     }
 
     fn outbox(&self, partitions: &[u32]) -> Result<Vec<Command>> {
         let partitions: Vec<i32> = partitions.iter().map(|p| *p as i32).collect();
-        self.read(move |c| async move { outbox_in(&c, &partitions).await })
-            .context("reading the outbox")
+        read_on(&self.runtime, &self.pool, move |c| async move {
+            outbox_in(&c, &partitions).await
+        })
+        .context("reading the outbox")
     }
 
     fn inbox_changed(&self) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
@@ -75,7 +80,7 @@ impl crate::cluster::Membership for Membership {
     fn inbox(&self, partitions: &[u32], after: i64, limit: usize) -> Result<Vec<(i64, Event)>> {
         let owned: Vec<i32> = partitions.iter().map(|p| *p as i32).collect();
         let limit = limit as i64;
-        self.read(move |c| async move {
+        read_on(&self.runtime, &self.pool, move |c| async move {
             let rows = query(
                 &c,
                 &format!(
@@ -95,26 +100,6 @@ impl crate::cluster::Membership for Membership {
                 .collect())
         })
         .context("reading the inbox")
-    }
-}
-
-impl Membership {
-    /// Runs a read on the store's runtime with a pooled connection and waits
-    /// for it (callers are off the async runtime: `spawn_blocking`).
-    fn read<T, F, Fut>(&self, f: F) -> Result<T>
-    where
-        T: Send + 'static,
-        F: FnOnce(Object) -> Fut + Send + 'static,
-        Fut: Future<Output = Result<T>> + Send,
-    {
-        let pool = self.pool.clone();
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.runtime.spawn(async move {
-            let result = async { f(pool.get().await?).await }.await;
-            let _ = tx.send(result);
-        });
-        rx.recv()
-            .map_err(|_| anyhow!("the store's runtime stopped"))?
     }
 }
 

@@ -236,18 +236,7 @@ impl PostgresStore {
             .runtime
             .as_ref()
             .ok_or_else(|| anyhow!("the store is closed"))?;
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let pool = self.pool.clone();
-        runtime.spawn(async move {
-            let result = async {
-                let client = pool.get().await?;
-                f(client).await
-            }
-            .await;
-            let _ = tx.send(result);
-        });
-        rx.recv()
-            .map_err(|_| anyhow!("the store's runtime stopped"))?
+        read_on(runtime.handle(), &self.pool, f)
             .with_context(|| format!("reading the store {}", self.name))
     }
 
@@ -260,6 +249,24 @@ impl PostgresStore {
             events_from_rows(&c, &rows).await
         })
     }
+}
+
+/// Runs `f` with a pooled connection on the store's runtime and waits for
+/// it, from a thread that is not one of that runtime's.
+pub(super) fn read_on<T, F, Fut>(runtime: &tokio::runtime::Handle, pool: &Pool, f: F) -> Result<T>
+where
+    T: Send + 'static,
+    F: FnOnce(Object) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<T>> + Send,
+{
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let pool = pool.clone();
+    runtime.spawn(async move {
+        let result = async { f(pool.get().await?).await }.await;
+        let _ = tx.send(result);
+    });
+    rx.recv()
+        .map_err(|_| anyhow!("the store's runtime stopped"))?
 }
 
 /// A URL without its password, for messages.
