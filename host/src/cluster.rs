@@ -98,6 +98,31 @@ pub trait Membership: Send + Sync {
         after: i64,
         limit: usize,
     ) -> anyhow::Result<Vec<(i64, Event)>>;
+    /// Whether an event and everything it led to are finished, whichever
+    /// hosts routed and ran the parts: no route left in any inbox, no queue
+    /// entry or outbox command left, for it and each event it led to. Read
+    /// in one snapshot of the database.
+    fn settled(&self, event_id: &str) -> anyhow::Result<bool>;
+    /// Replies as any host commits them (see [`ReplyNotice`]).
+    fn replies(&self) -> tokio::sync::broadcast::Receiver<ReplyNotice>;
+    /// The cursor of an actor's latest committed reply (`None`: none yet),
+    /// as [`crate::store::Store::messages_after`] takes it.
+    fn latest_reply(&self, actor_id: &str) -> anyhow::Result<Option<u64>>;
+}
+
+/// News of replies committed by any host sharing the store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyNotice {
+    /// A reply was committed.
+    Committed {
+        /// The actor it was sent to.
+        actor_id: String,
+        /// Its cursor in the actor's replies.
+        cursor: u64,
+    },
+    /// The listener (re)connected: replies committed while it was away
+    /// were not announced, so a follower reads on from its last cursor.
+    Resumed,
 }
 
 /// How a host takes part in a cluster.

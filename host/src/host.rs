@@ -21,6 +21,11 @@ use crate::runtime::{Runtime, RuntimeConfig};
 use crate::store::{self, InstanceKey, Message, StateKey, Store, Trace};
 use crate::tracker::Tracker;
 
+/// How soon, then how often at most, a host beside others asks the
+/// database whether an event it waits for is settled.
+const SETTLED_POLL_FIRST: std::time::Duration = std::time::Duration::from_millis(5);
+const SETTLED_POLL_MAX: std::time::Duration = std::time::Duration::from_millis(100);
+
 /// Host-wide settings.
 #[derive(Debug, Clone)]
 pub struct HostConfig {
@@ -173,7 +178,22 @@ impl Host {
 
     /// Waits until the event and every event it led to have finished.
     pub async fn settled(&self, event_id: &str) {
-        self.tracker.settled(event_id).await
+        self.tracker.settled(event_id).await;
+        let Some(cluster) = self.store.membership() else {
+            return;
+        };
+        // Beside other hosts parts of the work may be theirs, out of this
+        // tracker's sight: the database tells, asked until it says so.
+        let mut pause = SETTLED_POLL_FIRST;
+        loop {
+            match cluster.settled(event_id) {
+                Ok(true) => return,
+                Ok(false) => {}
+                Err(e) => tracing::warn!(event = %event_id, "{e:#}"),
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(SETTLED_POLL_MAX);
+        }
     }
 
     /// Submits an event and waits for its whole causation tree.
@@ -187,7 +207,16 @@ impl Host {
     /// Whether an accepted event and everything it led to have finished
     /// (`false` while any of that work is pending).
     pub fn is_settled(&self, event_id: &str) -> bool {
-        !self.tracker.is_open(event_id)
+        if self.tracker.is_open(event_id) {
+            return false;
+        }
+        match self.store.membership() {
+            None => true,
+            Some(cluster) => cluster.settled(event_id).unwrap_or_else(|e| {
+                tracing::warn!(event = %event_id, "{e:#}");
+                false
+            }),
+        }
     }
 
     /// The host's counters, and its gauges in Prometheus text.

@@ -63,7 +63,7 @@ fn killing_one_of_three_hosts_loses_nothing_and_applies_nothing_twice() {
         return;
     };
     let dir = write_project(&[FLOW]);
-    let (mut hosts, urls) = start_joined(dir.path(), &db);
+    let (mut hosts, urls) = start_joined(dir.path(), &db, HOSTS);
 
     let victim = host_id(&db, &urls[0]);
     let owned_by_victim = |db: &str| {
@@ -203,14 +203,18 @@ fn killing_one_of_three_hosts_loses_nothing_and_applies_nothing_twice() {
     );
 }
 
-/// Starts [`HOSTS`] `--join` hosts on `db` and waits until they listen and
+/// Starts `hosts` `--join` hosts on `db` and waits until they listen and
 /// each owns partitions; with their URLs.
-fn start_joined(project: &std::path::Path, db: &str) -> (Vec<Host>, Vec<String>) {
+pub(super) fn start_joined(
+    project: &std::path::Path,
+    db: &str,
+    hosts: usize,
+) -> (Vec<Host>, Vec<String>) {
     let args = ["--join", "--partitions", "16"];
-    let hosts: Vec<Host> = (0..HOSTS)
+    let started: Vec<Host> = (0..hosts)
         .map(|_| Host::start(project, db, "2s", &args))
         .collect();
-    let urls = hosts
+    let urls = started
         .iter()
         .map(|h| h.url(Duration::from_secs(120)))
         .collect();
@@ -221,14 +225,14 @@ fn start_joined(project: &std::path::Path, db: &str) -> (Vec<Host>, Vec<String>)
             count(
                 db,
                 "SELECT count(DISTINCT owner) FROM partitions WHERE expires_at > now()",
-            ) == HOSTS as i64
+            ) == hosts as i64
         },
     );
-    (hosts, urls)
+    (started, urls)
 }
 
 /// The id of the host that advertises `url`.
-fn host_id(db: &str, url: &str) -> String {
+pub(super) fn host_id(db: &str, url: &str) -> String {
     skillhost_tests::postgres::query(db, &format!("SELECT id FROM hosts WHERE url = '{url}'"))[0]
         .get(0)
 }
@@ -239,7 +243,7 @@ fn timers_of_a_killed_host_fire_once_on_the_others() {
         return;
     };
     let dir = write_project(&[FLOW]);
-    let (mut hosts, urls) = start_joined(dir.path(), &db);
+    let (mut hosts, urls) = start_joined(dir.path(), &db, HOSTS);
     let client = client();
     let users: Vec<String> = (0..USERS).map(|u| format!("t{u}")).collect();
     for (i, u) in users.iter().enumerate() {

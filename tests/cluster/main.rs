@@ -2,10 +2,11 @@
 //! leases, hand-over, fencing), as hosts in one process (`inbox`: each
 //! routes the events of its own partitions, wherever they were accepted;
 //! `interrupt`: an interrupt posted to the host that does not run the
-//! skill), and as `skillhost run --join` processes, one of them killed
-//! (`kill`).
+//! skill), and as `skillhost run --join` processes: one of them killed
+//! (`kill`), and each answering for work the other ran (`reads`).
 
 mod inbox;
 mod interrupt;
 mod kill;
 mod leases;
+mod reads;

@@ -17,13 +17,16 @@ use std::time::Duration;
 use anyhow::{anyhow, Context, Result};
 use deadpool_postgres::Pool;
 use futures_util::StreamExt;
-use tokio::sync::{mpsc, watch, Notify};
+use tokio::sync::{broadcast, mpsc, watch, Notify};
 use tokio_postgres::AsyncMessage;
 
 use super::leases::Leases;
 use super::outbox::outbox_in;
 use super::read_on;
-use super::rows::{events_from_rows, query, queued_in, EVENT_COLUMNS, INBOX_CHANNEL};
+use super::rows::{
+    events_from_rows, query, queued_in, EVENT_COLUMNS, INBOX_CHANNEL, REPLIES_CHANNEL,
+};
+use crate::cluster::ReplyNotice;
 use crate::event::Event;
 use crate::store::{Command, QueuedDispatch};
 
@@ -38,6 +41,8 @@ pub(super) struct Membership {
     pub(super) pool: Pool,
     pub(super) leases: Arc<Leases>,
     pub(super) wake: Arc<Notify>,
+    /// Where the listener announces replies committed by any host.
+    pub(super) replies: broadcast::Sender<ReplyNotice>,
     /// The store's runtime, where reads run.
     pub(super) runtime: tokio::runtime::Handle,
 }
@@ -101,16 +106,63 @@ impl crate::cluster::Membership for Membership {
         })
         .context("reading the inbox")
     }
+
+    fn settled(&self, event_id: &str) -> Result<bool> {
+        let id = event_id.to_string();
+        read_on(&self.runtime, &self.pool, move |c| async move {
+            // One statement, one snapshot: a routing, a run's commit and a
+            // command's completion each move work between these tables in
+            // one transaction, so no part is seen in neither place.
+            let rows = query(
+                &c,
+                "WITH RECURSIVE tree(id) AS ( \
+                   SELECT id FROM events WHERE id = $1 \
+                   UNION SELECT e.id FROM events e JOIN tree t ON e.parent = t.id) \
+                 SELECT NOT EXISTS (SELECT 1 FROM events e JOIN tree t ON e.id = t.id WHERE NOT e.routed) \
+                   AND NOT EXISTS (SELECT 1 FROM inbox i JOIN tree t ON i.event_id = t.id) \
+                   AND NOT EXISTS (SELECT 1 FROM queue q JOIN tree t ON q.event_id = t.id) \
+                   AND NOT EXISTS (SELECT 1 FROM outbox o JOIN tree t ON o.event_id = t.id)",
+                &[&id],
+            )
+            .await?;
+            Ok(rows[0].get(0))
+        })
+        .context("reading whether an event is settled")
+    }
+
+    fn replies(&self) -> broadcast::Receiver<ReplyNotice> {
+        self.replies.subscribe()
+    }
+
+    fn latest_reply(&self, actor_id: &str) -> Result<Option<u64>> {
+        let id = actor_id.to_string();
+        read_on(&self.runtime, &self.pool, move |c| async move {
+            let rows = query(
+                &c,
+                "SELECT max(seq) FROM acts WHERE actor_id = $1 AND kind = 'agent_message'",
+                &[&id],
+            )
+            .await?;
+            Ok(rows[0].get::<_, Option<i64>>(0).map(|s| s as u64))
+        })
+        .context("reading an actor's latest reply")
+    }
 }
 
 /// The column after [`EVENT_COLUMNS`]: the event's position.
 const SEQ: usize = 15;
 
 /// Listens for notifications of this host's partitions and wakes the
-/// inbox's reader on each, for as long as the store's runtime runs.
-pub(super) async fn listen(config: tokio_postgres::Config, leases: Arc<Leases>, wake: Arc<Notify>) {
+/// inbox's reader on each, and for committed replies, which it announces;
+/// for as long as the store's runtime runs.
+pub(super) async fn listen(
+    config: tokio_postgres::Config,
+    leases: Arc<Leases>,
+    wake: Arc<Notify>,
+    replies: broadcast::Sender<ReplyNotice>,
+) {
     loop {
-        if let Err(e) = listen_once(&config, &leases, &wake).await {
+        if let Err(e) = listen_once(&config, &leases, &wake, &replies).await {
             tracing::warn!("the inbox listener lost its connection (polling meanwhile): {e:#}");
         }
         tokio::time::sleep(RECONNECT).await;
@@ -121,6 +173,7 @@ async fn listen_once(
     config: &tokio_postgres::Config,
     leases: &Leases,
     wake: &Notify,
+    replies: &broadcast::Sender<ReplyNotice>,
 ) -> Result<()> {
     let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
     // The connection delivers notifications only while it is polled, which
@@ -142,11 +195,18 @@ async fn listen_once(
         Ok(())
     });
     client
-        .batch_execute(&format!("LISTEN {INBOX_CHANNEL}"))
+        .batch_execute(&format!("LISTEN {INBOX_CHANNEL}; LISTEN {REPLIES_CHANNEL}"))
         .await?;
     // Whatever was notified before this listened is read now.
     wake.notify_one();
+    let _ = replies.send(ReplyNotice::Resumed);
     while let Some(n) = notified.recv().await {
+        if n.channel() == REPLIES_CHANNEL {
+            if let Some(notice) = reply_notice(n.payload()) {
+                let _ = replies.send(notice);
+            }
+            continue;
+        }
         let mine = n
             .payload()
             .parse::<u32>()
@@ -160,4 +220,13 @@ async fn listen_once(
         Ok(Err(e)) => Err(e.into()),
         Err(e) => Err(anyhow!("the listener task ended: {e}")),
     }
+}
+
+/// A reply's announcement, `CURSOR ACTOR` (see `rows::insert_reply`).
+fn reply_notice(payload: &str) -> Option<ReplyNotice> {
+    let (cursor, actor) = payload.split_once(' ')?;
+    Some(ReplyNotice::Committed {
+        actor_id: actor.to_string(),
+        cursor: cursor.parse().ok()?,
+    })
 }

@@ -60,6 +60,10 @@ use writer::write_loop;
 /// Most writes grouped into one transaction.
 const MAX_BATCH: usize = 512;
 
+/// Reply announcements a slow reply stream may fall behind by before it
+/// is told it lagged (it then reads the skipped replies by cursor).
+const REPLY_NOTICES: usize = 1024;
+
 /// The shared [`Store`] on PostgreSQL (see the module docs).
 pub struct PostgresStore {
     /// Shown in errors, without the password.
@@ -181,11 +185,18 @@ impl PostgresStore {
         });
         let membership = (!sole).then(|| {
             let wake = Arc::new(tokio::sync::Notify::new());
-            runtime.spawn(inbox::listen(listen_config, leases.clone(), wake.clone()));
+            let (replies, _) = tokio::sync::broadcast::channel(REPLY_NOTICES);
+            runtime.spawn(inbox::listen(
+                listen_config,
+                leases.clone(),
+                wake.clone(),
+                replies.clone(),
+            ));
             Arc::new(inbox::Membership {
                 pool: pool.clone(),
                 leases: leases.clone(),
                 wake,
+                replies,
                 runtime: runtime.handle().clone(),
             }) as Arc<dyn crate::cluster::Membership>
         });

@@ -13,7 +13,7 @@ use tokio_postgres::Row;
 use super::leases::Leases;
 use crate::cluster::target_partitions;
 use crate::event::{Actor, Audience, Event};
-use crate::store::{InstanceKey, Message, Outcome, QueuedDispatch, RunRecord, Turn};
+use crate::store::{agent_turn, InstanceKey, Message, Outcome, QueuedDispatch, RunRecord, Turn};
 
 /// A pooled connection (with its statement cache).
 pub(super) type Conn = ClientWrapper;
@@ -213,11 +213,11 @@ pub(super) async fn insert_act(
     flow: Option<&str>,
     skill: Option<&str>,
     message_id: Option<&str>,
-) -> Result<()> {
-    execute(
+) -> Result<i64> {
+    let rows = query(
         c,
         "INSERT INTO acts (actor_id, kind, text, event_id, at, flow, skill, message_id) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING seq",
         &[
             &act.actor_id,
             &act.kind,
@@ -230,6 +230,28 @@ pub(super) async fn insert_act(
         ],
     )
     .await?;
+    Ok(rows[0].get(0))
+}
+
+/// The channel a committed reply is announced on, beside other hosts, so
+/// each host's reply streams see every host's replies; the payload is the
+/// reply's cursor, a space, and its actor.
+pub(super) const REPLIES_CHANNEL: &str = "skillhost_replies";
+
+/// Inserts a reply; beside other hosts it is announced (at commit).
+pub(super) async fn insert_reply(c: &Conn, leases: &Leases, m: &Message) -> Result<()> {
+    let seq = insert_act(
+        c,
+        &agent_turn(m),
+        Some(&m.flow),
+        Some(&m.skill),
+        m.message_id.as_deref(),
+    )
+    .await?;
+    if !leases.sole() {
+        let payload = format!("{seq} {}", m.actor_id);
+        execute(c, "SELECT pg_notify($1, $2)", &[&REPLIES_CHANNEL, &payload]).await?;
+    }
     Ok(())
 }
 

@@ -20,17 +20,15 @@ use super::leases::Leases;
 use super::outbox;
 use super::prune;
 use super::rows::{
-    actor_from_row, execute, insert_act, insert_event, insert_run, ms, owner_text, persona_text,
-    query, Conn, ACTOR_COLUMNS,
+    actor_from_row, execute, insert_act, insert_event, insert_reply, insert_run, ms, owner_text,
+    persona_text, query, Conn, ACTOR_COLUMNS,
 };
 use crate::cluster::{partition_of, Fenced};
 use crate::event::{new_id, Actor, Receipt};
 use crate::flows::Scope;
 use crate::store::faults::Faults;
 use crate::store::write_op::{Job, Op, Output};
-use crate::store::{
-    agent_turn, user_turn, AlreadyFinished, AlreadyRouted, QueuedDispatch, RunRecord,
-};
+use crate::store::{user_turn, AlreadyFinished, AlreadyRouted, QueuedDispatch, RunRecord};
 
 /// The first pause before held writes are tried again, and the longest.
 const FIRST_RETRY: Duration = Duration::from_millis(50);
@@ -393,14 +391,7 @@ async fn apply(c: &Conn, leases: &Leases, op: &Op) -> Result<Output> {
                 .await?;
             }
             for m in &effects.messages {
-                insert_act(
-                    c,
-                    &agent_turn(m),
-                    Some(&m.flow),
-                    Some(&m.skill),
-                    m.message_id.as_deref(),
-                )
-                .await?;
+                insert_reply(c, leases, m).await?;
             }
             for (event, matched) in &effects.events {
                 insert_event(c, leases, event, *matched).await?;
