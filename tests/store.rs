@@ -213,6 +213,7 @@ async fn a_commit_applies_every_effect_and_removes_the_entry_at_once(store: Arc<
         }],
         events: vec![(child.clone(), 4)],
         commands: vec![],
+        shared_reads: vec![],
     };
     store.commit_run(q[0].id, rec, effects).await.unwrap();
 

@@ -108,6 +108,12 @@ pub trait Membership: Send + Sync {
     /// The cursor of an actor's latest committed reply (`None`: none yet),
     /// as [`crate::store::Store::messages_after`] takes it.
     fn latest_reply(&self, actor_id: &str) -> anyhow::Result<Option<u64>>;
+    /// Shared values other hosts wrote, as they commit them, for this host
+    /// to forget what it remembers of them (`None`: some may have been
+    /// missed; forget them all).
+    fn shared_changed(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<Option<crate::versions::SharedKey>>;
 }
 
 /// News of replies committed by any host sharing the store.

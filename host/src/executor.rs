@@ -109,6 +109,21 @@ pub struct ExecutorDeps {
 /// How often a run whose shared reads went stale is tried before it fails.
 const MAX_ATTEMPTS: u32 = 16;
 
+/// Before attempt `attempt` of a run whose shared reads went stale: none at
+/// first, then a pause that grows and differs between runs, so runs
+/// contending for one value take turns rather than collide again at once.
+/// Beside other hosts that matters: a host's own runs commit in the order
+/// it hands them over, but another host's commits land a round trip later
+/// and would otherwise lose every race.
+fn conflict_pause(event_id: &str, attempt: u32) -> std::time::Duration {
+    if attempt < 3 {
+        return std::time::Duration::ZERO;
+    }
+    let cap_us = (500u64 << (attempt - 3).min(9)).min(200_000);
+    let spread = crate::cluster::fnv1a64(format!("{event_id}/{attempt}").as_bytes());
+    std::time::Duration::from_micros(spread % cap_us)
+}
+
 /// Runs dispatches on flow instances, one at a time per instance, applying
 /// interrupt modes (see the module docs).
 pub struct Executor {
@@ -254,6 +269,7 @@ impl Executor {
                         attempt += 1;
                         let why = "shared state changed during the run; it is done again".into();
                         self.end_streams(&streams, &Outcome::Failed(why));
+                        tokio::time::sleep(conflict_pause(&d.event.id, attempt)).await;
                         continue;
                     }
                     Err(conflict) => {
@@ -355,7 +371,8 @@ impl Executor {
             match self
                 .deps
                 .versions
-                .commit(&shared_reads, shared_writes.iter().cloned(), || {
+                .commit(&shared_reads, shared_writes.iter().cloned(), |read| {
+                    effects.shared_reads = read;
                     store.commit_run(d.id, record.clone(), effects)
                 }) {
                 Ok(pending) => pending,
@@ -373,6 +390,14 @@ impl Executor {
                 .forget(shared_writes.iter().map(|(k, _)| k));
             drop(opened);
             self.deps.commands.abandon(issued);
+            if let Some(changed) = e.downcast_ref::<crate::store::SharedChanged>() {
+                // Another host's write: what this host knew of the values
+                // read is stale too, so the next attempt reads them afresh.
+                self.deps.versions.forget(shared_reads.keys());
+                return Err(Conflict {
+                    key: changed.key.clone(),
+                });
+            }
             record.outcome = Outcome::Failed(format!("committing the run's effects: {e:#}"));
             record.sent_events.clear();
             return Ok(self.finish(d.id, record).await);

@@ -121,13 +121,14 @@ impl Host {
         );
         let llm = metrics.llm.clone();
         let live = Arc::new(crate::live::LiveReplies::default());
+        let versions = Arc::new(crate::versions::Versions::default());
         let executor = Executor::new(ExecutorDeps {
             runtime,
             metrics: metrics.clone(),
             intake: intake.clone(),
             replies: replies.clone(),
             max_depth: config.max_event_depth,
-            versions: Arc::new(crate::versions::Versions::default()),
+            versions: versions.clone(),
             commands: commands.clone(),
             llm: Arc::new(crate::llm::Llm::with_metrics(llm)?),
             live: live.clone(),
@@ -145,6 +146,12 @@ impl Host {
         let mut tasks = pipeline::start(&intake, &executor, &commands).await?;
         // Commands committed but never completed run again; due timers fire.
         tasks.push(commands.start()?);
+        if let Some(cluster) = store.membership() {
+            tasks.push(tokio::spawn(forget_changed(
+                cluster.shared_changed(),
+                versions,
+            )));
+        }
         tasks.extend(crate::retention::spawn(
             store.clone(),
             config.retention,
@@ -369,6 +376,22 @@ impl Drop for Host {
     fn drop(&mut self) {
         for t in &self.tasks {
             t.abort();
+        }
+    }
+}
+
+/// Beside other hosts: forgets the shared values they write as they
+/// announce them, so a run reads them afresh rather than stale (which its
+/// commit would find, and the run be done again).
+async fn forget_changed(
+    mut changed: broadcast::Receiver<Option<crate::versions::SharedKey>>,
+    versions: Arc<crate::versions::Versions>,
+) {
+    loop {
+        match changed.recv().await {
+            Ok(Some(key)) => versions.forget(std::iter::once(&key)),
+            Ok(None) | Err(broadcast::error::RecvError::Lagged(_)) => versions.forget_all(),
+            Err(broadcast::error::RecvError::Closed) => return,
         }
     }
 }

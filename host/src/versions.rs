@@ -87,18 +87,24 @@ impl Versions {
 
     /// If every read is still current, records the writes as the latest
     /// values and calls `submit` (which must hand the commit to the store)
-    /// before anyone else can commit; otherwise names a stale key.
+    /// before anyone else can commit; otherwise names a stale key. `submit`
+    /// gets the values read, for a store shared with other hosts to check
+    /// that they are still the values in the database.
     pub fn commit<T>(
         &self,
         reads: &HashMap<SharedKey, u64>,
         writes: impl Iterator<Item = (SharedKey, String)>,
-        submit: impl FnOnce() -> T,
+        submit: impl FnOnce(Vec<(SharedKey, Option<String>)>) -> T,
     ) -> Result<T, Conflict> {
         let mut t = self.lock();
+        let mut read = Vec::with_capacity(reads.len());
         for (key, seen) in reads {
             // Missing means forgotten after a failed commit: stale too.
-            if t.entries.get(key).map(|e| e.1) != Some(*seen) {
-                return Err(Conflict { key: key.clone() });
+            match t.entries.get(key) {
+                Some((value, version)) if version == seen => {
+                    read.push((key.clone(), value.clone()))
+                }
+                _ => return Err(Conflict { key: key.clone() }),
             }
         }
         for (key, value) in writes {
@@ -106,7 +112,7 @@ impl Versions {
             let version = t.clock;
             t.entries.insert(key, (Some(value), version));
         }
-        Ok(submit())
+        Ok(submit(read))
     }
 
     /// Drops what is known of these keys (a commit that wrote them failed):
@@ -117,5 +123,12 @@ impl Versions {
         for k in keys {
             t.entries.remove(k);
         }
+    }
+
+    /// Drops everything known: values may have changed unannounced.
+    pub fn forget_all(&self) {
+        let mut t = self.lock();
+        t.clock += 1;
+        t.entries.clear();
     }
 }

@@ -2,11 +2,13 @@
 //! leases, hand-over, fencing), as hosts in one process (`inbox`: each
 //! routes the events of its own partitions, wherever they were accepted;
 //! `interrupt`: an interrupt posted to the host that does not run the
-//! skill), and as `skillhost run --join` processes: one of them killed
-//! (`kill`), and each answering for work the other ran (`reads`).
+//! skill; `shared`: one agent-scope value written from both), and as
+//! `skillhost run --join` processes: one of them killed (`kill`), and each
+//! answering for work the other ran (`reads`).
 
 mod inbox;
 mod interrupt;
 mod kill;
 mod leases;
 mod reads;
+mod shared;

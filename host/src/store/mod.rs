@@ -215,6 +215,20 @@ pub struct RunEffects {
     /// Commands the run issued, in order: timer changes are applied in the
     /// commit, the others go to the outbox.
     pub commands: Vec<Command>,
+    /// The values shared across instances the run read, as it read them
+    /// (`None`: unset). A store shared with other hosts refuses the commit
+    /// ([`SharedChanged`]) if any is not the value in the database any more;
+    /// within one host [`crate::versions`] has made sure already.
+    pub shared_reads: Vec<(crate::versions::SharedKey, Option<String>)>,
+}
+
+/// A run's commit refused because another host changed a shared value the
+/// run read: it recorded nothing, and the run is done again on fresh values.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{} was changed by another host while the run read it", .key.describe())]
+pub struct SharedChanged {
+    /// The value that changed.
+    pub key: crate::versions::SharedKey,
 }
 
 /// A stored event and its delivery count.

@@ -26,9 +26,11 @@ use super::read_on;
 use super::rows::{
     events_from_rows, query, queued_in, EVENT_COLUMNS, INBOX_CHANNEL, REPLIES_CHANNEL,
 };
+use super::shared::{announced_by_other, SHARED_CHANNEL};
 use crate::cluster::ReplyNotice;
 use crate::event::Event;
 use crate::store::{Command, QueuedDispatch};
+use crate::versions::SharedKey;
 
 /// How often the owner looks at its inbox without being notified.
 const POLL: Duration = Duration::from_millis(500);
@@ -41,8 +43,8 @@ pub(super) struct Membership {
     pub(super) pool: Pool,
     pub(super) leases: Arc<Leases>,
     pub(super) wake: Arc<Notify>,
-    /// Where the listener announces replies committed by any host.
-    pub(super) replies: broadcast::Sender<ReplyNotice>,
+    /// Where the listener passes on what other hosts announce.
+    pub(super) news: News,
     /// The store's runtime, where reads run.
     pub(super) runtime: tokio::runtime::Handle,
 }
@@ -131,7 +133,11 @@ impl crate::cluster::Membership for Membership {
     }
 
     fn replies(&self) -> broadcast::Receiver<ReplyNotice> {
-        self.replies.subscribe()
+        self.news.replies.subscribe()
+    }
+
+    fn shared_changed(&self) -> broadcast::Receiver<Option<SharedKey>> {
+        self.news.shared.subscribe()
     }
 
     fn latest_reply(&self, actor_id: &str) -> Result<Option<u64>> {
@@ -152,17 +158,35 @@ impl crate::cluster::Membership for Membership {
 /// The column after [`EVENT_COLUMNS`]: the event's position.
 const SEQ: usize = 15;
 
+/// What the listener passes on besides the inbox's wake-ups: replies any
+/// host committed, and shared keys another host wrote (`None`: some may
+/// have been missed while the listener reconnected).
+#[derive(Clone)]
+pub(super) struct News {
+    pub(super) replies: broadcast::Sender<ReplyNotice>,
+    pub(super) shared: broadcast::Sender<Option<SharedKey>>,
+}
+
+impl News {
+    pub(super) fn new(capacity: usize) -> News {
+        News {
+            replies: broadcast::channel(capacity).0,
+            shared: broadcast::channel(capacity).0,
+        }
+    }
+}
+
 /// Listens for notifications of this host's partitions and wakes the
-/// inbox's reader on each, and for committed replies, which it announces;
-/// for as long as the store's runtime runs.
+/// inbox's reader on each, and for the [`News`], which it passes on; for
+/// as long as the store's runtime runs.
 pub(super) async fn listen(
     config: tokio_postgres::Config,
     leases: Arc<Leases>,
     wake: Arc<Notify>,
-    replies: broadcast::Sender<ReplyNotice>,
+    news: News,
 ) {
     loop {
-        if let Err(e) = listen_once(&config, &leases, &wake, &replies).await {
+        if let Err(e) = listen_once(&config, &leases, &wake, &news).await {
             tracing::warn!("the inbox listener lost its connection (polling meanwhile): {e:#}");
         }
         tokio::time::sleep(RECONNECT).await;
@@ -173,7 +197,7 @@ async fn listen_once(
     config: &tokio_postgres::Config,
     leases: &Leases,
     wake: &Notify,
-    replies: &broadcast::Sender<ReplyNotice>,
+    news: &News,
 ) -> Result<()> {
     let (client, mut connection) = config.connect(tokio_postgres::NoTls).await?;
     // The connection delivers notifications only while it is polled, which
@@ -195,15 +219,24 @@ async fn listen_once(
         Ok(())
     });
     client
-        .batch_execute(&format!("LISTEN {INBOX_CHANNEL}; LISTEN {REPLIES_CHANNEL}"))
+        .batch_execute(&format!(
+            "LISTEN {INBOX_CHANNEL}; LISTEN {REPLIES_CHANNEL}; LISTEN {SHARED_CHANNEL}"
+        ))
         .await?;
     // Whatever was notified before this listened is read now.
     wake.notify_one();
-    let _ = replies.send(ReplyNotice::Resumed);
+    let _ = news.replies.send(ReplyNotice::Resumed);
+    let _ = news.shared.send(None);
     while let Some(n) = notified.recv().await {
         if n.channel() == REPLIES_CHANNEL {
             if let Some(notice) = reply_notice(n.payload()) {
-                let _ = replies.send(notice);
+                let _ = news.replies.send(notice);
+            }
+            continue;
+        }
+        if n.channel() == SHARED_CHANNEL {
+            if let Some(key) = announced_by_other(n.payload(), leases.host_id()) {
+                let _ = news.shared.send(Some(key));
             }
             continue;
         }

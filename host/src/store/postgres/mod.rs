@@ -28,6 +28,7 @@ mod outbox;
 mod prune;
 mod rows;
 mod schema;
+mod shared;
 mod writer;
 
 pub use leases::Leases;
@@ -60,9 +61,10 @@ use writer::write_loop;
 /// Most writes grouped into one transaction.
 const MAX_BATCH: usize = 512;
 
-/// Reply announcements a slow reply stream may fall behind by before it
-/// is told it lagged (it then reads the skipped replies by cursor).
-const REPLY_NOTICES: usize = 1024;
+/// Announcements from other hosts a slow follower may fall behind by
+/// before it is told it lagged (a reply stream then reads the skipped
+/// replies by cursor; the shared values' cache forgets everything).
+const NOTICES: usize = 1024;
 
 /// The shared [`Store`] on PostgreSQL (see the module docs).
 pub struct PostgresStore {
@@ -185,18 +187,18 @@ impl PostgresStore {
         });
         let membership = (!sole).then(|| {
             let wake = Arc::new(tokio::sync::Notify::new());
-            let (replies, _) = tokio::sync::broadcast::channel(REPLY_NOTICES);
+            let news = inbox::News::new(NOTICES);
             runtime.spawn(inbox::listen(
                 listen_config,
                 leases.clone(),
                 wake.clone(),
-                replies.clone(),
+                news.clone(),
             ));
             Arc::new(inbox::Membership {
                 pool: pool.clone(),
                 leases: leases.clone(),
                 wake,
-                replies,
+                news,
                 runtime: runtime.handle().clone(),
             }) as Arc<dyn crate::cluster::Membership>
         });

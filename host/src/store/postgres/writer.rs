@@ -23,6 +23,7 @@ use super::rows::{
     actor_from_row, execute, insert_act, insert_event, insert_reply, insert_run, ms, owner_text,
     persona_text, query, Conn, ACTOR_COLUMNS,
 };
+use super::shared;
 use crate::cluster::{partition_of, Fenced};
 use crate::event::{new_id, Actor, Receipt};
 use crate::flows::Scope;
@@ -145,15 +146,14 @@ async fn commit_batch(pool: &Pool, leases: &Leases, batch: &[Job]) -> Result<Vec
                 results.push(Err(Fenced { partition: *p }.into()));
                 continue;
             }
-            let result = apply_in_savepoint(&client, leases, &job.op).await;
-            if let Err(e) = &result {
-                if is_transient(e) {
-                    // The database refuses writes: none of the batch is
-                    // made, so the held writes keep their order.
-                    return Err(anyhow!("{e:#}"));
-                }
+            match apply_in_savepoint(&client, leases, &job.op).await {
+                // The database refuses writes (or two hosts' batches
+                // deadlocked): none of the batch is made, so the held
+                // writes keep their order. The error is passed on whole,
+                // for the write loop to see it is one to retry.
+                Err(e) if is_transient(&e) => return Err(e),
+                result => results.push(result),
             }
-            results.push(result);
         }
         client.batch_execute("COMMIT").await?;
         Ok(results)
@@ -366,6 +366,9 @@ async fn apply(c: &Conn, leases: &Leases, op: &Op) -> Result<Output> {
             record,
             effects,
         } => {
+            if !leases.sole() {
+                shared::check(c, effects).await?;
+            }
             for (key, value) in &effects.state_writes {
                 execute(
                     c,
@@ -389,6 +392,9 @@ async fn apply(c: &Conn, leases: &Leases, op: &Op) -> Result<Output> {
                     &[&owner_text(owner), field, value],
                 )
                 .await?;
+            }
+            if !leases.sole() {
+                shared::announce(c, leases.host_id(), effects).await?;
             }
             for m in &effects.messages {
                 insert_reply(c, leases, m).await?;
