@@ -12,6 +12,7 @@ mod latency;
 mod memory;
 mod peer;
 mod postgres;
+mod postgres_hosts;
 mod sqlite_floor;
 mod sustained;
 mod workload;
@@ -84,7 +85,10 @@ fn main() -> anyhow::Result<()> {
         Box::new(|rows| memory::rows(&scale, rows)),
         Box::new(|rows| big::rows(&scale, rows)),
         Box::new(|rows| sustained::rows(&scale, rows)),
-        Box::new(|rows| postgres::rows(&scale, max.sqlite_full, rows)),
+        Box::new(|rows| {
+            let one_host = postgres::rows(&scale, max.sqlite_full, rows)?;
+            postgres_hosts::rows(&scale, one_host, rows)
+        }),
     ];
     for section in sections {
         section(&mut rows)?;
