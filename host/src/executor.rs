@@ -210,6 +210,22 @@ impl Executor {
         true
     }
 
+    /// Beside other hosts: lets go of the waiting entries of a partition
+    /// this host no longer owns (given back for a fair share, or lost), and
+    /// returns them. They stay in the store, where the partition's new owner
+    /// re-admits them; run here too, their commits would be fenced and the
+    /// work done twice. A run under way ends as it will (its commit fenced).
+    pub fn let_go(&self, partition: u32, partitions: u32) -> Vec<Dispatch> {
+        let mut gone = Vec::new();
+        self.slots.for_each_mut(|instance, slot| {
+            let p = crate::cluster::partition_of(instance.persona.as_deref(), partitions);
+            if p == partition {
+                gone.extend(slot.queue.drain(..));
+            }
+        });
+        gone
+    }
+
     /// Marks the instance busy with `d` and runs it on the async runtime.
     fn start(self: &Arc<Self>, slot: &mut Slot, d: Dispatch) {
         let control = Arc::new(RunControl::default());

@@ -55,6 +55,15 @@ impl<K: Hash + Eq, V> ShardedMap<K, V> {
             }
         }
     }
+
+    /// [`ShardedMap::for_each`], with each value to change.
+    pub fn for_each_mut(&self, mut f: impl FnMut(&K, &mut V)) {
+        for shard in self.shards.iter() {
+            for (k, v) in shard.lock().iter_mut() {
+                f(k, v);
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,9 @@
 //! loop's ([`super::inbox`]), its outbox commands are carried out (at least
 //! once, as after a restart), and the timer scheduler, which reads the
 //! partitions owned at each look, is woken for its timers. Should the old
-//! owner still run one of those entries, its commit is fenced.
+//! owner still run one of those entries, its commit is fenced. A partition
+//! this host loses (gives back, or finds taken) stops being routed here,
+//! and its waiting queue entries are let go: they are the new owner's.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -34,6 +36,17 @@ pub(crate) async fn follow_partitions(
         for lost in known.difference(&now) {
             for orphan in partitions.set_gone(*lost) {
                 intake.tracker.done(&orphan);
+            }
+            let waiting = executor.let_go(*lost, partitions.count());
+            if !waiting.is_empty() {
+                tracing::info!(
+                    partition = lost,
+                    entries = waiting.len(),
+                    "left the queue entries of a partition no longer owned to its new owner"
+                );
+            }
+            for d in waiting {
+                intake.tracker.done(&d.event.id);
             }
         }
         let taken: Vec<u32> = now.difference(&known).copied().collect();
