@@ -1,5 +1,5 @@
 //! Three `skillhost run --join` processes on one PostgreSQL, 16 partitions,
-//! a 2 s lease: events for 24 users are posted round robin to every host
+//! a 2 s lease: events for 32 users are posted round robin to every host
 //! by four senders (whichever host accepts one, its partition's owner runs
 //! it). One host is SIGKILLed a third of the way in; two thirds in, another
 //! is SIGSTOPped for twice the lease, then resumed (it finds its partitions
@@ -51,10 +51,10 @@ state_fields:
 ";
 
 const HOSTS: usize = 3;
-const EVENTS: usize = 600;
-const USERS: usize = 24;
-const KILL_AT: usize = 200;
-const STALL_AT: usize = 400;
+const EVENTS: usize = 1200;
+const USERS: usize = 32;
+const KILL_AT: usize = 400;
+const STALL_AT: usize = 800;
 const SENDERS: usize = 4;
 
 #[test]
@@ -111,8 +111,14 @@ fn killing_one_of_three_hosts_loses_nothing_and_applies_nothing_twice() {
         });
         hosts[0].signal(libc::SIGKILL);
         let _ = hosts[0].child.wait();
-        let killed_at = Instant::now();
-        let victims_partitions = owned_by_victim(&db);
+        let killed_at = (Instant::now(), epoch_ms());
+        let victims_partitions: Vec<u32> = skillhost_tests::postgres::query(
+            &db,
+            &format!("SELECT p FROM partitions WHERE owner = '{victim}'"),
+        )
+        .iter()
+        .map(|r| r.get::<_, i32>(0) as u32)
+        .collect();
         let unfinished = count(
             &db,
             &format!(
@@ -136,17 +142,21 @@ fn killing_one_of_three_hosts_loses_nothing_and_applies_nothing_twice() {
     let first_try = EVENTS - retried;
 
     assert!(
-        victims_partitions > 0,
+        !victims_partitions.is_empty(),
         "the victim owned no partition when it was killed, or this test proves nothing"
     );
-    let per_user = (EVENTS / USERS) as u64;
+    // User n gets events n, n + USERS, ...
+    let per_user = |who: &str| {
+        let n: usize = who.trim_start_matches("user-").parse().unwrap();
+        (EVENTS / USERS + usize::from(n < EVENTS % USERS)) as u64
+    };
     wait_explained(
         "every event applied exactly once",
         Duration::from_secs(180),
         || {
             let counts = field(&db, "count");
             counts.len() == USERS
-                && counts.values().all(|n| *n == per_user)
+                && counts.iter().all(|(who, n)| *n == per_user(who))
                 && leftovers(&db) == (0, 0, 0)
         },
         || {
@@ -158,7 +168,7 @@ fn killing_one_of_three_hosts_loses_nothing_and_applies_nothing_twice() {
             )
         },
     );
-    let settled = killed_at.elapsed();
+    let settled = killed_at.0.elapsed();
     assert_eq!(duplicate_runs(&db), 0, "an (event, instance) ran ok twice");
     assert_eq!(
         count(&db, "SELECT count(*) FROM events WHERE idn = 'tick'"),
@@ -190,17 +200,50 @@ fn killing_one_of_three_hosts_loses_nothing_and_applies_nothing_twice() {
     // The stalled host learnt its partitions had moved and stopped (exit
     // status 3), or runs on with what it took back since.
     let stalled = hosts[1].child.try_wait().unwrap();
+    let first_run = first_run_after(&db, &victims_partitions, killed_at.1);
+    // Each refused write is logged with the Fenced error's words.
+    let fenced: usize = hosts[1..]
+        .iter()
+        .map(|h| h.stderr().matches("the write was refused (fenced)").count())
+        .sum();
     println!(
         "kill one of three: {EVENTS} events over {USERS} users, {first_try} acknowledged at the \
          first try, {retried} retried on another host; {unfinished_at_kill} queue entries and \
-         inbox rows in the victim's {victims_partitions} partitions at the kill; {ok_runs} ok runs, 0 duplicates; \
-         everything applied {:?} after the kill; the host stalled past its lease then {}",
+         inbox rows in the victim's {} partitions at the kill, all moved; first run there on a \
+         new owner {first_run} ms after the kill; {ok_runs} ok runs, 0 duplicates; {fenced} \
+         fenced writes refused (logged by the two survivors); everything applied {:?} after \
+         the kill; the host stalled past its lease then {}",
+        victims_partitions.len(),
         settled,
         match stalled {
             Some(status) => format!("stopped ({status})"),
             None => "ran on".to_string(),
         }
     );
+}
+
+fn epoch_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Milliseconds from `since` (epoch ms) to the first run started after it
+/// in any of `partitions`.
+fn first_run_after(db: &str, partitions: &[u32], since: i64) -> i64 {
+    skillhost_tests::postgres::query(
+        db,
+        &format!("SELECT persona, started_at_ms FROM runs WHERE started_at_ms >= {since}"),
+    )
+    .iter()
+    .filter(|r| {
+        let persona: Option<String> = r.get(0);
+        partitions.contains(&skillhost::cluster::partition_of(persona.as_deref(), 16))
+    })
+    .map(|r| r.get::<_, i64>(1) - since)
+    .min()
+    .expect("no run in the victim's partitions after the kill")
 }
 
 /// Starts `hosts` `--join` hosts on `db` and waits until they listen and
