@@ -37,6 +37,31 @@ struct Args {
     /// Events for --profile.
     #[arg(long, default_value_t = 20_000)]
     events: usize,
+    /// Run only these sections after the dispatch rows (1, 2, 6 and 9,
+    /// the others' reference), e.g. `--only postgres`; repeat for more.
+    #[arg(long, value_enum, value_name = "SECTION")]
+    only: Vec<Section>,
+}
+
+/// The sections after the dispatch rows, in the order they run.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Section {
+    /// Row 3: submission latency.
+    Latency,
+    /// Row 4: interrupt latency.
+    Interrupt,
+    /// Row 5: host calls.
+    Hostcalls,
+    /// Row 7: the peer runtime (Extism).
+    Peer,
+    /// Row 8: resident memory per instance.
+    Memory,
+    /// Row 10: a thousand components.
+    Big,
+    /// Row 12: sustained load.
+    Sustained,
+    /// Rows 11, 11b, 11c: PostgreSQL with 1, 2 and 3 hosts.
+    Postgres,
 }
 
 /// How much work each row does.
@@ -76,21 +101,42 @@ fn main() -> anyhow::Result<()> {
     let max = dispatch::rows(&scale, &mut rows)?;
     progress(&rows, 0);
     let mut done = rows.len();
-    type Section<'a> = Box<dyn FnOnce(&mut Vec<Row>) -> anyhow::Result<()> + 'a>;
-    let sections: Vec<Section<'_>> = vec![
-        Box::new(|rows| latency::submission_rows(&scale, &max, rows)),
-        Box::new(|rows| latency::interrupt_rows(&scale, rows)),
-        Box::new(|rows| hostcalls::rows(&scale, &max, rows)),
-        Box::new(|rows| peer::rows(&scale, &max, rows)),
-        Box::new(|rows| memory::rows(&scale, rows)),
-        Box::new(|rows| big::rows(&scale, rows)),
-        Box::new(|rows| sustained::rows(&scale, rows)),
-        Box::new(|rows| {
-            let one_host = postgres::rows(&scale, max.sqlite_full, rows)?;
-            postgres_hosts::rows(&scale, one_host, rows)
-        }),
+    type Run<'a> = Box<dyn FnOnce(&mut Vec<Row>) -> anyhow::Result<()> + 'a>;
+    let sections: Vec<(Section, Run<'_>)> = vec![
+        (
+            Section::Latency,
+            Box::new(|rows| latency::submission_rows(&scale, &max, rows)),
+        ),
+        (
+            Section::Interrupt,
+            Box::new(|rows| latency::interrupt_rows(&scale, rows)),
+        ),
+        (
+            Section::Hostcalls,
+            Box::new(|rows| hostcalls::rows(&scale, &max, rows)),
+        ),
+        (
+            Section::Peer,
+            Box::new(|rows| peer::rows(&scale, &max, rows)),
+        ),
+        (Section::Memory, Box::new(|rows| memory::rows(&scale, rows))),
+        (Section::Big, Box::new(|rows| big::rows(&scale, rows))),
+        (
+            Section::Sustained,
+            Box::new(|rows| sustained::rows(&scale, rows)),
+        ),
+        (
+            Section::Postgres,
+            Box::new(|rows| {
+                let one_host = postgres::rows(&scale, max.sqlite_full, rows)?;
+                postgres_hosts::rows(&scale, one_host, rows)
+            }),
+        ),
     ];
-    for section in sections {
+    for (name, section) in sections {
+        if !args.only.is_empty() && !args.only.contains(&name) {
+            continue;
+        }
         section(&mut rows)?;
         progress(&rows, done);
         done = rows.len();
