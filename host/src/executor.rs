@@ -16,7 +16,7 @@ use tokio::sync::broadcast;
 
 use crate::backpressure::QueueDepths;
 use crate::event::{new_id, Audience, Event, SYSTEM};
-use crate::flows::{InterruptMode, Scope, Skill};
+use crate::flows::{InterruptMode, Skill};
 use crate::intake::Intake;
 use crate::live::{LiveReplies, LiveStatus};
 use crate::metrics::Metrics;
@@ -366,16 +366,8 @@ impl Executor {
         effects.events = sent.iter().map(|a| a.record()).collect();
         let messages = effects.messages.clone();
         let shared_writes: Vec<(SharedKey, String)> = effects
-            .state_writes
-            .iter()
-            .filter(|(k, _)| k.scope == Scope::Agent)
-            .map(|(k, v)| (SharedKey::State(k.clone()), v.clone()))
-            .chain(
-                effects
-                    .attribute_writes
-                    .iter()
-                    .map(|(o, f, v)| (SharedKey::Attribute(o.clone(), f.clone()), v.clone())),
-            )
+            .shared_writes()
+            .map(|(k, v)| (k, v.clone()))
             .collect();
         let store = &intake.store;
         let pending = if shared_reads.is_empty() && shared_writes.is_empty() {

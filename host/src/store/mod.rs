@@ -222,6 +222,23 @@ pub struct RunEffects {
     pub shared_reads: Vec<(crate::versions::SharedKey, Option<String>)>,
 }
 
+impl RunEffects {
+    /// The writes of values shared across instances, each with its value:
+    /// `agent`-scope state and every attribute.
+    pub fn shared_writes(&self) -> impl Iterator<Item = (crate::versions::SharedKey, &String)> {
+        use crate::versions::SharedKey;
+        self.state_writes
+            .iter()
+            .filter(|(k, _)| k.scope == crate::flows::Scope::Agent)
+            .map(|(k, v)| (SharedKey::State(k.clone()), v))
+            .chain(
+                self.attribute_writes
+                    .iter()
+                    .map(|(o, f, v)| (SharedKey::Attribute(o.clone(), f.clone()), v)),
+            )
+    }
+}
+
 /// A run's commit refused because another host changed a shared value the
 /// run read: it recorded nothing, and the run is done again on fresh values.
 #[derive(Debug, Clone, thiserror::Error)]

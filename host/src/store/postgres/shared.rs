@@ -24,21 +24,6 @@ use crate::versions::SharedKey;
 /// writing host's id, a space, and [`key_text`].
 pub(super) const SHARED_CHANNEL: &str = "skillhost_shared";
 
-/// The shared keys a commit writes: agent-scope state and every attribute.
-fn written(effects: &RunEffects) -> impl Iterator<Item = SharedKey> + '_ {
-    effects
-        .state_writes
-        .iter()
-        .filter(|(k, _)| k.scope == Scope::Agent)
-        .map(|(k, _)| SharedKey::State(k.clone()))
-        .chain(
-            effects
-                .attribute_writes
-                .iter()
-                .map(|(o, f, _)| SharedKey::Attribute(o.clone(), f.clone())),
-        )
-}
-
 /// Locks the shared keys a commit reads or writes and checks its reads
 /// (see the module docs); beside other hosts only.
 pub(super) async fn check(c: &Conn, effects: &RunEffects) -> Result<()> {
@@ -46,7 +31,7 @@ pub(super) async fn check(c: &Conn, effects: &RunEffects) -> Result<()> {
         .shared_reads
         .iter()
         .map(|(k, _)| key_text(k))
-        .chain(written(effects).map(|k| key_text(&k)))
+        .chain(effects.shared_writes().map(|(k, _)| key_text(&k)))
         .collect();
     // In one order, so two commits of one host never wait on each other
     // crosswise (across hosts a deadlock is detected and the batch retried).
@@ -70,7 +55,7 @@ pub(super) async fn check(c: &Conn, effects: &RunEffects) -> Result<()> {
 
 /// Announces the shared keys a commit writes (delivered at commit).
 pub(super) async fn announce(c: &Conn, host_id: &str, effects: &RunEffects) -> Result<()> {
-    for key in written(effects) {
+    for (key, _) in effects.shared_writes() {
         let payload = format!("{host_id} {}", key_text(&key));
         execute(c, "SELECT pg_notify($1, $2)", &[&SHARED_CHANNEL, &payload]).await?;
     }
